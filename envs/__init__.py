@@ -1,0 +1,41 @@
+"""Gymnasium environments over PyBullet scenes: a Franka Panda at a table.
+
+Importing this package is cheap (PyBullet loads with the first env); the ids in
+:data:`ENV_IDS` are registered with Gymnasium automatically after ``pip install``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from envs.registration import ENV_IDS, register_envs
+
+__all__ = [
+    "ENV_IDS",
+    "Camera",
+    "CameraConfig",
+    "LiftEnv",
+    "OBS_MODES",
+    "PandaTaskEnv",
+    "PushEnv",
+    "ReachEnv",
+    "register_envs",
+]
+
+_LAZY = {
+    "Camera": "envs.camera",
+    "CameraConfig": "envs.camera",
+    "OBS_MODES": "envs.panda_env",
+    "PandaTaskEnv": "envs.panda_env",
+    "ReachEnv": "envs.tasks.reach",
+    "PushEnv": "envs.tasks.push",
+    "LiftEnv": "envs.tasks.lift",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'envs' has no attribute {name!r}")

@@ -1,0 +1,292 @@
+"""The Gymnasium env that joins a :class:`TableScene`, a :class:`Task` and a :class:`Camera`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.camera import Camera, CameraConfig
+from envs.events import EventTracker
+from envs.robot import MAX_FINGER, ControlConfig
+from envs.scene import TableScene, Workspace
+from envs.sim import PhysicsConfig
+from envs.tasks.base import REWARD_TYPES, Task
+
+OBS_MODES: tuple[str, ...] = ("state", "rgb", "rgbd", "state+rgb")
+RENDER_MODES: tuple[str, ...] = ("rgb_array", "human")
+
+
+class StepBeforeResetError(gym.error.ResetNeeded, ValueError):
+    """``step`` (or ``render``) was called before the first ``reset``."""
+
+
+def _image_shape(image_size: Any, name: str) -> tuple[int, int]:
+    """Validate an image size given as ``N`` or ``(height, width)``; returns (height, width)."""
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        h = w = int(image_size)
+    elif (
+        isinstance(image_size, (tuple, list))
+        and len(image_size) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in image_size)
+    ):
+        h, w = int(image_size[0]), int(image_size[1])
+    else:
+        raise TypeError(
+            f"{name} must be an int or a (height, width) pair of ints, got {image_size!r}"
+        )
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{name} must be > 0 pixels, got {image_size!r}")
+    return h, w
+
+
+class PandaTaskEnv(gym.Env):
+    """A Franka Panda at a table, rendered by PyBullet; subclasses fix ``task_cls``.
+
+    Args:
+        obs_mode: ``"state"`` (flat float32 vector, see the task's ``state_names``),
+            ``"rgb"`` (uint8 image H x W x 3), ``"rgbd"`` (dict: ``rgb`` and metric
+            ``depth`` H x W x 1 float32) or ``"state+rgb"`` (dict: ``state`` and ``rgb``).
+        image_size: observation image size, ``N`` or ``(height, width)``.
+        reward_type: ``"dense"`` or ``"sparse"``.
+        max_episode_steps: time limit (``None``: the task's default); emits ``timeout``.
+        render_mode: ``"rgb_array"`` or ``"human"`` (PyBullet GUI when a display exists).
+        render_size: size of ``render()`` frames (``None``: same as ``image_size``).
+        camera: camera pose and optics; its width and height are replaced by ``image_size``.
+        physics: simulation timing. control: action scaling and motor forces.
+        randomization: ``None`` (nominal scene) or a randomizer / preset.
+        terminate_on_success: end the episode on the first successful step.
+        task_kwargs: extra keyword arguments for the task (thresholds, heights).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 24}
+    task_cls: ClassVar[type[Task]]
+
+    def __init__(
+        self,
+        *,
+        obs_mode: str = "state",
+        image_size: int | tuple[int, int] = 128,
+        reward_type: str = "dense",
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        render_size: int | tuple[int, int] | None = None,
+        camera: CameraConfig | None = None,
+        physics: PhysicsConfig | None = None,
+        control: ControlConfig | None = None,
+        workspace: Workspace | None = None,
+        randomization: Any = None,
+        terminate_on_success: bool = True,
+        task_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"unknown obs_mode {obs_mode!r}; allowed: {', '.join(OBS_MODES)}")
+        if reward_type not in REWARD_TYPES:
+            raise ValueError(
+                f"unknown reward_type {reward_type!r}; allowed: {', '.join(REWARD_TYPES)}"
+            )
+        if render_mode is not None and render_mode not in RENDER_MODES:
+            raise ValueError(
+                f"unknown render_mode {render_mode!r}; allowed: None, {', '.join(RENDER_MODES)}"
+            )
+        height, width = _image_shape(image_size, "image_size")
+        r_height, r_width = (
+            (height, width) if render_size is None else _image_shape(render_size, "render_size")
+        )
+        if max_episode_steps is None:
+            max_episode_steps = self.task_cls.default_max_episode_steps
+        if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int):
+            raise TypeError(f"max_episode_steps must be an int, got {max_episode_steps!r}")
+        if max_episode_steps <= 0:
+            raise ValueError(f"max_episode_steps must be > 0, got {max_episode_steps}")
+        if randomization is not None:
+            raise ValueError(
+                "randomization must be None in this version (no randomizers are installed); "
+                f"got {randomization!r}"
+            )
+
+        self.obs_mode = obs_mode
+        self.reward_type = reward_type
+        self.max_episode_steps = max_episode_steps
+        self.render_mode = render_mode
+        self.terminate_on_success = terminate_on_success
+
+        self.scene = TableScene(physics, control, workspace, gui=render_mode == "human")
+        self.task = self.task_cls(self.scene, **dict(task_kwargs or {}))
+        self.robot = self.scene.robot
+        base_camera = camera or CameraConfig()
+        self.camera = Camera(self.scene.client, base_camera.resized(width, height))
+        self.render_camera = (
+            self.camera
+            if (r_height, r_width) == (height, width)
+            else Camera(self.scene.client, base_camera.resized(r_width, r_height))
+        )
+        if self.scene.sim.is_gui:
+            c = base_camera
+            self.scene.client.resetDebugVisualizerCamera(1.6, 90, -35, list(c.target))
+        self.scene.sim.snapshot()
+
+        n_act = 4 if self.task_cls.uses_gripper else 3
+        self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
+        n_state = len(self.task_cls.state_names)
+        state_space = spaces.Box(-np.inf, np.inf, (n_state,), dtype=np.float32)
+        rgb_space = spaces.Box(0, 255, (height, width, 3), dtype=np.uint8)
+        depth_space = spaces.Box(0.0, np.inf, (height, width, 1), dtype=np.float32)
+        self.observation_space: spaces.Space
+        if obs_mode == "state":
+            self.observation_space = state_space
+        elif obs_mode == "rgb":
+            self.observation_space = rgb_space
+        elif obs_mode == "rgbd":
+            self.observation_space = spaces.Dict({"rgb": rgb_space, "depth": depth_space})
+        else:
+            self.observation_space = spaces.Dict({"state": state_space, "rgb": rgb_space})
+
+        self.events = EventTracker()
+        self.randomization: dict[str, Any] = {}
+        self._elapsed = 0
+        self._needs_reset = True
+        self._last_frame: np.ndarray | None = None
+        self._closed = False
+
+    # -- gymnasium API ------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start an episode: restore the initial world, place task objects, randomize."""
+        super().reset(seed=seed)
+        options = {} if options is None else options
+        if not isinstance(options, Mapping):
+            raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
+        unknown = set(options) - {"randomization"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: 'randomization'")
+        params = options.get("randomization")
+        if params is not None:
+            self.randomization = self._validate_randomization(params)
+        else:
+            self.randomization = {}
+
+        self.scene.sim.restore()
+        self.robot.reset(finger_width=2 * MAX_FINGER if self.task_cls.uses_gripper else 0.0)
+        self.task.reset(self.np_random)
+        self.events.reset()
+        self._elapsed = 0
+        self._needs_reset = False
+        self._last_frame = None
+        obs = self._observation()
+        info = {
+            "is_success": False,
+            "events": [],
+            "randomization": self.randomization,
+            "camera": self.camera.info(),
+        }
+        return obs, info
+
+    def _validate_randomization(self, params: Any) -> dict[str, Any]:
+        """Check replayed params against this env's randomizer (none here: only ``{}``)."""
+        if not isinstance(params, Mapping):
+            raise TypeError(
+                f"options['randomization'] must be a dict of params, got {type(params).__name__}"
+            )
+        if params:
+            raise ValueError(
+                "this env has no randomizer (randomization=None), so options['randomization'] "
+                f"must be empty; got keys {sorted(params)}"
+            )
+        return dict(params)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Apply one end-effector action, advance the physics, report reward and events."""
+        if self._needs_reset:
+            raise StepBeforeResetError(
+                "step() called before reset() or after the episode ended; call env.reset() first"
+            )
+        act = np.asarray(action, dtype=np.float32)
+        if act.shape != self.action_space.shape:
+            raise ValueError(
+                f"expected an action of shape {self.action_space.shape}, got shape {act.shape}"
+            )
+        if not np.all(np.isfinite(act)):
+            raise ValueError(f"action contains NaN or inf: {act}")
+        act = np.clip(act, -1.0, 1.0)
+        width = None
+        if self.task_cls.uses_gripper:
+            width = float(act[3] + 1.0) * MAX_FINGER
+        self.robot.apply_action(act[:3].astype(np.float64), width)
+        self.scene.sim.step()
+        self._elapsed += 1
+        self._last_frame = None
+
+        success = self.task.is_success()
+        events = self.events.update(self.task.conditions(success))
+        reward = self.task.reward(self.reward_type, success)
+        terminated = (success and self.terminate_on_success) or "object_off_table" in events
+        truncated = not terminated and self._elapsed >= self.max_episode_steps
+        if truncated:
+            events.append("timeout")
+            self.events.fire("timeout")
+        if terminated or truncated:
+            self._needs_reset = True
+        info = {
+            "is_success": success,
+            "events": events,
+            "episode_events": dict(self.events.counts),
+        }
+        return self._observation(), float(reward), bool(terminated), bool(truncated), info
+
+    def render(self) -> np.ndarray | None:
+        """``rgb_array``: an (H, W, 3) uint8 frame from the env camera at ``render_size``."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        if self.render_mode == "human":
+            return None
+        if self._last_frame is not None and self.render_camera is self.camera:
+            return self._last_frame.copy()
+        frame = self.render_camera.render(rgb=True).rgb
+        assert frame is not None
+        return frame
+
+    def close(self) -> None:
+        """Disconnect the physics client; safe to call more than once."""
+        if not self._closed:
+            self._closed = True
+            self.scene.sim.close()
+
+    # -- helpers --------------------------------------------------------------------------
+    def state(self) -> np.ndarray:
+        """The flat state vector (float32), whatever the observation mode."""
+        ee, ee_vel = self.robot.ee_state()
+        robot = np.concatenate([ee, ee_vel, [self.robot.finger_width()]])
+        return np.concatenate([robot, self.task.observation()]).astype(np.float32)
+
+    def _observation(self) -> Any:
+        mode = self.obs_mode
+        if mode == "state":
+            return self.state()
+        frame = self.camera.render(rgb=True, depth=mode == "rgbd")
+        self._last_frame = frame.rgb
+        if mode == "rgb":
+            return frame.rgb
+        if mode == "rgbd":
+            assert frame.depth is not None
+            return {"rgb": frame.rgb, "depth": frame.depth[:, :, None]}
+        return {"state": self.state(), "rgb": frame.rgb}
+
+    def privileged_state(self) -> dict[str, np.ndarray]:
+        """Exact robot, object and goal state (what scripted experts read)."""
+        return self.task.privileged_state()
+
+    def render_labels(self) -> dict[str, np.ndarray]:
+        """RGB, metric depth and per-body segmentation from the observation camera."""
+        frame = self.camera.render(rgb=True, depth=True, segmentation=True)
+        return {"rgb": frame.rgb, "depth": frame.depth, "segmentation": frame.segmentation}
+
+    @property
+    def elapsed_steps(self) -> int:
+        """Steps taken in the current episode."""
+        return self._elapsed

@@ -1,0 +1,183 @@
+"""One PyBullet physics client per env, with bodies looked up by name."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet
+import pybullet_data
+from pybullet_utils import bullet_client
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    """Simulation timing: ``n_substeps`` physics steps of ``timestep`` seconds per env step."""
+
+    timestep: float = 1.0 / 240.0
+    n_substeps: int = 10
+    gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
+
+    def __post_init__(self) -> None:
+        if not self.timestep > 0:
+            raise ValueError(f"PhysicsConfig.timestep must be > 0, got {self.timestep!r}")
+        if not (isinstance(self.n_substeps, int) and self.n_substeps >= 1):
+            raise ValueError(f"PhysicsConfig.n_substeps must be an int >= 1, got {self.n_substeps!r}")
+
+    @property
+    def control_dt(self) -> float:
+        """Seconds of simulated time per env step."""
+        return self.timestep * self.n_substeps
+
+
+class Simulation:
+    """Owns a ``BulletClient`` and names every body loaded through it.
+
+    Args:
+        physics: timing and gravity.
+        gui: open the PyBullet GUI instead of DIRECT mode; falls back to DIRECT
+            with a warning when no display is available.
+    """
+
+    def __init__(self, physics: PhysicsConfig | None = None, *, gui: bool = False) -> None:
+        self.physics = physics or PhysicsConfig()
+        mode = pybullet.DIRECT
+        if gui:
+            if os.environ.get("DISPLAY") or os.name == "nt":
+                mode = pybullet.GUI
+            else:
+                warnings.warn(
+                    "render_mode='human' needs a display (DISPLAY is unset); "
+                    "running headless in DIRECT mode instead.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        self.client = bullet_client.BulletClient(connection_mode=mode)
+        self.is_gui = mode == pybullet.GUI
+        if self.is_gui:
+            self.client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
+        self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        self.client.setTimeStep(self.physics.timestep)
+        self.client.setGravity(*self.physics.gravity)
+        self._bodies: dict[str, int] = {}
+        self._state_id: int | None = None
+        self._closed = False
+
+    # -- bodies -----------------------------------------------------------------
+    def load_urdf(
+        self,
+        name: str,
+        path: str,
+        position: Sequence[float] = (0.0, 0.0, 0.0),
+        orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
+        *,
+        fixed: bool = False,
+        flags: int = 0,
+    ) -> int:
+        """Load a URDF (relative to ``pybullet_data`` or absolute) under ``name``."""
+        body = self.client.loadURDF(
+            path, list(position), list(orientation), useFixedBase=fixed, flags=flags
+        )
+        return self._add(name, body)
+
+    def create_primitive(
+        self,
+        name: str,
+        shape: str,
+        size: Sequence[float],
+        *,
+        mass: float,
+        position: Sequence[float],
+        rgba: Sequence[float] = (0.8, 0.8, 0.8, 1.0),
+        collision: bool = True,
+    ) -> int:
+        """Create a box (``size`` = half extents), sphere (radius) or cylinder (radius, length)."""
+        c = self.client
+        if shape == "box":
+            vis = c.createVisualShape(c.GEOM_BOX, halfExtents=list(size), rgbaColor=list(rgba))
+            col = c.createCollisionShape(c.GEOM_BOX, halfExtents=list(size)) if collision else -1
+        elif shape == "sphere":
+            vis = c.createVisualShape(c.GEOM_SPHERE, radius=size[0], rgbaColor=list(rgba))
+            col = c.createCollisionShape(c.GEOM_SPHERE, radius=size[0]) if collision else -1
+        elif shape == "cylinder":
+            vis = c.createVisualShape(
+                c.GEOM_CYLINDER, radius=size[0], length=size[1], rgbaColor=list(rgba)
+            )
+            col = (
+                c.createCollisionShape(c.GEOM_CYLINDER, radius=size[0], height=size[1])
+                if collision
+                else -1
+            )
+        else:
+            raise ValueError(f"unknown primitive shape {shape!r}; allowed: 'box', 'sphere', 'cylinder'")
+        body = c.createMultiBody(
+            baseMass=mass,
+            baseCollisionShapeIndex=col,
+            baseVisualShapeIndex=vis,
+            basePosition=list(position),
+        )
+        return self._add(name, body)
+
+    def _add(self, name: str, body: int) -> int:
+        if name in self._bodies:
+            raise ValueError(f"a body named {name!r} already exists; names: {sorted(self._bodies)}")
+        self._bodies[name] = body
+        return body
+
+    def body(self, name: str) -> int:
+        """PyBullet unique id of the body called ``name``."""
+        try:
+            return self._bodies[name]
+        except KeyError:
+            raise KeyError(f"no body named {name!r}; known bodies: {sorted(self._bodies)}") from None
+
+    @property
+    def bodies(self) -> dict[str, int]:
+        """Name -> unique id of every body (a copy)."""
+        return dict(self._bodies)
+
+    def body_names(self) -> dict[int, str]:
+        """Unique id -> name, for reading segmentation masks."""
+        return {v: k for k, v in self._bodies.items()}
+
+    # -- state ------------------------------------------------------------------
+    def snapshot(self) -> None:
+        """Remember the current world state (including contact caches) for :meth:`restore`."""
+        self._state_id = self.client.saveState()
+
+    def restore(self) -> None:
+        """Return to the snapshot so an episode never depends on the ones before it."""
+        if self._state_id is None:
+            raise RuntimeError("Simulation.restore() called before snapshot()")
+        self.client.restoreState(stateId=self._state_id)
+
+    def set_pose(
+        self, name: str, position: Sequence[float], orientation: Sequence[float] = (0, 0, 0, 1)
+    ) -> None:
+        """Teleport a body and zero its velocity."""
+        body = self.body(name)
+        self.client.resetBasePositionAndOrientation(body, list(position), list(orientation))
+        self.client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+
+    def pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Position (x, y, z) and quaternion (x, y, z, w) of a body's base."""
+        pos, orn = self.client.getBasePositionAndOrientation(self.body(name))
+        return np.asarray(pos), np.asarray(orn)
+
+    def step(self) -> None:
+        """Advance the physics by one env step (``n_substeps`` simulation steps)."""
+        step = self.client.stepSimulation
+        for _ in range(self.physics.n_substeps):
+            step()
+
+    def close(self) -> None:
+        """Disconnect; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self.client.disconnect()
+            except pybullet.error:
+                pass

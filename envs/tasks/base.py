@@ -1,0 +1,148 @@
+"""The task protocol and the cube helpers shared by Push and Lift."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from envs.scene import TableScene
+
+ROBOT_STATE_NAMES = ("ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "finger_width")
+REWARD_TYPES = ("dense", "sparse")
+
+
+class Task(ABC):
+    """What the robot must do in a :class:`TableScene`.
+
+    A task creates its bodies once in ``__init__`` and only moves them in :meth:`reset`.
+    ``objects`` maps each body name it owns to its category (for labels).
+    """
+
+    name: ClassVar[str]
+    default_max_episode_steps: ClassVar[int]
+    uses_gripper: ClassVar[bool]
+    state_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, scene: TableScene) -> None:
+        self.scene = scene
+        self.sim = scene.sim
+        self.robot = scene.robot
+        self.objects: dict[str, str] = {}
+
+    @abstractmethod
+    def reset(self, rng: np.random.Generator) -> None:
+        """Place objects and goal for a new episode (bodies at rest, no physics stepped)."""
+
+    @abstractmethod
+    def observation(self) -> np.ndarray:
+        """Task part of the state vector, matching ``state_names``."""
+
+    @abstractmethod
+    def is_success(self) -> bool:
+        """Whether the task is solved in the current state."""
+
+    @abstractmethod
+    def dense_reward(self) -> float:
+        """Shaped reward (higher is better, 0 at best)."""
+
+    @abstractmethod
+    def privileged_state(self) -> dict[str, np.ndarray]:
+        """Exact object and goal state, for scripted experts and labels."""
+
+    def conditions(self, success: bool) -> dict[str, bool]:
+        """Per-step conditions that :class:`envs.events.EventTracker` turns into events."""
+        table = self.sim.body("table")
+        return {
+            "success": success,
+            "robot_table_collision": self.robot.collides_with(table),
+        }
+
+    def reward(self, reward_type: str, success: bool) -> float:
+        """``dense``: the shaped reward; ``sparse``: 0 on success, -1 otherwise."""
+        if reward_type == "sparse":
+            return 0.0 if success else -1.0
+        return self.dense_reward()
+
+    def target_body(self) -> str:
+        """Name of the object a perception model should localise."""
+        return next(iter(self.objects))
+
+
+class CubeTask(Task):
+    """A task around one cube resting on the table (Push, Lift)."""
+
+    cube_half: ClassVar[float] = 0.02
+    cube_mass: ClassVar[float] = 0.1
+    state_names: ClassVar[tuple[str, ...]] = (
+        *ROBOT_STATE_NAMES,
+        "cube_x", "cube_y", "cube_z",
+        "cube_qx", "cube_qy", "cube_qz", "cube_qw",
+        "cube_vx", "cube_vy", "cube_vz",
+        "cube_rel_ee_x", "cube_rel_ee_y", "cube_rel_ee_z",
+    )  # fmt: skip
+
+    def __init__(self, scene: TableScene, *, max_yaw: float = np.pi / 4) -> None:
+        super().__init__(scene)
+        if not 0 <= max_yaw <= np.pi:
+            raise ValueError(f"max_yaw must be in [0, pi] radians, got {max_yaw}")
+        self.max_yaw = float(max_yaw)
+        h = self.cube_half
+        self.cube_rest_z = scene.table_top + h
+        self.sim.create_primitive(
+            "cube", "box", (h, h, h), mass=self.cube_mass,
+            position=(0.5, 0.0, self.cube_rest_z), rgba=(0.85, 0.15, 0.1, 1.0),
+        )  # fmt: skip
+        self.cube = self.sim.body("cube")
+        self.sim.client.changeDynamics(
+            self.cube, -1, lateralFriction=1.0, spinningFriction=0.001, rollingFriction=0.0001
+        )
+        self.objects["cube"] = "cube"
+
+    def place_cube(self, rng: np.random.Generator) -> np.ndarray:
+        """Put the cube at rest at a random position and yaw; returns its position."""
+        ws = self.scene.workspace
+        xy = rng.uniform(ws.object_low, ws.object_high)
+        yaw = rng.uniform(-self.max_yaw, self.max_yaw)
+        pos = np.array([xy[0], xy[1], self.cube_rest_z])
+        orn = self.sim.client.getQuaternionFromEuler([0.0, 0.0, yaw])
+        self.sim.set_pose("cube", pos, orn)
+        return pos
+
+    def cube_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cube position (x, y, z), quaternion (x, y, z, w) and linear velocity."""
+        c = self.sim.client
+        pos, orn = c.getBasePositionAndOrientation(self.cube)
+        vel, _ = c.getBaseVelocity(self.cube)
+        return np.asarray(pos), np.asarray(orn), np.asarray(vel)
+
+    def cube_observation(self) -> np.ndarray:
+        """Cube pose, velocity and offset from the end effector."""
+        pos, orn, vel = self.cube_state()
+        ee, _ = self.robot.ee_state()
+        return np.concatenate([pos, orn, vel, pos - ee])
+
+    def conditions(self, success: bool) -> dict[str, bool]:
+        cond = super().conditions(success)
+        pos, _, _ = self.cube_state()
+        left, right = self.robot.touching(self.cube)
+        grasped = left and right
+        cond["grasped"] = grasped
+        cond["held"] = grasped and pos[2] > self.cube_rest_z + 0.01
+        cond["object_off_table"] = not self.scene.on_table(pos)
+        return cond
+
+    def privileged_state(self) -> dict[str, np.ndarray]:
+        pos, orn, vel = self.cube_state()
+        ee, ee_vel = self.robot.ee_state()
+        yaw = self.sim.client.getEulerFromQuaternion(orn.tolist())[2]
+        return {
+            "ee_pos": ee,
+            "ee_vel": ee_vel,
+            "finger_width": np.array([self.robot.finger_width()]),
+            "object_pos": pos,
+            "object_quat": orn,
+            "object_yaw": np.array([yaw]),
+            "object_vel": vel,
+        }

@@ -1,0 +1,86 @@
+"""Lift: grasp a cube and raise it above a height."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from envs.panda_env import PandaTaskEnv
+from envs.scene import TableScene
+from envs.tasks.base import CubeTask
+
+
+class LiftTask(CubeTask):
+    """Success when the cube is grasped and its centre is ``lift_height`` above its rest height."""
+
+    name = "lift"
+    default_max_episode_steps = 100
+    uses_gripper = True
+    state_names: ClassVar[tuple[str, ...]] = (*CubeTask.state_names, "lift_target_z")
+
+    def __init__(
+        self, scene: TableScene, *, lift_height: float = 0.1, max_yaw: float = np.pi / 4
+    ) -> None:
+        super().__init__(scene, max_yaw=max_yaw)
+        if not 0 < lift_height <= 0.4:
+            raise ValueError(f"lift_height must be in (0, 0.4] metres, got {lift_height}")
+        self.lift_height = float(lift_height)
+        self.target_z = self.cube_rest_z + self.lift_height
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.place_cube(rng)
+
+    def observation(self) -> np.ndarray:
+        return np.concatenate([self.cube_observation(), [self.target_z]])
+
+    def is_success(self) -> bool:
+        pos, _, _ = self.cube_state()
+        if pos[2] < self.target_z:
+            return False
+        left, right = self.robot.touching(self.cube)
+        return left and right
+
+    def dense_reward(self) -> float:
+        pos, _, _ = self.cube_state()
+        ee, _ = self.robot.ee_state()
+        reach = float(np.linalg.norm(ee - pos))
+        lift = max(0.0, self.target_z - float(pos[2]))
+        return -reach - 2.0 * lift
+
+    def privileged_state(self) -> dict[str, np.ndarray]:
+        state = super().privileged_state()
+        state["goal_pos"] = np.array([pos for pos in state["object_pos"][:2]] + [self.target_z])
+        return state
+
+
+class LiftEnv(PandaTaskEnv):
+    """Grasp a 4 cm cube and lift it 10 cm.
+
+    ## Action space
+    ``Box(-1, 1, (4,), float32)``: end-effector displacement (dx, dy, dz), scaled by
+    ``ControlConfig.max_ee_delta`` per step, then the gripper opening: -1 closed, +1 fully
+    open (8 cm), linear in between.
+
+    ## Observation space
+    See :class:`envs.panda_env.PandaTaskEnv`; state entries are ``LiftTask.state_names``.
+
+    ## Rewards
+    ``dense``: minus the end-effector-to-cube distance, minus 2 x the height still missing.
+    ``sparse``: 0 on success, -1 otherwise.
+
+    ## Starting state
+    Cube at rest at a random position and yaw (+-45 deg); gripper open.
+
+    ## Episode end
+    Terminates when the grasped cube is 10 cm above its rest height or leaves the table;
+    truncates after 100 steps.
+
+    ## Version history
+    v0: initial release.
+    """
+
+    task_cls = LiftTask
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)

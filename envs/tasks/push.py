@@ -1,0 +1,113 @@
+"""Push: slide a cube across the table into a goal region."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from envs.panda_env import PandaTaskEnv
+from envs.scene import TableScene
+from envs.tasks.base import CubeTask
+
+
+class PushTask(CubeTask):
+    """The goal is a flat disc (no collision) on the table; success when the cube centre
+    is within ``distance_threshold`` of its centre in the table plane."""
+
+    name = "push"
+    default_max_episode_steps = 100
+    uses_gripper = False
+    state_names: ClassVar[tuple[str, ...]] = (
+        *CubeTask.state_names, "goal_x", "goal_y", "goal_z",
+        "goal_rel_cube_x", "goal_rel_cube_y", "goal_rel_cube_z",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        scene: TableScene,
+        *,
+        distance_threshold: float = 0.05,
+        goal_distance: tuple[float, float] = (0.1, 0.25),
+        max_yaw: float = np.pi / 4,
+    ) -> None:
+        super().__init__(scene, max_yaw=max_yaw)
+        if not distance_threshold > 0:
+            raise ValueError(f"distance_threshold must be > 0 metres, got {distance_threshold}")
+        if not 0 <= goal_distance[0] <= goal_distance[1]:
+            raise ValueError(f"goal_distance must satisfy 0 <= low <= high, got {goal_distance}")
+        self.distance_threshold = float(distance_threshold)
+        self.goal_distance = goal_distance
+        self.goal = np.array([0.5, 0.1, scene.table_top])
+        self.sim.create_primitive(
+            "goal", "cylinder", (self.distance_threshold, 0.002), mass=0.0,
+            position=self.goal, rgba=(0.1, 0.8, 0.2, 1.0), collision=False,
+        )  # fmt: skip
+        self.objects["goal"] = "goal_region"
+
+    def reset(self, rng: np.random.Generator) -> None:
+        cube = self.place_cube(rng)
+        ws = self.scene.workspace
+        lo, hi = np.asarray(ws.object_low), np.asarray(ws.object_high)
+        for _ in range(100):
+            angle = rng.uniform(-np.pi, np.pi)
+            dist = rng.uniform(*self.goal_distance)
+            xy = cube[:2] + dist * np.array([np.cos(angle), np.sin(angle)])
+            if np.all(xy >= lo) and np.all(xy <= hi):
+                break
+        else:  # extremely unlikely; fall back to a clipped goal
+            xy = np.clip(xy, lo, hi)
+        self.goal = np.array([xy[0], xy[1], self.scene.table_top + 0.001])
+        self.sim.set_pose("goal", self.goal)
+
+    def _distance(self) -> float:
+        pos, _, _ = self.cube_state()
+        return float(np.linalg.norm(pos[:2] - self.goal[:2]))
+
+    def observation(self) -> np.ndarray:
+        pos, _, _ = self.cube_state()
+        return np.concatenate([self.cube_observation(), self.goal, self.goal - pos])
+
+    def is_success(self) -> bool:
+        return self._distance() < self.distance_threshold
+
+    def dense_reward(self) -> float:
+        pos, _, _ = self.cube_state()
+        ee, _ = self.robot.ee_state()
+        return -self._distance() - 0.1 * float(np.linalg.norm(ee - pos))
+
+    def privileged_state(self) -> dict[str, np.ndarray]:
+        state = super().privileged_state()
+        state["goal_pos"] = self.goal.copy()
+        return state
+
+
+class PushEnv(PandaTaskEnv):
+    """Push a 4 cm cube into a goal disc on the table.
+
+    ## Action space
+    ``Box(-1, 1, (3,), float32)``: end-effector displacement (dx, dy, dz), scaled by
+    ``ControlConfig.max_ee_delta`` per step; the fingers stay closed.
+
+    ## Observation space
+    See :class:`envs.panda_env.PandaTaskEnv`; state entries are ``PushTask.state_names``.
+
+    ## Rewards
+    ``dense``: minus the cube-to-goal distance in the table plane, minus 0.1 x the
+    end-effector-to-cube distance. ``sparse``: 0 on success, -1 otherwise.
+
+    ## Starting state
+    Cube at rest at a random position and yaw (+-45 deg); goal 10-25 cm away, on the table.
+
+    ## Episode end
+    Terminates on success (cube centre within 5 cm of the goal) or when the cube leaves the
+    table; truncates after 100 steps.
+
+    ## Version history
+    v0: initial release.
+    """
+
+    task_cls = PushTask
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)

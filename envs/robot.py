@@ -84,6 +84,7 @@ class Panda:
     def reset(self, finger_width: float = 2 * MAX_FINGER) -> None:
         """Put the arm at the home pose, at rest, with the given finger opening."""
         c = self.sim.client
+        self.sim.cache.clear()
         for j, q in zip(ARM_JOINTS, HOME_JOINTS, strict=True):
             c.resetJointState(self.id, j, q, 0.0)
         half = float(np.clip(finger_width / 2, 0.0, MAX_FINGER))
@@ -94,11 +95,12 @@ class Panda:
 
     def _command(self, arm: list[float], half_width: float) -> None:
         c = self.sim.client
+        self.last_command = [*arm, half_width, half_width]
         c.setJointMotorControlArray(
             self.id,
             self._joint_ids,
             c.POSITION_CONTROL,
-            targetPositions=[*arm, half_width, half_width],
+            targetPositions=self.last_command,
             forces=self._forces,
         )
 
@@ -108,7 +110,7 @@ class Panda:
         ``finger_width`` is the commanded opening in metres (``None`` keeps the last one).
         """
         c = self.sim.client
-        pos = np.asarray(c.getLinkState(self.id, EE_LINK, computeForwardKinematics=1)[4])
+        pos, _ = self.ee_state()
         target = np.clip(pos + ee_delta * self.control.max_ee_delta, self.ee_low, self.ee_high)
         q = c.calculateInverseKinematics(
             self.id,
@@ -129,15 +131,21 @@ class Panda:
     # -- readings ---------------------------------------------------------------
     def ee_state(self) -> tuple[np.ndarray, np.ndarray]:
         """End-effector position (x, y, z) and linear velocity (vx, vy, vz) in the world."""
-        s = self.sim.client.getLinkState(
-            self.id, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1
-        )
-        return np.asarray(s[4]), np.asarray(s[6])
+        cached = self.sim.cache.get("ee")
+        if cached is None:
+            s = self.sim.client.getLinkState(
+                self.id, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1
+            )
+            cached = self.sim.cache["ee"] = (np.asarray(s[4]), np.asarray(s[6]))
+        return cached  # type: ignore[return-value]
 
     def finger_width(self) -> float:
         """Distance between the fingers in metres."""
-        s = self.sim.client.getJointStates(self.id, FINGER_JOINTS)
-        return float(s[0][0] + s[1][0])
+        cached = self.sim.cache.get("width")
+        if cached is None:
+            s = self.sim.client.getJointStates(self.id, FINGER_JOINTS)
+            cached = self.sim.cache["width"] = float(s[0][0] + s[1][0])
+        return cached  # type: ignore[return-value]
 
     def joint_positions(self) -> np.ndarray:
         """Arm joint angles (7) followed by the two finger positions."""
@@ -146,11 +154,12 @@ class Panda:
 
     def touching(self, body: int) -> tuple[bool, bool]:
         """Whether the left and right finger are in contact with ``body``."""
-        c = self.sim.client
-        return (
-            bool(c.getContactPoints(self.id, body, FINGER_LINKS[0])),
-            bool(c.getContactPoints(self.id, body, FINGER_LINKS[1])),
-        )
+        key = ("touch", body)
+        cached = self.sim.cache.get(key)
+        if cached is None:
+            links = {pt[3] for pt in self.sim.client.getContactPoints(self.id, body)}
+            cached = self.sim.cache[key] = (FINGER_LINKS[0] in links, FINGER_LINKS[1] in links)
+        return cached  # type: ignore[return-value]
 
     def collides_with(self, body: int, ignore_links: Sequence[int] = (-1, 0)) -> bool:
         """Whether any robot link other than ``ignore_links`` touches ``body``."""

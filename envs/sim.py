@@ -13,6 +13,20 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 
+class BulletClient(bullet_client.BulletClient):
+    """``pybullet_utils`` client that binds each PyBullet function once.
+
+    The stock client builds a new ``functools.partial`` on every attribute access, which
+    costs more than many of the calls it wraps; here the bound function is kept.
+    """
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - returns any pybullet attribute
+        attribute = super().__getattr__(name)
+        if name != "disconnect" and callable(attribute):
+            self.__dict__[name] = attribute
+        return attribute
+
+
 @dataclass(frozen=True)
 class PhysicsConfig:
     """Simulation timing: ``n_substeps`` physics steps of ``timestep`` seconds per env step."""
@@ -55,7 +69,7 @@ class Simulation:
                     RuntimeWarning,
                     stacklevel=3,
                 )
-        self.client = bullet_client.BulletClient(connection_mode=mode)
+        self.client = BulletClient(connection_mode=mode)
         self.is_gui = mode == pybullet.GUI
         if self.is_gui:
             self.client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
@@ -63,6 +77,8 @@ class Simulation:
         self.client.setTimeStep(self.physics.timestep)
         self.client.setGravity(*self.physics.gravity)
         self._bodies: dict[str, int] = {}
+        # Readings (poses, velocities, contacts) memoized until the world next changes.
+        self.cache: dict[object, object] = {}
         self._state_id: int | None = None
         self._closed = False
 
@@ -149,16 +165,28 @@ class Simulation:
         self._state_id = self.client.saveState()
 
     def restore(self) -> None:
-        """Return to the snapshot so an episode never depends on the ones before it."""
+        """Return to the snapshot so an episode never depends on the ones before it.
+
+        ``restoreState`` keeps contact manifolds that exist now, and their warm-start
+        impulses would leak into the next episode; so every free body is first parked far
+        apart and collision detection is run once, which drops those manifolds.
+        """
         if self._state_id is None:
             raise RuntimeError("Simulation.restore() called before snapshot()")
-        self.client.restoreState(stateId=self._state_id)
+        c = self.client
+        for i, body in enumerate(self._bodies.values()):
+            if c.getBodyInfo(body) and c.getDynamicsInfo(body, -1)[0] > 0:
+                c.resetBasePositionAndOrientation(body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1])
+        c.performCollisionDetection()
+        c.restoreState(stateId=self._state_id)
+        self.cache.clear()
 
     def set_pose(
         self, name: str, position: Sequence[float], orientation: Sequence[float] = (0, 0, 0, 1)
     ) -> None:
         """Teleport a body and zero its velocity."""
         body = self.body(name)
+        self.cache.clear()
         self.client.resetBasePositionAndOrientation(body, list(position), list(orientation))
         self.client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
 
@@ -169,6 +197,7 @@ class Simulation:
 
     def step(self) -> None:
         """Advance the physics by one env step (``n_substeps`` simulation steps)."""
+        self.cache.clear()
         step = self.client.stepSimulation
         for _ in range(self.physics.n_substeps):
             step()

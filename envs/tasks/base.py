@@ -112,10 +112,13 @@ class CubeTask(Task):
 
     def cube_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cube position (x, y, z), quaternion (x, y, z, w) and linear velocity."""
-        c = self.sim.client
-        pos, orn = c.getBasePositionAndOrientation(self.cube)
-        vel, _ = c.getBaseVelocity(self.cube)
-        return np.asarray(pos), np.asarray(orn), np.asarray(vel)
+        cached = self.sim.cache.get("cube")
+        if cached is None:
+            c = self.sim.client
+            pos, orn = c.getBasePositionAndOrientation(self.cube)
+            vel, _ = c.getBaseVelocity(self.cube)
+            cached = self.sim.cache["cube"] = (np.array(pos), np.array(orn), np.array(vel))
+        return cached  # type: ignore[return-value]
 
     def cube_observation(self) -> np.ndarray:
         """Cube pose, velocity and offset from the end effector."""
@@ -138,11 +141,11 @@ class CubeTask(Task):
         ee, ee_vel = self.robot.ee_state()
         yaw = self.sim.client.getEulerFromQuaternion(orn.tolist())[2]
         return {
-            "ee_pos": ee,
-            "ee_vel": ee_vel,
+            "ee_pos": ee.copy(),
+            "ee_vel": ee_vel.copy(),
             "finger_width": np.array([self.robot.finger_width()]),
-            "object_pos": pos,
-            "object_quat": orn,
+            "object_pos": pos.copy(),
+            "object_quat": orn.copy(),
             "object_yaw": np.array([yaw]),
-            "object_vel": vel,
+            "object_vel": vel.copy(),
         }

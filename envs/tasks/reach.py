@@ -60,8 +60,8 @@ class ReachTask(Task):
     def privileged_state(self) -> dict[str, np.ndarray]:
         ee, ee_vel = self.robot.ee_state()
         return {
-            "ee_pos": ee,
-            "ee_vel": ee_vel,
+            "ee_pos": ee.copy(),
+            "ee_vel": ee_vel.copy(),
             "finger_width": np.array([self.robot.finger_width()]),
             "goal_pos": self.goal.copy(),
         }

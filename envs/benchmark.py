@@ -1,0 +1,194 @@
+"""Throughput of the envs next to raw PyBullet doing the same work on the same scene.
+
+The raw baseline loads the same URDFs and primitives through a bare ``BulletClient``,
+replays the exact joint targets the env commanded (so both simulate the same motion),
+and calls ``getCameraImage`` with the env camera's matrices. The figure that matters is
+the ratio env / raw, measured in the same process and run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pybullet
+import pybullet_data
+from pybullet_utils import bullet_client
+
+from envs.panda_env import PandaTaskEnv
+from envs.robot import FINGER_JOINTS, ARM_JOINTS
+
+
+@dataclass
+class Measurement:
+    """One benchmark row: env rate, raw rate, ratio."""
+
+    env_id: str
+    metric: str
+    env: float
+    raw: float | None
+    unit: str
+
+    @property
+    def ratio(self) -> float | None:
+        """env / raw for rates, raw / env for times (so > 1 always means the env is faster)."""
+        if self.raw is None or self.env == 0:
+            return None
+        return self.env / self.raw if self.unit.endswith("/s") else self.raw / self.env
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready row."""
+        return {
+            "env_id": self.env_id,
+            "metric": self.metric,
+            "env": self.env,
+            "raw": self.raw,
+            "unit": self.unit,
+            "ratio": self.ratio,
+        }
+
+
+class RawScene:
+    """The env's scene rebuilt with bare PyBullet calls (no env code on the hot path)."""
+
+    def __init__(self, env: PandaTaskEnv) -> None:
+        sim = env.scene.sim
+        self.client = c = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        c.setAdditionalSearchPath(pybullet_data.getDataPath())
+        c.setTimeStep(sim.physics.timestep)
+        c.setGravity(*sim.physics.gravity)
+        self.n_substeps = sim.physics.n_substeps
+        src = sim.client
+        self.bodies: dict[str, int] = {}
+        for name, body in sim.bodies.items():
+            pos, orn = src.getBasePositionAndOrientation(body)
+            if name == "floor":
+                self.bodies[name] = c.loadURDF("plane.urdf", useFixedBase=True)
+            elif name == "table":
+                self.bodies[name] = c.loadURDF("table/table.urdf", pos, orn, useFixedBase=True)
+            elif name == "robot":
+                self.bodies[name] = c.loadURDF(
+                    "franka_panda/panda.urdf", pos, orn, useFixedBase=True,
+                    flags=c.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,
+                )  # fmt: skip
+            else:
+                self.bodies[name] = _clone_primitive(src, body, c, pos, orn)
+        robot = self.bodies["robot"]
+        for j, q in enumerate(env.robot.joint_positions()):
+            c.resetJointState(robot, ([*ARM_JOINTS, *FINGER_JOINTS])[j], q)
+        self.joints = [*ARM_JOINTS, *FINGER_JOINTS]
+        self.forces = list(env.robot.control.arm_force) + [env.robot.control.finger_force] * 2
+        cam = env.camera
+        self.size = (cam.config.width, cam.config.height)
+        self.view, self.proj = cam.view_matrix, cam.projection_matrix
+
+    def step(self, targets: list[float]) -> None:
+        """The same motor command and physics stepping as one env step."""
+        c = self.client
+        c.setJointMotorControlArray(
+            self.bodies["robot"], self.joints, c.POSITION_CONTROL,
+            targetPositions=targets, forces=self.forces,
+        )  # fmt: skip
+        for _ in range(self.n_substeps):
+            c.stepSimulation()
+
+    def render(self) -> np.ndarray:
+        """The same ``getCameraImage`` call the env makes for an RGB observation."""
+        c = self.client
+        out = c.getCameraImage(
+            self.size[0], self.size[1], self.view, self.proj,
+            renderer=c.ER_TINY_RENDERER, flags=c.ER_NO_SEGMENTATION_MASK,
+        )  # fmt: skip
+        return out[2]
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+
+
+def _clone_primitive(src: Any, body: int, dst: Any, pos: Any, orn: Any) -> int:
+    vis = src.getVisualShapeData(body)[0]
+    geom, dims, rgba = vis[2], vis[3], vis[7]
+    mass = src.getDynamicsInfo(body, -1)[0]
+    if geom == dst.GEOM_BOX:
+        half = [d / 2 for d in dims]
+        v = dst.createVisualShape(geom, halfExtents=half, rgbaColor=rgba)
+        col = dst.createCollisionShape(geom, halfExtents=half) if mass > 0 else -1
+    elif geom == dst.GEOM_SPHERE:
+        v = dst.createVisualShape(geom, radius=dims[0], rgbaColor=rgba)
+        col = dst.createCollisionShape(geom, radius=dims[0]) if mass > 0 else -1
+    else:  # cylinder: dims = (length, radius)
+        v = dst.createVisualShape(geom, radius=dims[1], length=dims[0], rgbaColor=rgba)
+        col = dst.createCollisionShape(geom, radius=dims[1], height=dims[0]) if mass > 0 else -1
+    return dst.createMultiBody(mass, col, v, pos, orn)
+
+
+def _rollout_targets(env: PandaTaskEnv, n_steps: int, seed: int) -> tuple[float, list[list[float]]]:
+    """Step the env with seeded random actions; return (seconds, joint targets per step)."""
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-1, 1, size=(n_steps, *env.action_space.shape)).astype(np.float32)
+    env.reset(seed=seed)
+    targets: list[list[float]] = []
+    elapsed = 0.0
+    for a in actions:
+        t0 = time.perf_counter()
+        _, _, term, trunc, _ = env.step(a)
+        elapsed += time.perf_counter() - t0
+        targets.append(list(env.robot.last_command))
+        if term or trunc:
+            env.reset()
+    return elapsed, targets
+
+
+def measure_env(
+    env_id: str, *, n_steps: int = 300, sizes: tuple[int, ...] = (64, 128), seed: int = 0,
+    n_resets: int = 200, repeats: int = 3,
+) -> list[Measurement]:
+    """Physics steps/s (state mode), frames/s (rgb mode) per size, and mean reset time."""
+    import gymnasium as gym
+
+    rows: list[Measurement] = []
+    configs: list[tuple[str, int | None]] = [("state", None)] + [("rgb", s) for s in sizes]
+    for obs_mode, size in configs:
+        env = gym.make(env_id, obs_mode=obs_mode, image_size=size or 64).unwrapped
+        env.reset(seed=seed)
+        raw = RawScene(env)
+        best_env, best_raw = 0.0, 0.0
+        for _ in range(repeats):  # best of N damps noise from other processes
+            env_s, targets = _rollout_targets(env, n_steps, seed)
+            t0 = time.perf_counter()
+            for q in targets:
+                raw.step(q)
+                if obs_mode == "rgb":
+                    raw.render()
+            raw_s = time.perf_counter() - t0
+            best_env = max(best_env, n_steps / env_s)
+            best_raw = max(best_raw, n_steps / raw_s)
+        metric = "physics steps (state)" if size is None else f"frames (rgb {size}px)"
+        unit = "steps/s" if size is None else "frames/s"
+        rows.append(Measurement(env_id, metric, best_env, best_raw, unit))
+        raw.close()
+        if obs_mode == "state":
+            t0 = time.perf_counter()
+            for i in range(n_resets):
+                env.reset(seed=seed + i)
+            rows.append(
+                Measurement(env_id, "reset", (time.perf_counter() - t0) / n_resets * 1e3, None, "ms")
+            )
+        env.close()
+    return rows
+
+
+def markdown_table(rows: list[Measurement]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        "| env | metric | env | raw PyBullet | env / raw |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        raw = "" if r.raw is None else f"{r.raw:,.1f} {r.unit}"
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
+        lines.append(f"| {r.env_id} | {r.metric} | {r.env:,.1f} {r.unit} | {raw} | {ratio} |")
+    return "\n".join(lines)

@@ -205,18 +205,20 @@ class PandaTaskEnv(gym.Env):
             raise StepBeforeResetError(
                 "step() called before reset() or after the episode ended; call env.reset() first"
             )
-        act = np.asarray(action, dtype=np.float32)
+        act = np.asarray(action, dtype=np.float64)
         if act.shape != self.action_space.shape:
             raise ValueError(
                 f"expected an action of shape {self.action_space.shape}, got shape {act.shape}"
             )
-        if not np.all(np.isfinite(act)):
+        low, high = act.min(), act.max()
+        if not (np.isfinite(low) and np.isfinite(high)):
             raise ValueError(f"action contains NaN or inf: {act}")
-        act = np.clip(act, -1.0, 1.0)
+        if low < -1.0 or high > 1.0:
+            act = np.clip(act, -1.0, 1.0)
         width = None
         if self.task_cls.uses_gripper:
             width = float(act[3] + 1.0) * MAX_FINGER
-        self.robot.apply_action(act[:3].astype(np.float64), width)
+        self.robot.apply_action(act[:3], width)
         self.scene.sim.step()
         self._elapsed += 1
         self._last_frame = None
@@ -261,8 +263,9 @@ class PandaTaskEnv(gym.Env):
     def state(self) -> np.ndarray:
         """The flat state vector (float32), whatever the observation mode."""
         ee, ee_vel = self.robot.ee_state()
-        robot = np.concatenate([ee, ee_vel, [self.robot.finger_width()]])
-        return np.concatenate([robot, self.task.observation()]).astype(np.float32)
+        return np.concatenate(
+            [ee, ee_vel, (self.robot.finger_width(),), self.task.observation()], dtype=np.float32
+        )
 
     def _observation(self) -> Any:
         mode = self.obs_mode

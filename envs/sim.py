@@ -17,12 +17,13 @@ class BulletClient(bullet_client.BulletClient):
     """``pybullet_utils`` client that binds each PyBullet function once.
 
     The stock client builds a new ``functools.partial`` on every attribute access, which
-    costs more than many of the calls it wraps; here the bound function is kept.
+    costs more than many of the calls it wraps; here the bound function (or constant) is
+    kept after its first use.
     """
 
     def __getattr__(self, name: str):  # noqa: ANN204 - returns any pybullet attribute
         attribute = super().__getattr__(name)
-        if name != "disconnect" and callable(attribute):
+        if name != "disconnect":
             self.__dict__[name] = attribute
         return attribute
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,7 +45,7 @@ class LiftTask(CubeTask):
     def dense_reward(self) -> float:
         pos, _, _ = self.cube_state()
         ee, _ = self.robot.ee_state()
-        reach = float(np.linalg.norm(ee - pos))
+        reach = math.dist(ee, pos)
         lift = max(0.0, self.target_z - float(pos[2]))
         return -reach - 2.0 * lift
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,7 +63,7 @@ class PushTask(CubeTask):
 
     def _distance(self) -> float:
         pos, _, _ = self.cube_state()
-        return float(np.linalg.norm(pos[:2] - self.goal[:2]))
+        return math.hypot(pos[0] - self.goal[0], pos[1] - self.goal[1])
 
     def observation(self) -> np.ndarray:
         pos, _, _ = self.cube_state()
@@ -74,7 +75,7 @@ class PushTask(CubeTask):
     def dense_reward(self) -> float:
         pos, _, _ = self.cube_state()
         ee, _ = self.robot.ee_state()
-        return -self._distance() - 0.1 * float(np.linalg.norm(ee - pos))
+        return -self._distance() - 0.1 * math.dist(ee, pos)
 
     def privileged_state(self) -> dict[str, np.ndarray]:
         state = super().privileged_state()

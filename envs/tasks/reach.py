@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -45,7 +46,7 @@ class ReachTask(Task):
 
     def _distance(self) -> float:
         ee, _ = self.robot.ee_state()
-        return float(np.linalg.norm(ee - self.goal))
+        return math.dist(ee, self.goal)
 
     def observation(self) -> np.ndarray:
         ee, _ = self.robot.ee_state()

@@ -23,8 +23,8 @@ class CameraConfig:
 
     width: int = 128
     height: int = 128
-    eye: tuple[float, float, float] = (1.15, 0.0, 1.45)
-    target: tuple[float, float, float] = (0.42, 0.0, 0.72)
+    eye: tuple[float, float, float] = (0.95, 0.0, 1.2)
+    target: tuple[float, float, float] = (0.42, 0.0, 0.68)
     up: tuple[float, float, float] = (0.0, 0.0, 1.0)
     roll: float = 0.0
     fov: float = 55.0

@@ -31,8 +31,8 @@ class ReachTask(Task):
             raise ValueError(f"distance_threshold must be > 0 metres, got {distance_threshold}")
         self.distance_threshold = float(distance_threshold)
         top = scene.table_top
-        self.low = np.array([0.3, -0.25, top + 0.05])
-        self.high = np.array([0.7, 0.25, top + 0.35])
+        self.low = np.array([0.3, -0.2, top + 0.05])
+        self.high = np.array([0.65, 0.2, top + 0.3])
         self.sim.create_primitive(
             "target", "sphere", (self.target_radius,), mass=0.0,
             position=(0.5, 0.0, top + 0.2), rgba=(0.1, 0.8, 0.2, 1.0), collision=False,
@@ -84,7 +84,7 @@ class ReachEnv(PandaTaskEnv):
     ``dense``: minus the end-effector-to-target distance (m). ``sparse``: 0 on success, -1 else.
 
     ## Starting state
-    Arm at its home pose; target uniformly in a 40 x 50 x 30 cm box over the table.
+    Arm at its home pose; target uniformly in a 35 x 40 x 25 cm box over the table.
 
     ## Episode end
     Terminates when the end effector is within 3 cm of the target; truncates after 50 steps.

@@ -1,0 +1,277 @@
+"""Run episodes of a policy on one or many envs and summarize success, return and events.
+
+Episode ``i`` of a run is a pure function of ``(env_id, env kwargs, seed, i)``: its reset
+seed and its random actions come from :func:`envs.seeding.episode_seed`, so one env and
+``K`` parallel envs produce the same episodes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+from agents.experts import EXPERTS, Expert, make_expert
+from envs.events import EVENT_NAMES
+from envs.seeding import episode_seed
+
+POLICIES = ("random", "expert")
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """What to run."""
+
+    env_id: str = "domrand/Reach-v0"
+    """registered env id"""
+    episodes: int = 10
+    """number of episodes"""
+    policy: str = "expert"
+    """``random`` (uniform actions) or ``expert`` (the scripted expert of the task)"""
+    obs_mode: str = "state"
+    """observation mode of the env"""
+    seed: int = 0
+    """run seed; episode i uses ``episode_seed(seed, i)``"""
+    num_envs: int = 1
+    """parallel envs; > 1 uses Gymnasium's AsyncVectorEnv (one process each)"""
+    image_size: int = 128
+    """observation image size for image modes"""
+    video_episodes: int = 0
+    """record this many episodes (from the first env) as frames"""
+    render_size: int = 256
+    """size of recorded video frames"""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """extra keyword arguments for ``gym.make``"""
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; allowed: {', '.join(POLICIES)}")
+        if self.policy == "expert" and self.env_id not in EXPERTS:
+            raise ValueError(f"no expert for {self.env_id!r}; experts exist for: {', '.join(EXPERTS)}")
+        for name in ("episodes", "num_envs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.video_episodes < 0:
+            raise ValueError(f"video_episodes must be >= 0, got {self.video_episodes}")
+
+
+@dataclass
+class EpisodeResult:
+    """One finished episode."""
+
+    index: int
+    seed: int
+    success: bool
+    episode_return: float
+    length: int
+    events: dict[str, int]
+
+
+@dataclass
+class RolloutSummary:
+    """Aggregates over all episodes of a run."""
+
+    env_id: str
+    policy: str
+    episodes: int
+    success_rate: float
+    mean_return: float
+    std_return: float
+    mean_length: float
+    event_counts: dict[str, int]
+    episodes_with_event: dict[str, int]
+    seconds: float
+    steps_per_second: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+    def table(self) -> str:
+        """Human-readable summary."""
+        lines = [
+            f"env            {self.env_id}",
+            f"policy         {self.policy}",
+            f"episodes       {self.episodes}",
+            f"success rate   {self.success_rate:.3f}",
+            f"mean return    {self.mean_return:.3f} +- {self.std_return:.3f}",
+            f"mean length    {self.mean_length:.1f} steps",
+            f"throughput     {self.steps_per_second:,.0f} env steps/s ({self.seconds:.1f} s)",
+            "",
+            f"{'event':<24}{'count':>8}{'episodes':>10}",
+        ]
+        for name in EVENT_NAMES:
+            lines.append(
+                f"{name:<24}{self.event_counts[name]:>8}{self.episodes_with_event[name]:>10}"
+            )
+        return "\n".join(lines)
+
+
+def summarize(config: RolloutConfig, results: list[EpisodeResult], seconds: float) -> RolloutSummary:
+    """Aggregate episode results."""
+    returns = np.array([r.episode_return for r in results])
+    lengths = np.array([r.length for r in results])
+    return RolloutSummary(
+        env_id=config.env_id,
+        policy=config.policy,
+        episodes=len(results),
+        success_rate=float(np.mean([r.success for r in results])),
+        mean_return=float(returns.mean()),
+        std_return=float(returns.std()),
+        mean_length=float(lengths.mean()),
+        event_counts={e: int(sum(r.events.get(e, 0) for r in results)) for e in EVENT_NAMES},
+        episodes_with_event={
+            e: int(sum(r.events.get(e, 0) > 0 for r in results)) for e in EVENT_NAMES
+        },
+        seconds=seconds,
+        steps_per_second=float(lengths.sum() / max(seconds, 1e-9)),
+    )
+
+
+def make_vector_env(config: RolloutConfig) -> gym.vector.VectorEnv:
+    """A vector env with manual resets (so every episode gets its own derived seed)."""
+    kwargs = dict(config.env_kwargs)
+    kwargs.setdefault("obs_mode", config.obs_mode)
+    kwargs.setdefault("image_size", config.image_size)
+    if config.video_episodes:
+        kwargs.setdefault("render_mode", "rgb_array")
+        kwargs.setdefault("render_size", config.render_size)
+    mode = "async" if config.num_envs > 1 else "sync"
+    return gym.make_vec(
+        config.env_id,
+        num_envs=config.num_envs,
+        vectorization_mode=mode,
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.DISABLED},
+        **kwargs,
+    )
+
+
+def run_rollouts(
+    config: RolloutConfig,
+    *,
+    progress: bool = True,
+    on_frame: Callable[[np.ndarray], None] | None = None,
+) -> tuple[RolloutSummary, list[EpisodeResult]]:
+    """Run ``config.episodes`` episodes and return the summary and per-episode results.
+
+    ``on_frame`` receives the rendered frames of the first ``video_episodes`` episodes
+    that run in env 0.
+    """
+    envs = make_vector_env(config)
+    n = config.num_envs
+    space = envs.single_action_space
+    experts: list[Expert | None] = [
+        make_expert(config.env_id) if config.policy == "expert" else None for _ in range(n)
+    ]
+    rngs: list[np.random.Generator | None] = [None] * n
+    slot_episode = [-1] * n
+    returns = np.zeros(n)
+    lengths = np.zeros(n, dtype=int)
+    results: list[EpisodeResult] = []
+    next_episode = 0
+    recorded = 0
+    recording = False
+
+    def assign(mask: np.ndarray) -> None:
+        nonlocal next_episode, recording
+        seeds: list[int | None] = [None] * n
+        for i in np.flatnonzero(mask):
+            idx = next_episode if next_episode < config.episodes else -1
+            next_episode += idx >= 0
+            slot_episode[i] = idx
+            s = episode_seed(config.seed, max(idx, 0))
+            seeds[i] = s
+            rngs[i] = np.random.default_rng(s)
+            returns[i], lengths[i] = 0.0, 0
+            if experts[i] is not None:
+                experts[i].reset()  # type: ignore[union-attr]
+            if i == 0:
+                recording = idx >= 0 and recorded < config.video_episodes
+        envs.reset(seed=seeds, options={"reset_mask": mask})
+
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.episodes, unit="ep", disable=not progress, desc=config.env_id)
+    try:
+        assign(np.ones(n, dtype=bool))
+        if recording and on_frame is not None:
+            on_frame(envs.call("render")[0])
+        while len(results) < config.episodes:
+            actions = np.zeros((n, *space.shape), dtype=np.float32)
+            if config.policy == "expert":
+                states = envs.call("privileged_state")
+                for i in range(n):
+                    actions[i] = experts[i](states[i])  # type: ignore[misc]
+            else:
+                for i in range(n):
+                    actions[i] = rngs[i].uniform(-1, 1, size=space.shape)  # type: ignore[union-attr]
+            _, rewards, terms, truncs, infos = envs.step(actions)
+            returns += rewards
+            lengths += 1
+            if recording and on_frame is not None:
+                on_frame(envs.call("render")[0])
+            done = np.logical_or(terms, truncs)
+            for i in np.flatnonzero(done):
+                idx = slot_episode[i]
+                if idx < 0:
+                    continue
+                results.append(
+                    EpisodeResult(
+                        index=idx,
+                        seed=episode_seed(config.seed, idx),
+                        success=bool(infos["is_success"][i]),
+                        episode_return=float(returns[i]),
+                        length=int(lengths[i]),
+                        events={k: int(v) for k, v in _episode_events(infos, i).items()},
+                    )
+                )
+                bar.update(1)
+                if i == 0 and recording:
+                    recorded += 1
+            if done.any():
+                assign(done)
+                if recording and on_frame is not None and done[0]:
+                    on_frame(envs.call("render")[0])
+    finally:
+        bar.close()
+        envs.close()
+    results.sort(key=lambda r: r.index)
+    return summarize(config, results, time.perf_counter() - t0), results
+
+
+def _episode_events(infos: dict[str, Any], i: int) -> dict[str, int]:
+    counts = infos["episode_events"]
+    return {name: counts[name][i] for name in counts if not name.startswith("_")}
+
+
+def save_video(frames: list[np.ndarray], path: str | Path, fps: int = 24) -> Path:
+    """Write frames as an animated GIF (Pillow) or MP4 (needs ``pip install domrand[video]``)."""
+    path = Path(path)
+    if not frames:
+        raise ValueError("no frames to write; record at least one episode (video_episodes >= 1)")
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(f) for f in frames]
+        images[0].save(
+            path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
+        )
+    elif suffix == ".mp4":
+        try:
+            import imageio.v2 as imageio
+        except ImportError:
+            raise ImportError(
+                "writing .mp4 needs imageio and imageio-ffmpeg: pip install 'domrand[video]' "
+                "(or write a .gif, which needs nothing extra)"
+            ) from None
+        imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+    else:
+        raise ValueError(f"unsupported video format {suffix!r} for {path}; use .gif or .mp4")
+    return path

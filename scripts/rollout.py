@@ -1,0 +1,77 @@
+#!/usr/bin/env python
+"""Run episodes of a random or scripted-expert policy and print success, return and events.
+
+Example:
+    python scripts/rollout.py --env domrand/Lift-v0 --episodes 20 --policy expert \
+        --video lift.gif
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from agents.rollout import POLICIES, RolloutConfig, run_rollouts, save_video
+from envs import ENV_IDS
+from envs.panda_env import OBS_MODES
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="domrand/Reach-v0", choices=ENV_IDS, help="env id")
+    p.add_argument("--episodes", type=int, default=10, help="number of episodes")
+    p.add_argument("--policy", default="expert", choices=POLICIES, help="who acts")
+    p.add_argument("--obs-mode", default="state", choices=OBS_MODES, help="observation mode")
+    p.add_argument("--image-size", type=int, default=128, help="observation image size (px)")
+    p.add_argument("--seed", type=int, default=0, help="run seed")
+    p.add_argument("--num-envs", type=int, default=1, help="parallel envs (AsyncVectorEnv)")
+    p.add_argument("--video", default=None, help="write a .gif or .mp4 of the first episodes")
+    p.add_argument("--video-episodes", type=int, default=2, help="episodes in the video")
+    p.add_argument("--render-size", type=int, default=256, help="video frame size (px)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    try:
+        config = RolloutConfig(
+            env_id=args.env,
+            episodes=args.episodes,
+            policy=args.policy,
+            obs_mode=args.obs_mode,
+            seed=args.seed,
+            num_envs=args.num_envs,
+            image_size=args.image_size,
+            video_episodes=args.video_episodes if args.video else 0,
+            render_size=args.render_size,
+        )
+        if args.video and not args.video.lower().endswith((".gif", ".mp4")):
+            raise ValueError(f"--video must end in .gif or .mp4, got {args.video!r}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    frames: list = []
+    summary, _ = run_rollouts(
+        config, progress=not args.no_progress, on_frame=frames.append if args.video else None
+    )
+    if args.video:
+        path = save_video(frames, args.video)
+    if args.json:
+        out = summary.as_dict()
+        if args.video:
+            out["video"] = str(path)
+        print(json.dumps(out))
+    else:
+        print(summary.table())
+        if args.video:
+            print(f"\nvideo: {path} ({len(frames)} frames)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

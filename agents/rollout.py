@@ -53,7 +53,9 @@ class RolloutConfig:
         if self.policy not in POLICIES:
             raise ValueError(f"unknown policy {self.policy!r}; allowed: {', '.join(POLICIES)}")
         if self.policy == "expert" and self.env_id not in EXPERTS:
-            raise ValueError(f"no expert for {self.env_id!r}; experts exist for: {', '.join(EXPERTS)}")
+            raise ValueError(
+                f"no expert for {self.env_id!r}; experts exist for: {', '.join(EXPERTS)}"
+            )
         for name in ("episodes", "num_envs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -113,7 +115,9 @@ class RolloutSummary:
         return "\n".join(lines)
 
 
-def summarize(config: RolloutConfig, results: list[EpisodeResult], seconds: float) -> RolloutSummary:
+def summarize(
+    config: RolloutConfig, results: list[EpisodeResult], seconds: float
+) -> RolloutSummary:
     """Aggregate episode results."""
     returns = np.array([r.episode_return for r in results])
     lengths = np.array([r.length for r in results])

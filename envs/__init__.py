@@ -12,10 +12,10 @@ from envs.registration import ENV_IDS, register_envs
 
 __all__ = [
     "ENV_IDS",
+    "OBS_MODES",
     "Camera",
     "CameraConfig",
     "LiftEnv",
-    "OBS_MODES",
     "PandaTaskEnv",
     "PushEnv",
     "ReachEnv",

@@ -18,7 +18,7 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 from envs.panda_env import PandaTaskEnv
-from envs.robot import FINGER_JOINTS, ARM_JOINTS
+from envs.robot import ARM_JOINTS, FINGER_JOINTS
 
 
 @dataclass
@@ -63,7 +63,7 @@ class RawScene:
         src = sim.client
         self.bodies: dict[str, int] = {}
         for name, body in sim.bodies.items():
-            pos, orn = src.getBasePositionAndOrientation(body)
+            pos, orn = _urdf_frame(src, body)
             if name == "floor":
                 self.bodies[name] = c.loadURDF("plane.urdf", useFixedBase=True)
             elif name == "table":
@@ -125,6 +125,14 @@ class RawScene:
         self.client.disconnect()
 
 
+def _urdf_frame(client: Any, body: int) -> tuple[Any, Any]:
+    """Base pose in the URDF link frame (PyBullet reports the inertial frame)."""
+    com_pos, com_orn = client.getBasePositionAndOrientation(body)
+    info = client.getDynamicsInfo(body, -1)
+    inv_pos, inv_orn = client.invertTransform(info[3], info[4])
+    return client.multiplyTransforms(com_pos, com_orn, inv_pos, inv_orn)
+
+
 def _clone_primitive(src: Any, body: int, dst: Any, pos: Any, orn: Any) -> int:
     vis = src.getVisualShapeData(body)[0]
     geom, dims, rgba = vis[2], vis[3], vis[7]
@@ -178,8 +186,13 @@ def _rollout_trace(
 
 
 def measure_env(
-    env_id: str, *, n_steps: int = 300, sizes: tuple[int, ...] = (64, 128), seed: int = 0,
-    n_resets: int = 200, repeats: int = 3,
+    env_id: str,
+    *,
+    n_steps: int = 300,
+    sizes: tuple[int, ...] = (64, 128),
+    seed: int = 0,
+    n_resets: int = 200,
+    repeats: int = 3,
 ) -> list[Measurement]:
     """Physics steps/s (state mode), frames/s (rgb mode) per size, and mean reset time."""
     import gymnasium as gym
@@ -215,7 +228,9 @@ def measure_env(
             for i in range(n_resets):
                 env.reset(seed=seed + i)
             rows.append(
-                Measurement(env_id, "reset", (time.perf_counter() - t0) / n_resets * 1e3, None, "ms")
+                Measurement(
+                    env_id, "reset", (time.perf_counter() - t0) / n_resets * 1e3, None, "ms"
+                )
             )
         env.close()
     return rows

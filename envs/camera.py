@@ -173,8 +173,6 @@ class Camera:
         return CameraFrame(out_rgb, out_depth, out_seg)
 
 
-def look_at_config(
-    eye: Sequence[float], target: Sequence[float], **kwargs: Any
-) -> CameraConfig:
+def look_at_config(eye: Sequence[float], target: Sequence[float], **kwargs: Any) -> CameraConfig:
     """Convenience constructor: a camera at ``eye`` looking at ``target``."""
     return CameraConfig(eye=tuple(eye), target=tuple(target), **kwargs)  # type: ignore[arg-type]

@@ -53,7 +53,7 @@ class TableScene:
         )
 
     @property
-    def client(self):  # noqa: ANN201 - a pybullet_utils BulletClient
+    def client(self):
         """The scene's ``BulletClient``."""
         return self.sim.client
 

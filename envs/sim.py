@@ -21,7 +21,7 @@ class BulletClient(bullet_client.BulletClient):
     kept after its first use.
     """
 
-    def __getattr__(self, name: str):  # noqa: ANN204 - returns any pybullet attribute
+    def __getattr__(self, name: str):
         attribute = super().__getattr__(name)
         if name != "disconnect":
             self.__dict__[name] = attribute
@@ -40,7 +40,9 @@ class PhysicsConfig:
         if not self.timestep > 0:
             raise ValueError(f"PhysicsConfig.timestep must be > 0, got {self.timestep!r}")
         if not (isinstance(self.n_substeps, int) and self.n_substeps >= 1):
-            raise ValueError(f"PhysicsConfig.n_substeps must be an int >= 1, got {self.n_substeps!r}")
+            raise ValueError(
+                f"PhysicsConfig.n_substeps must be an int >= 1, got {self.n_substeps!r}"
+            )
 
     @property
     def control_dt(self) -> float:
@@ -129,7 +131,9 @@ class Simulation:
                 else -1
             )
         else:
-            raise ValueError(f"unknown primitive shape {shape!r}; allowed: 'box', 'sphere', 'cylinder'")
+            raise ValueError(
+                f"unknown primitive shape {shape!r}; allowed: 'box', 'sphere', 'cylinder'"
+            )
         body = c.createMultiBody(
             baseMass=mass,
             baseCollisionShapeIndex=col,
@@ -149,7 +153,9 @@ class Simulation:
         try:
             return self._bodies[name]
         except KeyError:
-            raise KeyError(f"no body named {name!r}; known bodies: {sorted(self._bodies)}") from None
+            raise KeyError(
+                f"no body named {name!r}; known bodies: {sorted(self._bodies)}"
+            ) from None
 
     @property
     def bodies(self) -> dict[str, int]:
@@ -177,7 +183,9 @@ class Simulation:
         c = self.client
         for i, body in enumerate(self._bodies.values()):
             if c.getBodyInfo(body) and c.getDynamicsInfo(body, -1)[0] > 0:
-                c.resetBasePositionAndOrientation(body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1])
+                c.resetBasePositionAndOrientation(
+                    body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1]
+                )
         c.performCollisionDetection()
         c.restoreState(stateId=self._state_id)
         self.cache.clear()

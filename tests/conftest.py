@@ -30,5 +30,8 @@ def make_env() -> Iterator[Any]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize any test that takes ``env_id`` over every registered id."""
-    if "env_id" in metafunc.fixturenames:
+    already = any(
+        m.args and "env_id" in m.args[0] for m in metafunc.definition.iter_markers("parametrize")
+    )
+    if "env_id" in metafunc.fixturenames and not already:
         metafunc.parametrize("env_id", ENV_IDS)

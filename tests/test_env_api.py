@@ -98,8 +98,9 @@ def test_reset_does_not_depend_on_history(make_env, env_id: str) -> None:
 
 
 def test_step_info_and_time_limit(env_id: str) -> None:
-    from envs.registration import ENTRY_POINTS
     import importlib
+
+    from envs.registration import ENTRY_POINTS
 
     module, cls = ENTRY_POINTS[env_id].split(":")
     env = getattr(importlib.import_module(module), cls)(max_episode_steps=5)
@@ -201,7 +202,7 @@ def test_step_before_reset_is_a_clear_error() -> None:
     from envs import PushEnv
 
     env = PushEnv()
-    with pytest.raises(ValueError, match="call env.reset\\(\\) first"):
+    with pytest.raises(ValueError, match=r"call env.reset\(\) first"):
         env.step(np.zeros(3))
     assert issubclass(StepBeforeResetError, gym.error.ResetNeeded)
     env.close()
@@ -247,5 +248,5 @@ def test_reset_options_are_validated(make_env) -> None:
         env.reset(options={"colour": 1})
     with pytest.raises(TypeError, match="must be a dict of params, got list"):
         env.reset(options={"randomization": [1, 2]})
-    with pytest.raises(ValueError, match="has no randomizer.*got keys \\['texture'\\]"):
+    with pytest.raises(ValueError, match=r"has no randomizer.*got keys \[.texture.\]"):
         env.reset(options={"randomization": {"texture": {}}})

@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""Benchmark every env next to raw PyBullet on the same scene, in the same run.
+
+Prints (and optionally writes as JSON and Markdown) physics steps/s in ``state`` mode,
+frames/s in ``rgb`` mode per image size, and the mean reset time; the ratio env / raw is
+the figure that matters (the raw loop replays the env's own joint targets).
+
+Example:
+    python scripts/benchmark.py --steps 500 --out-dir benchmarks/
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+from envs import ENV_IDS
+from envs.benchmark import markdown_table, measure_env
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", nargs="*", default=list(ENV_IDS), choices=ENV_IDS, help="env ids")
+    p.add_argument("--steps", type=int, default=400, help="env steps per measurement")
+    p.add_argument("--sizes", type=int, nargs="*", default=[64, 128], help="image sizes (px)")
+    p.add_argument("--resets", type=int, default=200, help="resets timed per env")
+    p.add_argument("--repeats", type=int, default=3, help="best of N repeats")
+    p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    rows = []
+    for env_id in args.env:
+        rows += measure_env(
+            env_id, n_steps=args.steps, sizes=tuple(args.sizes), n_resets=args.resets,
+            repeats=args.repeats,
+        )  # fmt: skip
+    stamp = datetime.date.today().isoformat()
+    machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
+    table = markdown_table(rows)
+    print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}\n")
+    print(table)
+    if args.out_dir:
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "benchmark.json").write_text(
+            json.dumps({"date": stamp, "machine": machine, "rows": [r.as_dict() for r in rows]},
+                       indent=2)
+        )  # fmt: skip
+        (out / "benchmark.md").write_text(f"Benchmark {stamp} ({machine})\n\n{table}\n")
+        print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

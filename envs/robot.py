@@ -18,6 +18,8 @@ FINGER_LINKS = (9, 10)
 HOME_JOINTS = (0.0, -0.3, 0.0, -2.4, 0.0, 2.1, 0.785)
 DOWN = (1.0, 0.0, 0.0, 0.0)  # quaternion (x, y, z, w): tool z axis pointing at the floor
 MAX_FINGER = 0.04  # metres per finger
+_ORIGIN = [0.0, 0.0, 0.0]
+_ZEROS = [0.0] * 9  # velocities and accelerations for calculateJacobian (9 movable joints)
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,8 @@ class ControlConfig:
     max_ee_delta: float = 0.05
     arm_force: tuple[float, ...] = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
     finger_force: float = 20.0
-    ik_iterations: int = 8
-    ik_threshold: float = 1e-4
+    ik_damping: float = 1e-4
+    nullspace_gain: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.max_ee_delta > 0:
@@ -74,8 +76,8 @@ class Panda:
         info = [c.getJointInfo(self.id, j) for j in ARM_JOINTS]
         self._lower = [i[8] for i in info]
         self._upper = [i[9] for i in info]
-        self._ranges = [u - lo for lo, u in zip(self._lower, self._upper, strict=True)]
-        self._rest = list(HOME_JOINTS)
+        self._rest_arr = np.array(HOME_JOINTS)
+        self._lower_arr, self._upper_arr = np.array(self._lower), np.array(self._upper)
         self._joint_ids = list(ARM_JOINTS) + list(FINGER_JOINTS)
         self._forces = list(self.control.arm_force) + [self.control.finger_force] * 2
         for link in FINGER_LINKS:
@@ -109,52 +111,64 @@ class Panda:
     def apply_action(self, ee_delta: np.ndarray, finger_width: float | None = None) -> None:
         """Set motor targets: move the end effector by ``ee_delta`` (in [-1, 1], scaled).
 
+        One damped-least-squares step of differential IK from the current joint angles
+        (position and the fixed gripper-down orientation), with a null-space pull toward
+        the home pose; the step is re-planned from the measured state every env step.
         ``finger_width`` is the commanded opening in metres (``None`` keeps the last one).
         """
-        pos, _ = self.ee_state()
-        target = (pos + ee_delta * self.control.max_ee_delta).tolist()
+        pos, _, (x, y, z, w) = self._ee_pose()
         lo, hi = self._ee_bounds
-        for i in range(3):  # plain floats: far cheaper than np.clip on 3 numbers
-            target[i] = min(max(target[i], lo[i]), hi[i])
-        q = self.sim.client.calculateInverseKinematics(
-            self.id,
-            EE_LINK,
-            target,
-            DOWN,
-            lowerLimits=self._lower,
-            upperLimits=self._upper,
-            jointRanges=self._ranges,
-            restPoses=self._rest,
-            maxNumIterations=self.control.ik_iterations,
-            residualThreshold=self.control.ik_threshold,
+        d = self.control.max_ee_delta
+        err = [min(max(pos[i] + float(ee_delta[i]) * d, lo[i]), hi[i]) - pos[i] for i in range(3)]
+        # rotation error of q_down * conj(q): q_down = (1, 0, 0, 0) in (x, y, z, w)
+        ex, ey, ez, ew = w, z, -y, x
+        k = 2.0 if ew >= 0 else -2.0
+        err += [k * ex, k * ey, k * ez]
+        q = self._joint_angles()
+        lin, ang = self.sim.client.calculateJacobian(
+            self.id, EE_LINK, _ORIGIN, q, _ZEROS, _ZEROS
         )
+        jac = np.array((*lin, *ang))[:, :7]
+        qa = np.array(q[:7])
+        null = (self._rest_arr - qa) * self.control.nullspace_gain
+        a = jac @ jac.T
+        a.flat[::7] += self.control.ik_damping
+        dq = jac.T @ np.linalg.solve(a, np.array(err) - jac @ null) + null
+        target = np.minimum(np.maximum(qa + dq, self._lower_arr), self._upper_arr)
         if finger_width is not None:
-            self.gripper_target = float(np.clip(finger_width, 0.0, 2 * MAX_FINGER))
-        self._command(q[:7], self.gripper_target / 2)
+            self.gripper_target = min(max(float(finger_width), 0.0), 2 * MAX_FINGER)
+        self._command(target.tolist(), self.gripper_target / 2)
 
     # -- readings ---------------------------------------------------------------
-    def ee_state(self) -> tuple[np.ndarray, np.ndarray]:
-        """End-effector position (x, y, z) and linear velocity (vx, vy, vz) in the world."""
+    def _ee_pose(self) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
         cached = self.sim.cache.get("ee")
         if cached is None:
             s = self.sim.client.getLinkState(
                 self.id, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1
             )
-            cached = self.sim.cache["ee"] = (np.asarray(s[4]), np.asarray(s[6]))
+            cached = self.sim.cache["ee"] = (np.array(s[4]), np.array(s[6]), s[5])
+        return cached  # type: ignore[return-value]
+
+    def ee_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """End-effector position (x, y, z) and linear velocity (vx, vy, vz) in the world."""
+        pos, vel, _ = self._ee_pose()
+        return pos, vel
+
+    def _joint_angles(self) -> list[float]:
+        cached = self.sim.cache.get("q")
+        if cached is None:
+            states = self.sim.client.getJointStates(self.id, self._joint_ids)
+            cached = self.sim.cache["q"] = [st[0] for st in states]
         return cached  # type: ignore[return-value]
 
     def finger_width(self) -> float:
         """Distance between the fingers in metres."""
-        cached = self.sim.cache.get("width")
-        if cached is None:
-            s = self.sim.client.getJointStates(self.id, FINGER_JOINTS)
-            cached = self.sim.cache["width"] = float(s[0][0] + s[1][0])
-        return cached  # type: ignore[return-value]
+        q = self._joint_angles()
+        return q[7] + q[8]
 
     def joint_positions(self) -> np.ndarray:
         """Arm joint angles (7) followed by the two finger positions."""
-        s = self.sim.client.getJointStates(self.id, self._joint_ids)
-        return np.array([x[0] for x in s])
+        return np.array(self._joint_angles())
 
     def touching(self, body: int) -> tuple[bool, bool]:
         """Whether the left and right finger are in contact with ``body``."""

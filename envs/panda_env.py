@@ -262,9 +262,9 @@ class PandaTaskEnv(gym.Env):
     # -- helpers --------------------------------------------------------------------------
     def state(self) -> np.ndarray:
         """The flat state vector (float32), whatever the observation mode."""
-        ee, ee_vel = self.robot.ee_state()
-        return np.concatenate(
-            [ee, ee_vel, (self.robot.finger_width(),), self.task.observation()], dtype=np.float32
+        pos, vel, _ = self.robot._ee_pose()
+        return np.array(
+            [*pos, *vel, self.robot.finger_width(), *self.task.observation()], dtype=np.float32
         )
 
     def _observation(self) -> Any:

@@ -140,19 +140,24 @@ class Panda:
         self._command(target.tolist(), self.gripper_target / 2)
 
     # -- readings ---------------------------------------------------------------
-    def _ee_pose(self) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    def _ee_pose(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """Raw (position, linear velocity, quaternion) tuples, memoized until the world changes."""
         cached = self.sim.cache.get("ee")
         if cached is None:
             s = self.sim.client.getLinkState(
                 self.id, EE_LINK, computeLinkVelocity=1, computeForwardKinematics=1
             )
-            cached = self.sim.cache["ee"] = (np.array(s[4]), np.array(s[6]), s[5])
+            cached = self.sim.cache["ee"] = (s[4], s[6], s[5])
         return cached  # type: ignore[return-value]
+
+    def ee_position(self) -> tuple[float, float, float]:
+        """End-effector position (x, y, z) as plain floats (the cheap accessor)."""
+        return self._ee_pose()[0]  # type: ignore[return-value]
 
     def ee_state(self) -> tuple[np.ndarray, np.ndarray]:
         """End-effector position (x, y, z) and linear velocity (vx, vy, vz) in the world."""
         pos, vel, _ = self._ee_pose()
-        return pos, vel
+        return np.array(pos), np.array(vel)
 
     def _joint_angles(self) -> list[float]:
         cached = self.sim.cache.get("q")

@@ -36,8 +36,8 @@ class Task(ABC):
         """Place objects and goal for a new episode (bodies at rest, no physics stepped)."""
 
     @abstractmethod
-    def observation(self) -> np.ndarray:
-        """Task part of the state vector, matching ``state_names``."""
+    def observation(self) -> list[float]:
+        """Task part of the state vector (plain floats), matching ``state_names``."""
 
     @abstractmethod
     def is_success(self) -> bool:
@@ -110,25 +110,29 @@ class CubeTask(Task):
         self.sim.set_pose("cube", pos, orn)
         return pos
 
-    def cube_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cube position (x, y, z), quaternion (x, y, z, w) and linear velocity."""
+    def _cube(self) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """Raw (position, quaternion, linear velocity) tuples, memoized per step."""
         cached = self.sim.cache.get("cube")
         if cached is None:
             c = self.sim.client
             pos, orn = c.getBasePositionAndOrientation(self.cube)
-            vel, _ = c.getBaseVelocity(self.cube)
-            cached = self.sim.cache["cube"] = (np.array(pos), np.array(orn), np.array(vel))
+            cached = self.sim.cache["cube"] = (pos, orn, c.getBaseVelocity(self.cube)[0])
         return cached  # type: ignore[return-value]
 
-    def cube_observation(self) -> np.ndarray:
+    def cube_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cube position (x, y, z), quaternion (x, y, z, w) and linear velocity."""
+        pos, orn, vel = self._cube()
+        return np.array(pos), np.array(orn), np.array(vel)
+
+    def cube_observation(self) -> list[float]:
         """Cube pose, velocity and offset from the end effector."""
-        pos, orn, vel = self.cube_state()
-        ee, _ = self.robot.ee_state()
-        return np.concatenate([pos, orn, vel, pos - ee])
+        pos, orn, vel = self._cube()
+        ee = self.robot.ee_position()
+        return [*pos, *orn, *vel, pos[0] - ee[0], pos[1] - ee[1], pos[2] - ee[2]]
 
     def conditions(self, success: bool) -> dict[str, bool]:
         cond = super().conditions(success)
-        pos, _, _ = self.cube_state()
+        pos = self._cube()[0]
         left, right = self.robot.touching(self.cube)
         grasped = left and right
         cond["grasped"] = grasped
@@ -141,11 +145,11 @@ class CubeTask(Task):
         ee, ee_vel = self.robot.ee_state()
         yaw = self.sim.client.getEulerFromQuaternion(orn.tolist())[2]
         return {
-            "ee_pos": ee.copy(),
-            "ee_vel": ee_vel.copy(),
+            "ee_pos": ee,
+            "ee_vel": ee_vel,
             "finger_width": np.array([self.robot.finger_width()]),
-            "object_pos": pos.copy(),
-            "object_quat": orn.copy(),
+            "object_pos": pos,
+            "object_quat": orn,
             "object_yaw": np.array([yaw]),
-            "object_vel": vel.copy(),
+            "object_vel": vel,
         }

@@ -32,26 +32,24 @@ class LiftTask(CubeTask):
     def reset(self, rng: np.random.Generator) -> None:
         self.place_cube(rng)
 
-    def observation(self) -> np.ndarray:
-        return np.concatenate([self.cube_observation(), [self.target_z]])
+    def observation(self) -> list[float]:
+        return [*self.cube_observation(), self.target_z]
 
     def is_success(self) -> bool:
-        pos, _, _ = self.cube_state()
-        if pos[2] < self.target_z:
+        if self._cube()[0][2] < self.target_z:
             return False
         left, right = self.robot.touching(self.cube)
         return left and right
 
     def dense_reward(self) -> float:
-        pos, _, _ = self.cube_state()
-        ee, _ = self.robot.ee_state()
-        reach = math.dist(ee, pos)
-        lift = max(0.0, self.target_z - float(pos[2]))
+        pos = self._cube()[0]
+        reach = math.dist(self.robot.ee_position(), pos)
+        lift = max(0.0, self.target_z - pos[2])
         return -reach - 2.0 * lift
 
     def privileged_state(self) -> dict[str, np.ndarray]:
         state = super().privileged_state()
-        state["goal_pos"] = np.array([pos for pos in state["object_pos"][:2]] + [self.target_z])
+        state["goal_pos"] = np.array([*state["object_pos"][:2], self.target_z])
         return state
 
 

@@ -46,6 +46,15 @@ class PushTask(CubeTask):
         )  # fmt: skip
         self.objects["goal"] = "goal_region"
 
+    @property
+    def goal(self) -> np.ndarray:
+        """Centre of the goal disc (x, y, z)."""
+        return np.array(self._goal)
+
+    @goal.setter
+    def goal(self, value: np.ndarray) -> None:
+        self._goal = tuple(float(v) for v in value)
+
     def reset(self, rng: np.random.Generator) -> None:
         cube = self.place_cube(rng)
         ws = self.scene.workspace
@@ -62,24 +71,22 @@ class PushTask(CubeTask):
         self.sim.set_pose("goal", self.goal)
 
     def _distance(self) -> float:
-        pos, _, _ = self.cube_state()
-        return math.hypot(pos[0] - self.goal[0], pos[1] - self.goal[1])
+        pos = self._cube()[0]
+        return math.hypot(pos[0] - self._goal[0], pos[1] - self._goal[1])
 
-    def observation(self) -> np.ndarray:
-        pos, _, _ = self.cube_state()
-        return np.concatenate([self.cube_observation(), self.goal, self.goal - pos])
+    def observation(self) -> list[float]:
+        pos, g = self._cube()[0], self._goal
+        return [*self.cube_observation(), *g, g[0] - pos[0], g[1] - pos[1], g[2] - pos[2]]
 
     def is_success(self) -> bool:
         return self._distance() < self.distance_threshold
 
     def dense_reward(self) -> float:
-        pos, _, _ = self.cube_state()
-        ee, _ = self.robot.ee_state()
-        return -self._distance() - 0.1 * math.dist(ee, pos)
+        return -self._distance() - 0.1 * math.dist(self.robot.ee_position(), self._cube()[0])
 
     def privileged_state(self) -> dict[str, np.ndarray]:
         state = super().privileged_state()
-        state["goal_pos"] = self.goal.copy()
+        state["goal_pos"] = self.goal
         return state
 
 

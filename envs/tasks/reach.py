@@ -40,17 +40,25 @@ class ReachTask(Task):
         self.objects["target"] = "target"
         self.goal = np.array([0.5, 0.0, top + 0.2])
 
+    @property
+    def goal(self) -> np.ndarray:
+        """Target position (x, y, z)."""
+        return np.array(self._goal)
+
+    @goal.setter
+    def goal(self, value: np.ndarray) -> None:
+        self._goal = tuple(float(v) for v in value)
+
     def reset(self, rng: np.random.Generator) -> None:
         self.goal = rng.uniform(self.low, self.high)
         self.sim.set_pose("target", self.goal)
 
     def _distance(self) -> float:
-        ee, _ = self.robot.ee_state()
-        return math.dist(ee, self.goal)
+        return math.dist(self.robot.ee_position(), self._goal)
 
-    def observation(self) -> np.ndarray:
-        ee, _ = self.robot.ee_state()
-        return np.concatenate([self.goal, self.goal - ee])
+    def observation(self) -> list[float]:
+        ee, g = self.robot.ee_position(), self._goal
+        return [*g, g[0] - ee[0], g[1] - ee[1], g[2] - ee[2]]
 
     def is_success(self) -> bool:
         return self._distance() < self.distance_threshold
@@ -61,10 +69,10 @@ class ReachTask(Task):
     def privileged_state(self) -> dict[str, np.ndarray]:
         ee, ee_vel = self.robot.ee_state()
         return {
-            "ee_pos": ee.copy(),
-            "ee_vel": ee_vel.copy(),
+            "ee_pos": ee,
+            "ee_vel": ee_vel,
             "finger_width": np.array([self.robot.finger_width()]),
-            "goal_pos": self.goal.copy(),
+            "goal_pos": self.goal,
         }
 
 

@@ -108,7 +108,7 @@ class Panda:
             forces=self._forces,
         )
 
-    def apply_action(self, ee_delta: np.ndarray, finger_width: float | None = None) -> None:
+    def apply_action(self, ee_delta: Sequence[float], finger_width: float | None = None) -> None:
         """Set motor targets: move the end effector by ``ee_delta`` (in [-1, 1], scaled).
 
         One damped-least-squares step of differential IK from the current joint angles

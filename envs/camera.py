@@ -70,8 +70,12 @@ class Camera:
         config: pose, intrinsics and image size.
     """
 
-    def __init__(self, client: Any, config: CameraConfig | None = None) -> None:
+    def __init__(
+        self, client: Any, config: CameraConfig | None = None, *, light: dict[str, Any] | None = None
+    ) -> None:
         self.client = client
+        # shared with the scene, so a lighting randomizer reaches every camera
+        self.light = light if light is not None else {}
         self.configure(config or CameraConfig())
 
     def configure(self, config: CameraConfig) -> None:
@@ -92,7 +96,6 @@ class Camera:
         self._extrinsics = _GL_TO_CV @ view_m
         fy = c.height / (2.0 * np.tan(np.deg2rad(c.fov) / 2.0))
         self._K = np.array([[fy, 0.0, c.width / 2.0], [0.0, fy, c.height / 2.0], [0.0, 0.0, 1.0]])
-        self._light = dict(c.light)
 
     # -- geometry -----------------------------------------------------------------
     @property
@@ -158,7 +161,8 @@ class Camera:
             self._proj,
             renderer=cl.ER_TINY_RENDERER,
             flags=flags,
-            **self._light,
+            **self.config.light,
+            **self.light,
         )
         out_rgb = out_depth = out_seg = None
         if rgb:

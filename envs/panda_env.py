@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -58,7 +59,11 @@ class PandaTaskEnv(gym.Env):
         render_size: size of ``render()`` frames (``None``: same as ``image_size``).
         camera: camera pose and optics; its width and height are replaced by ``image_size``.
         physics: simulation timing. control: action scaling and motor forces.
-        randomization: ``None`` (nominal scene) or a randomizer / preset.
+        randomization: ``None`` (nominal scene), a preset name (``"tobin"``, ``"physics"``,
+            ``"target"``, ...), a path to a YAML preset, a preset dict, or a
+            :class:`randomizers.Randomizer`. Params are resampled on every reset (and every
+            N steps for kinds scheduled so); ``info["randomization"]`` holds them and
+            ``reset(seed=s, options={"randomization": params})`` replays the episode.
         terminate_on_success: end the episode on the first successful step.
         task_kwargs: extra keyword arguments for the task (thresholds, heights).
     """
@@ -103,11 +108,13 @@ class PandaTaskEnv(gym.Env):
             raise TypeError(f"max_episode_steps must be an int, got {max_episode_steps!r}")
         if max_episode_steps <= 0:
             raise ValueError(f"max_episode_steps must be > 0, got {max_episode_steps}")
-        if randomization is not None:
-            raise ValueError(
-                "randomization must be None in this version (no randomizers are installed); "
-                f"got {randomization!r}"
-            )
+        from randomizers.compose import Compose
+        from randomizers.presets import build_randomizer
+
+        randomizer = build_randomizer(randomization)
+        if randomizer is not None and not isinstance(randomizer, Compose):
+            randomizer = Compose([randomizer])
+        self.randomizer: Compose | None = randomizer
 
         self.obs_mode = obs_mode
         self.reward_type = reward_type
@@ -118,16 +125,22 @@ class PandaTaskEnv(gym.Env):
         self.scene = TableScene(physics, control, workspace, gui=render_mode == "human")
         self.task = self.task_cls(self.scene, **dict(task_kwargs or {}))
         self.robot = self.scene.robot
+        target = self.task.target_body()
+        self.scene.roles["target"] = [target]
+        self.scene.roles["objects"] = [n for n in self.task.objects if n != target]
         base_camera = camera or CameraConfig()
-        self.camera = Camera(self.scene.client, base_camera.resized(width, height))
-        self.render_camera = (
+        self.scene.camera_config = base_camera
+        self.camera: Camera = self.scene.add_camera(base_camera.resized(width, height))
+        self.render_camera: Camera = (
             self.camera
             if (r_height, r_width) == (height, width)
-            else Camera(self.scene.client, base_camera.resized(r_width, r_height))
+            else self.scene.add_camera(base_camera.resized(r_width, r_height))
         )
         if self.scene.sim.is_gui:
             c = base_camera
             self.scene.client.resetDebugVisualizerCamera(1.6, 90, -35, list(c.target))
+        if self.randomizer is not None:
+            self.randomizer.setup(self.scene)  # pools and texture slots, before the snapshot
         self.scene.sim.snapshot()
 
         n_act = 4 if self.task_cls.uses_gripper else 3
@@ -151,6 +164,7 @@ class PandaTaskEnv(gym.Env):
         self._elapsed = 0
         self._needs_reset = True
         self._last_frame: np.ndarray | None = None
+        self._pending: deque[list[float]] = deque()
         self._closed = False
 
     # -- gymnasium API ------------------------------------------------------------------
@@ -165,19 +179,25 @@ class PandaTaskEnv(gym.Env):
         unknown = set(options) - {"randomization"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: 'randomization'")
-        params = options.get("randomization")
-        if params is not None:
-            self.randomization = self._validate_randomization(params)
-        else:
-            self.randomization = {}
+        replay = options.get("randomization")
+        if replay is not None:
+            replay = self._validate_randomization(replay)
 
         self.scene.sim.restore()
         self.robot.reset(finger_width=2 * MAX_FINGER if self.task_cls.uses_gripper else 0.0)
         self.task.reset(self.np_random)
+        self.randomization = {}
+        if self.randomizer is not None:
+            params = replay if replay is not None else self.randomizer.sample(self.np_random)
+            self.randomizer.apply(self.scene, params)
+            self.task.after_randomization()
+            self.randomization = params
         self.events.reset()
         self._elapsed = 0
         self._needs_reset = False
         self._last_frame = None
+        latency = self.scene.effects.action_latency
+        self._pending = deque([[0.0] * self.action_space.shape[0]] * latency)
         obs = self._observation()
         info = {
             "is_success": False,
@@ -188,17 +208,19 @@ class PandaTaskEnv(gym.Env):
         return obs, info
 
     def _validate_randomization(self, params: Any) -> dict[str, Any]:
-        """Check replayed params against this env's randomizer (none here: only ``{}``)."""
+        """Check replayed params against this env's randomizer."""
         if not isinstance(params, Mapping):
             raise TypeError(
                 f"options['randomization'] must be a dict of params, got {type(params).__name__}"
             )
-        if params:
-            raise ValueError(
-                "this env has no randomizer (randomization=None), so options['randomization'] "
-                f"must be empty; got keys {sorted(params)}"
-            )
-        return dict(params)
+        if self.randomizer is None:
+            if params:
+                raise ValueError(
+                    "this env has no randomizer (randomization=None), so "
+                    f"options['randomization'] must be empty; got keys {sorted(params)}"
+                )
+            return {}
+        return self.randomizer.validate(params, "options['randomization']")
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Apply one end-effector action, advance the physics, report reward and events."""
@@ -214,6 +236,12 @@ class PandaTaskEnv(gym.Env):
         values = act.tolist()  # plain floats: cheaper than NumPy on 3-4 numbers
         if not all(map(math.isfinite, values)):
             raise ValueError(f"action contains NaN or inf: {act}")
+        fx = self.scene.effects
+        if fx.action_latency:
+            self._pending.append(values)
+            values = self._pending.popleft()
+        if fx.action_noise:
+            values = (np.asarray(values) + self.np_random.normal(0, fx.action_noise, len(values))).tolist()
         values = [-1.0 if v < -1.0 else 1.0 if v > 1.0 else v for v in values]
         width = None
         if self.task_cls.uses_gripper:
@@ -238,6 +266,10 @@ class PandaTaskEnv(gym.Env):
             "events": events,
             "episode_events": dict(self.events.counts),
         }
+        if self.randomizer is not None and self.randomizer.has_step_schedule:
+            update = self.randomizer.step_update(self.scene, self.np_random, self._elapsed)
+            if update:
+                info["randomization_update"] = update
         return self._observation(), float(reward), bool(terminated), bool(truncated), info
 
     def render(self) -> np.ndarray | None:
@@ -251,7 +283,11 @@ class PandaTaskEnv(gym.Env):
             return self._last_frame.copy()
         frame = self.render_camera.render(rgb=True).rgb
         assert frame is not None
-        return frame
+        return self._filter(frame)
+
+    def _filter(self, rgb: np.ndarray) -> np.ndarray:
+        f = self.scene.effects.image_filter
+        return rgb if f is None else f(rgb, self._elapsed)
 
     def close(self) -> None:
         """Disconnect the physics client; safe to call more than once."""
@@ -263,15 +299,20 @@ class PandaTaskEnv(gym.Env):
     def state(self) -> np.ndarray:
         """The flat state vector (float32), whatever the observation mode."""
         pos, vel, _ = self.robot._ee_pose()
-        return np.array(
+        state = np.array(
             [*pos, *vel, self.robot.finger_width(), *self.task.observation()], dtype=np.float32
         )
+        noise = self.scene.effects.observation_noise
+        if noise:
+            state += self.np_random.normal(0.0, noise, state.shape).astype(np.float32)
+        return state
 
     def _observation(self) -> Any:
         mode = self.obs_mode
         if mode == "state":
             return self.state()
         frame = self.camera.render(rgb=True, depth=mode == "rgbd")
+        frame.rgb = self._filter(frame.rgb)  # type: ignore[arg-type]
         self._last_frame = frame.rgb
         if mode == "rgb":
             return frame.rgb

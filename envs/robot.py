@@ -79,11 +79,25 @@ class Panda:
         self._rest_arr = np.array(HOME_JOINTS)
         self._lower_arr, self._upper_arr = np.array(self._lower), np.array(self._upper)
         self._joint_ids = list(ARM_JOINTS) + list(FINGER_JOINTS)
-        self._forces = list(self.control.arm_force) + [self.control.finger_force] * 2
+        self._nominal_forces = list(self.control.arm_force) + [self.control.finger_force] * 2
+        self._forces = list(self._nominal_forces)
+        self._force_scale = 1.0
         for link in FINGER_LINKS:
             c.changeDynamics(self.id, link, lateralFriction=1.0, spinningFriction=0.001)
         self.gripper_target = MAX_FINGER * 2
         self.reset()
+
+    @property
+    def force_scale(self) -> float:
+        """Multiplier on the nominal motor force limits (a physics randomizer sets it)."""
+        return self._force_scale
+
+    @force_scale.setter
+    def force_scale(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"force_scale must be > 0, got {value}")
+        self._force_scale = float(value)
+        self._forces = [f * self._force_scale for f in self._nominal_forces]
 
     def reset(self, finger_width: float = 2 * MAX_FINGER) -> None:
         """Put the arm at the home pose, at rest, with the given finger opening."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from envs.camera import Camera, CameraConfig
 from envs.robot import ControlConfig, Panda
 from envs.sim import PhysicsConfig, Simulation
 
@@ -25,8 +28,24 @@ class Workspace:
     ee_high: tuple[float, float, float] = (0.8, 0.4, TABLE_TOP + 0.45)
 
 
+@dataclass
+class SceneEffects:
+    """Settings that randomizers write and the env reads every step (not PyBullet state)."""
+
+    action_latency: int = 0  # env steps between an action and its execution
+    action_noise: float = 0.0  # std of Gaussian noise added to normalized actions
+    observation_noise: float = 0.0  # std of Gaussian noise added to the state vector
+    image_filter: Callable[[np.ndarray, int], np.ndarray] | None = None  # (rgb, frame) -> rgb
+    light: dict[str, Any] = field(default_factory=dict)  # getCameraImage lighting kwargs
+
+
 class TableScene:
     """Builds the floor, table and robot once; tasks add their own objects.
+
+    What randomizers need is reachable from here: the simulation (bodies by name),
+    the robot, the cameras, ``roles`` (which bodies are table, floor, robot, task objects,
+    distractors), ``effects`` (per-step settings) and ``store`` (per-scene state such as
+    texture slots and captured nominal values, keyed by randomizer name).
 
     Args:
         physics: simulation timing.
@@ -51,6 +70,37 @@ class TableScene:
         self.robot = Panda(
             self.sim, ROBOT_BASE, self.workspace.ee_low, self.workspace.ee_high, control
         )
+        self.effects = SceneEffects()
+        self.store: dict[str, Any] = {}
+        self.roles: dict[str, list[str]] = {
+            "floor": ["floor"],
+            "table": ["table"],
+            "robot": ["robot"],
+            "target": [],
+            "objects": [],
+            "distractors": [],
+        }
+        self.cameras: list[Camera] = []
+        self.camera_config = CameraConfig()
+
+    def add_camera(self, config: CameraConfig) -> Camera:
+        """A camera that follows :meth:`set_camera` (keeping its own image size)."""
+        cam = Camera(self.client, config, light=self.effects.light)
+        self.cameras.append(cam)
+        return cam
+
+    def set_camera(self, config: CameraConfig) -> None:
+        """Move every camera to ``config``'s pose and optics (each keeps its image size)."""
+        self.camera_config = config
+        for cam in self.cameras:
+            cam.configure(config.resized(cam.config.width, cam.config.height))
+
+    def body_names(self, role: str) -> list[str]:
+        """Names of the bodies that play ``role``."""
+        try:
+            return list(self.roles[role])
+        except KeyError:
+            raise KeyError(f"unknown role {role!r}; known roles: {sorted(self.roles)}") from None
 
     @property
     def client(self):

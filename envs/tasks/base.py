@@ -51,6 +51,9 @@ class Task(ABC):
     def privileged_state(self) -> dict[str, np.ndarray]:
         """Exact object and goal state, for scripted experts and labels."""
 
+    def after_randomization(self) -> None:
+        """Re-read anything randomizers may have moved (called after they apply)."""
+
     def conditions(self, success: bool) -> dict[str, bool]:
         """Per-step conditions that :class:`envs.events.EventTracker` turns into events."""
         table = self.sim.body("table")

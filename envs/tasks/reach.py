@@ -53,6 +53,9 @@ class ReachTask(Task):
         self.goal = rng.uniform(self.low, self.high)
         self.sim.set_pose("target", self.goal)
 
+    def after_randomization(self) -> None:
+        self.goal = self.sim.pose("target")[0]
+
     def _distance(self) -> float:
         return math.dist(self.robot.ee_position(), self._goal)
 

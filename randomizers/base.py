@@ -1,0 +1,83 @@
+"""The randomizer protocol: declare a space, sample params (pure), apply them to a scene.
+
+A randomizer holds configuration only. Per-scene state (texture slots, body pools, the
+nominal values captured once) lives in ``scene.store[self.name]``, created by
+:meth:`Randomizer.setup` when the env is built, so a randomizer can serve many envs and
+never holds a simulation reference that could go stale.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from randomizers.errors import PresetError
+from randomizers.spaces import ParamSpec, validate_params
+
+
+class Randomizer(ABC):
+    """Base class of every randomizer kind.
+
+    Args:
+        name: key of this randomizer's params inside a :class:`Compose` (default: the kind).
+        every_n_steps: also resample every N env steps (only kinds with
+            ``step_schedulable``: camera shake, lighting flicker, noise); ``None``: per reset.
+    """
+
+    kind: ClassVar[str]
+    step_schedulable: ClassVar[bool] = False
+    options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, name: str | None = None, every_n_steps: int | None = None) -> None:
+        self.name = name or self.kind
+        if every_n_steps is not None:
+            if not self.step_schedulable:
+                raise PresetError(
+                    f"{self.name}: every_n_steps is not supported by the {self.kind!r} randomizer; "
+                    "it resamples on reset only"
+                )
+            if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1:
+                raise PresetError(f"{self.name}.every_n_steps: expected an int >= 1, got {every_n_steps!r}")
+        self.every_n_steps = every_n_steps
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None, where: str) -> Randomizer:
+        """Build from a preset mapping, rejecting unknown keys with the allowed ones."""
+        config = dict(config or {})
+        if not isinstance(config, Mapping):
+            raise PresetError(f"{where}: expected a mapping of options, got {type(config).__name__}")
+        allowed = (*cls.options, "name", "every_n_steps")
+        unknown = sorted(set(config) - set(allowed))
+        if unknown:
+            raise PresetError(f"{where}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+        return cls._from_options(config, where)
+
+    @classmethod
+    @abstractmethod
+    def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        """Construct from validated option keys."""
+
+    @abstractmethod
+    def space(self) -> list[ParamSpec]:
+        """The declared parameter space (flat names)."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw params (plain JSON data) without touching any simulator."""
+
+    def setup(self, scene: Any) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Create per-scene resources once, before the env saves its initial state."""
+
+    @abstractmethod
+    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+        """Write params into the scene, as absolute values computed from nominal ones."""
+
+    def validate(self, params: Any, where: str | None = None) -> dict[str, Any]:
+        """Check params against :meth:`space`; returns a clean copy."""
+        return validate_params(self.space(), params, where or self.name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

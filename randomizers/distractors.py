@@ -1,0 +1,173 @@
+"""Distractors: 0 to N extra objects on the table, drawn from a pool loaded once per scene.
+
+Pool bodies are PyBullet's ``random_urdfs`` objects and primitives, chosen by a fixed
+seed at setup; unused ones are parked under the floor, so a reset loads nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from randomizers.base import Randomizer
+from randomizers.distributions import Distribution
+from randomizers.errors import PresetError
+from randomizers.options import choice_list, dist, integer
+from randomizers.spaces import ParamSpec
+from randomizers.texture import (
+    BANK_OPTIONS,
+    TextureBank,
+    appearance_specs,
+    parse_tint,
+    sample_appearance,
+)
+
+SHAPES = ("random", "box", "sphere", "cylinder")
+N_RANDOM_URDFS = 1000
+
+
+class Distractors(Randomizer):
+    """Options: ``count`` (integer distribution, e.g. [0, 10]), ``shapes`` (random, box,
+    sphere, cylinder), ``pool_size`` (bodies loaded, default 2 x the largest count), ``x``,
+    ``y`` (metres), ``scale`` (size multiplier of random objects), ``collide`` (default
+    false: purely visual), ``pool_seed``, and the texture-bank options of the texture
+    randomizer (``sources``, ``color``, ``image_dir``, ``size``, ``bank_size``, ``tint``...).
+    """
+
+    kind = "distractors"
+    options = ("count", "shapes", "pool_size", "x", "y", "scale", "collide", "pool_seed",
+               *BANK_OPTIONS)  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        count: Distribution,
+        bank: TextureBank,
+        tint: list[Distribution] | None = None,
+        shapes: tuple[str, ...] = SHAPES,
+        pool_size: int | None = None,
+        x: Distribution | None = None,
+        y: Distribution | None = None,
+        scale: Distribution | None = None,
+        collide: bool = False,
+        pool_seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.count = count
+        self.max_count = int(count.spec("count").high)  # type: ignore[arg-type]
+        self.pool_size = pool_size or max(2 * self.max_count, 1)
+        if self.pool_size < self.max_count:
+            raise PresetError(
+                f"{self.name}.pool_size: must be >= the largest count ({self.max_count}), got {self.pool_size}"
+            )
+        self.bank = bank
+        self.tint = tint or [Distribution("constant", low=1.0, high=1.0)] * 3
+        self.shapes = shapes
+        self.x = x or Distribution("uniform", low=0.2, high=0.9)
+        self.y = y or Distribution("uniform", low=-0.4, high=0.4)
+        self.scale = scale or Distribution("uniform", low=0.8, high=1.5)
+        self.collide = collide
+        self.pool_seed = pool_seed
+
+    @classmethod
+    def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        count = dist(config, "count", where, [0, 10], min_value=0, max_value=64,
+                     modes=("absolute",))  # fmt: skip
+        collide = config.get("collide", False)
+        if not isinstance(collide, bool):
+            raise PresetError(f"{where}.collide: expected true or false, got {collide!r}")
+        return cls(
+            count=count,  # type: ignore[arg-type]
+            bank=TextureBank.from_config(config, where, ("flat", "checker", "gradient")),
+            tint=parse_tint(config, where),
+            shapes=choice_list(config, "shapes", where, SHAPES, SHAPES),
+            pool_size=integer(config, "pool_size", where, 0, 0, 256) or None,
+            x=dist(config, "x", where, min_value=-0.25, max_value=1.25, modes=("absolute",)),
+            y=dist(config, "y", where, min_value=-0.5, max_value=0.5, modes=("absolute",)),
+            scale=dist(config, "scale", where, min_value=0.1, max_value=5.0, modes=("absolute",)),
+            collide=collide,
+            pool_seed=integer(config, "pool_seed", where, 0, 0, 2**31 - 1),
+            name=config.get("name"),
+        )
+
+    def space(self) -> list[ParamSpec]:
+        specs = [ParamSpec("count", "integer", 0, self.max_count)]
+        for i in range(self.max_count):
+            p = f"slot{i}"
+            specs += [
+                ParamSpec(f"{p}.body", "integer", 0, self.pool_size - 1),
+                self.x.spec(f"{p}.x"),
+                self.y.spec(f"{p}.y"),
+                ParamSpec(f"{p}.yaw", "continuous", -np.pi, np.pi),
+                *appearance_specs(p, self.bank, self.tint),
+            ]
+        return specs
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        params: dict[str, Any] = {"count": int(round(self.count.sample(rng)))}
+        bodies = rng.choice(self.pool_size, size=self.max_count, replace=False)
+        for i in range(self.max_count):
+            p = f"slot{i}"
+            params[f"{p}.body"] = int(bodies[i])
+            params[f"{p}.x"] = float(self.x.sample(rng))
+            params[f"{p}.y"] = float(self.y.sample(rng))
+            params[f"{p}.yaw"] = float(rng.uniform(-np.pi, np.pi))
+            params.update(sample_appearance(rng, p, self.bank, self.tint))
+        return params
+
+    def setup(self, scene: Any) -> None:
+        key = f"{self.name}/pool"
+        if key in scene.store:
+            return
+        c = scene.client
+        rng = np.random.default_rng(self.pool_seed)
+        pool = []
+        for k in range(self.pool_size):
+            shape = self.shapes[k % len(self.shapes)]
+            name = f"{self.name}{k}"
+            park = (0.5 * k, 20.0, -5.0)
+            scale = float(self.scale.sample(rng))
+            if shape == "random":
+                idx = int(rng.integers(N_RANDOM_URDFS))
+                body = c.loadURDF(f"random_urdfs/{idx:03d}/{idx:03d}.urdf", park,
+                                  useFixedBase=True, globalScaling=scale)  # fmt: skip
+                scene.sim._add(name, body)
+            else:
+                half = 0.02 * scale
+                size = {"box": (half, half, half), "sphere": (half,), "cylinder": (half, 2 * half)}
+                scene.sim.create_primitive(
+                    name, shape, size[shape], mass=0.0, position=park,
+                    collision=self.collide,
+                )  # fmt: skip
+                body = scene.sim.body(name)
+            if not self.collide:
+                for link in range(-1, c.getNumJoints(body)):
+                    c.setCollisionFilterGroupMask(body, link, 0, 0)
+            lo, _ = c.getAABB(body)
+            pool.append({"name": name, "body": body, "z": park[2] - lo[2], "park": park})
+        scene.roles["distractors"] = [p["name"] for p in pool]
+        scene.store[key] = pool
+        self.bank.upload(scene)
+
+    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+        c = scene.client
+        pool = scene.store[f"{self.name}/pool"]
+        textures = self.bank.upload(scene)
+        used = set()
+        for i in range(int(params["count"])):
+            p = f"slot{i}"
+            entry = pool[int(params[f"{p}.body"])]
+            used.add(entry["name"])
+            orn = c.getQuaternionFromEuler([0.0, 0.0, params[f"{p}.yaw"]])
+            pos = [params[f"{p}.x"], params[f"{p}.y"], scene.table_top + entry["z"] + 1e-4]
+            c.resetBasePositionAndOrientation(entry["body"], pos, orn)
+            tex = textures[int(params[f"{p}.texture"])]
+            rgba = [*params[f"{p}.tint"], 1.0]
+            c.changeVisualShape(entry["body"], -1, textureUniqueId=tex, rgbaColor=rgba)
+        for entry in pool:
+            if entry["name"] not in used:
+                c.resetBasePositionAndOrientation(entry["body"], entry["park"], [0, 0, 0, 1])
+        scene.sim.cache.clear()

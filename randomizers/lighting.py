@@ -1,0 +1,125 @@
+"""Lighting: direction, colour, distance, ambient / diffuse / specular coefficients, shadows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from randomizers.base import Randomizer
+from randomizers.distributions import Distribution
+from randomizers.options import dist, dist_vector, probability
+from randomizers.spaces import ParamSpec
+
+_PYBULLET_KEYS = {
+    "distance": "lightDistance",
+    "ambient": "lightAmbientCoeff",
+    "diffuse": "lightDiffuseCoeff",
+    "specular": "lightSpecularCoeff",
+}
+
+
+class Lighting(Randomizer):
+    """Samples the renderer's light; only configured quantities are randomized, the rest
+    stay at the renderer's defaults.
+
+    Options: ``azimuth`` and ``elevation`` (degrees; the light direction), ``color``
+    (per-channel distribution, or three of them), ``distance``, ``ambient``, ``diffuse``,
+    ``specular`` (distributions), ``shadow_probability``.
+    """
+
+    kind = "lighting"
+    step_schedulable = True
+    options = ("azimuth", "elevation", "color", "distance", "ambient", "diffuse", "specular",
+               "shadow_probability")  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        azimuth: Distribution | None = None,
+        elevation: Distribution | None = None,
+        color: list[Distribution] | None = None,
+        distance: Distribution | None = None,
+        ambient: Distribution | None = None,
+        diffuse: Distribution | None = None,
+        specular: Distribution | None = None,
+        shadow_probability: float | None = None,
+        name: str | None = None,
+        every_n_steps: int | None = None,
+    ) -> None:
+        super().__init__(name=name, every_n_steps=every_n_steps)
+        if (azimuth is None) != (elevation is None):
+            azimuth = azimuth or Distribution("constant", low=45.0, high=45.0)
+            elevation = elevation or Distribution("constant", low=45.0, high=45.0)
+        self.azimuth, self.elevation = azimuth, elevation
+        self.color = color
+        self.scalars = {
+            k: d
+            for k, d in (("distance", distance), ("ambient", ambient), ("diffuse", diffuse),
+                         ("specular", specular))
+            if d is not None
+        }  # fmt: skip
+        self.shadow_probability = shadow_probability
+
+    @classmethod
+    def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        coeff = {"min_value": 0.0, "max_value": 2.0, "modes": ("absolute",)}
+        return cls(
+            azimuth=dist(config, "azimuth", where, modes=("absolute",)),
+            elevation=dist(config, "elevation", where, min_value=-90.0, max_value=90.0,
+                           modes=("absolute",)),
+            color=dist_vector(config, "color", where, 3, min_value=0.0, max_value=1.0,
+                              modes=("absolute",)) if "color" in config else None,
+            distance=dist(config, "distance", where, min_value=0.01, modes=("absolute",)),
+            ambient=dist(config, "ambient", where, **coeff),
+            diffuse=dist(config, "diffuse", where, **coeff),
+            specular=dist(config, "specular", where, **coeff),
+            shadow_probability=probability(config, "shadow_probability", where, 0.0)
+            if "shadow_probability" in config else None,
+            name=config.get("name"),
+            every_n_steps=config.get("every_n_steps"),
+        )  # fmt: skip
+
+    def space(self) -> list[ParamSpec]:
+        specs = []
+        if self.azimuth is not None and self.elevation is not None:
+            specs += [self.azimuth.spec("azimuth"), self.elevation.spec("elevation")]
+        if self.color is not None:
+            lo = min(d.spec("c").low for d in self.color)  # type: ignore[type-var]
+            hi = max(d.spec("c").high for d in self.color)  # type: ignore[type-var]
+            specs.append(ParamSpec("color", "continuous", lo, hi, size=3))
+        specs += [d.spec(k) for k, d in self.scalars.items()]
+        if self.shadow_probability is not None:
+            specs.append(ParamSpec("shadow", "categorical", choices=(0, 1)))
+        return specs
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        if self.azimuth is not None and self.elevation is not None:
+            params["azimuth"] = float(self.azimuth.sample(rng))
+            params["elevation"] = float(self.elevation.sample(rng))
+        if self.color is not None:
+            params["color"] = [float(d.sample(rng)) for d in self.color]
+        for k, d in self.scalars.items():
+            params[k] = float(d.sample(rng))
+        if self.shadow_probability is not None:
+            params["shadow"] = int(rng.random() < self.shadow_probability)
+        return params
+
+    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+        light = scene.effects.light
+        light.clear()
+        if "azimuth" in params:
+            az, el = math.radians(params["azimuth"]), math.radians(params["elevation"])
+            light["lightDirection"] = [
+                math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)
+            ]  # fmt: skip
+        if "color" in params:
+            light["lightColor"] = list(params["color"])
+        for k, key in _PYBULLET_KEYS.items():
+            if k in params:
+                light[key] = float(params[k])
+        if "shadow" in params:
+            light["shadow"] = int(params["shadow"])

@@ -1,0 +1,178 @@
+"""Dynamics: masses, friction, restitution, damping, actuators, gravity, latency and noise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from randomizers.base import Randomizer
+from randomizers.distributions import Distribution
+from randomizers.options import choice_list
+from randomizers.spaces import ParamSpec
+
+PYBULLET_DAMPING = 0.04  # PyBullet's default linear and angular damping
+ROLES = ("target", "objects", "table", "robot", "distractors")
+# option -> (default mode, lower bound of the sampled value or None)
+QUANTITIES: dict[str, tuple[str, float | None]] = {
+    "mass": ("scale", 0.0),
+    "lateral_friction": ("scale", 0.0),
+    "spinning_friction": ("scale", 0.0),
+    "rolling_friction": ("scale", 0.0),
+    "restitution": ("absolute", 0.0),
+    "linear_damping": ("absolute", 0.0),
+    "angular_damping": ("absolute", 0.0),
+    "joint_damping": ("absolute", 0.0),
+    "actuator_force": ("scale", 0.0),
+    "gravity": ("absolute", None),
+    "latency": ("absolute", 0.0),
+    "action_noise": ("absolute", 0.0),
+    "observation_noise": ("absolute", 0.0),
+}
+_DYNAMICS_KEYS = {
+    "mass": "mass",
+    "lateral_friction": "lateralFriction",
+    "spinning_friction": "spinningFriction",
+    "rolling_friction": "rollingFriction",
+    "restitution": "restitution",
+    "linear_damping": "linearDamping",
+    "angular_damping": "angularDamping",
+}
+
+
+class Physics(Randomizer):
+    """One value per configured quantity, applied to every body of the chosen roles.
+
+    Options (each a distribution; ``mode`` defaults to ``scale`` for mass, friction and
+    actuator force, ``absolute`` otherwise): ``mass``, ``lateral_friction``,
+    ``spinning_friction``, ``rolling_friction``, ``restitution``, ``linear_damping``,
+    ``angular_damping``, ``joint_damping``, ``actuator_force``, ``gravity`` (z, m/s^2),
+    ``latency`` (env steps, integer), ``action_noise`` and ``observation_noise`` (std).
+    ``bodies``: roles whose contact properties change (default target, objects, table,
+    robot fingers). Unconfigured quantities stay at their nominal values.
+    """
+
+    kind = "physics"
+    step_schedulable = False
+    options = (*QUANTITIES, "bodies")
+
+    def __init__(
+        self,
+        quantities: Mapping[str, Distribution] | None = None,
+        *,
+        bodies: tuple[str, ...] = ("target", "objects", "table", "robot"),
+        name: str | None = None,
+        every_n_steps: int | None = None,
+    ) -> None:
+        super().__init__(name=name, every_n_steps=every_n_steps)
+        quantities = dict(quantities or {})
+        unknown = sorted(set(quantities) - set(QUANTITIES))
+        if unknown:
+            raise ValueError(f"unknown physics quantities {unknown}; allowed: {sorted(QUANTITIES)}")
+        self.quantities = quantities
+        self.bodies = bodies
+
+    @classmethod
+    def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        quantities = {}
+        for key, (mode, low) in QUANTITIES.items():
+            if key not in config:
+                continue
+            value = config[key]
+            if isinstance(value, dict) and "mode" not in value:
+                value = {**value, "mode": mode}
+            elif not isinstance(value, dict):
+                value = _with_mode(value, mode)
+            d = Distribution.parse(value, f"{where}.{key}", min_value=low)
+            if key == "latency" and d.high > 20:
+                from randomizers.errors import PresetError
+
+                raise PresetError(f"{where}.latency: at most 20 steps, got {d.high}")
+            quantities[key] = d
+        return cls(
+            quantities,
+            bodies=choice_list(config, "bodies", where, ROLES, ("target", "objects", "table", "robot")),
+            name=config.get("name"),
+            every_n_steps=config.get("every_n_steps"),
+        )
+
+    def space(self) -> list[ParamSpec]:
+        return [d.spec(k, integer=k == "latency") for k, d in self.quantities.items()]
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for k, d in self.quantities.items():
+            v = d.sample(rng)
+            params[k] = int(round(v)) if k == "latency" else float(v)
+        return params
+
+    def setup(self, scene: Any) -> None:
+        """Capture the nominal values once per scene (so nothing drifts across episodes)."""
+        if "physics/nominal" in scene.store:
+            return
+        c = scene.client
+        links: dict[tuple[str, int], dict[str, float]] = {}
+        for role in ROLES:
+            for name in scene.body_names(role):
+                body = scene.sim.body(name)
+                link_ids = [-1, *range(c.getNumJoints(body))]
+                if role == "robot":
+                    link_ids = [9, 10]  # the fingers: the robot's contact surfaces
+                for link in link_ids:
+                    d = c.getDynamicsInfo(body, link)
+                    links[(name, link)] = {
+                        "mass": d[0], "lateralFriction": d[1], "restitution": d[5],
+                        "rollingFriction": d[6], "spinningFriction": d[7],
+                        "linearDamping": PYBULLET_DAMPING, "angularDamping": PYBULLET_DAMPING,
+                    }  # fmt: skip
+        robot = scene.robot
+        joints = {j: c.getJointInfo(robot.id, j)[6] for j in range(c.getNumJoints(robot.id))}
+        scene.store["physics/nominal"] = {
+            "links": links,
+            "joint_damping": joints,
+            "gravity": tuple(scene.sim.physics.gravity),
+        }
+
+    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+        nominal = scene.store["physics/nominal"]
+        c = scene.client
+        q = self.quantities
+        roles = {name for role in self.bodies for name in scene.body_names(role)}
+        for (name, link), nom in nominal["links"].items():
+            if name not in roles:
+                continue
+            body = scene.sim.body(name)
+            kwargs = {}
+            for key, pb_key in _DYNAMICS_KEYS.items():
+                if key in params:
+                    if key == "mass" and nom["mass"] == 0:
+                        continue  # static bodies stay static
+                    kwargs[pb_key] = q[key].combine(params[key], nom[pb_key])
+            if kwargs:
+                c.changeDynamics(body, link, **kwargs)
+        if "joint_damping" in params:
+            for j, nom in nominal["joint_damping"].items():
+                c.changeDynamics(
+                    scene.robot.id, j, jointDamping=q["joint_damping"].combine(params["joint_damping"], nom)
+                )
+        if "actuator_force" in params:
+            scene.robot.force_scale = q["actuator_force"].combine(params["actuator_force"], 1.0)
+        if "gravity" in params:
+            gx, gy, gz = nominal["gravity"]
+            c.setGravity(gx, gy, q["gravity"].combine(params["gravity"], gz))
+        fx = scene.effects
+        if "latency" in params:
+            fx.action_latency = int(params["latency"])
+        if "action_noise" in params:
+            fx.action_noise = float(params["action_noise"])
+        if "observation_noise" in params:
+            fx.observation_noise = float(params["observation_noise"])
+
+
+def _with_mode(value: Any, mode: str) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"dist": "constant", "value": value, "mode": mode}
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return {"dist": "uniform", "low": value[0], "high": value[1], "mode": mode}
+    return value

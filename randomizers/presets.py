@@ -1,0 +1,124 @@
+"""Randomization presets: YAML files in ``assets/presets`` (or dicts) that build a ``Compose``.
+
+A preset maps randomizer kinds to their options::
+
+    texture: {targets: [table, floor], sources: [checker, flat]}
+    camera: {eye_offset: [[-0.05, 0.05], [-0.025, 0.025], [-0.05, 0.05]]}
+
+Every mistake (unknown kind or key, bad range, negative scale, probability outside [0, 1],
+a missing image folder) fails here, at load time, naming the file and key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from randomizers.base import Randomizer
+from randomizers.camera import CameraPose
+from randomizers.compose import Compose
+from randomizers.distractors import Distractors
+from randomizers.errors import PresetError
+from randomizers.image_noise import ImageNoise
+from randomizers.lighting import Lighting
+from randomizers.object_pose import ObjectPose
+from randomizers.physics import Physics
+from randomizers.texture import Texture
+
+# Applied in this order whatever the order in the file: objects first, so that texture
+# slots see every body, and image noise last.
+KINDS: dict[str, type[Randomizer]] = {
+    "object_pose": ObjectPose,
+    "distractors": Distractors,
+    "physics": Physics,
+    "texture": Texture,
+    "lighting": Lighting,
+    "camera": CameraPose,
+    "image_noise": ImageNoise,
+}
+
+
+def preset_dir() -> Path:
+    """Where the shipped presets live (installed package or source checkout)."""
+    import envs
+
+    root = Path(envs.__file__).resolve().parent
+    for candidate in (root / "_assets" / "presets", root.parent / "assets" / "presets"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the assets/presets folder is missing from this installation")
+
+
+def available_presets() -> list[str]:
+    """Names of the shipped presets."""
+    return sorted(p.stem for p in preset_dir().glob("*.yaml"))
+
+
+def _resolve(spec: str | Path) -> tuple[Path, str]:
+    text = str(spec)
+    if text in available_presets():
+        return preset_dir() / f"{text}.yaml", text
+    path = Path(text).expanduser()
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise PresetError(f"preset file {text!r} does not exist")
+        return path, str(path)
+    raise PresetError(
+        f"unknown preset {text!r}; use one of {available_presets()} or a path to a .yaml file"
+    )
+
+
+def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
+    """Build a :class:`Compose` from a preset name, a YAML path or a dict."""
+    if isinstance(spec, Mapping):
+        return build_compose(spec, "preset")
+    path, label = _resolve(spec)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise PresetError(f"preset {label!r} is not valid YAML: {exc}") from None
+    return build_compose(data if data is not None else {}, f"preset {label!r}", base=path.parent)
+
+
+def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
+    """Validate a preset mapping and build its randomizers in canonical order.
+
+    Relative ``image_dir`` paths resolve against ``base`` (the preset file's folder).
+    """
+    if not isinstance(data, Mapping):
+        raise PresetError(f"{where}: expected a mapping of randomizer kinds, got {type(data).__name__}")
+    unknown = [k for k in data if k not in KINDS]
+    if unknown:
+        raise PresetError(f"{where}: unknown randomizer kind(s) {unknown}; allowed: {', '.join(KINDS)}")
+    randomizers = []
+    for kind, cls in KINDS.items():
+        if kind in data:
+            options = data[kind]
+            if options is not None and not isinstance(options, Mapping):
+                raise PresetError(
+                    f"{where}: {kind}: expected a mapping of options, got {type(options).__name__}"
+                )
+            if isinstance(options, Mapping) and base is not None and "image_dir" in options:
+                image_dir = options["image_dir"]
+                if isinstance(image_dir, str) and not Path(image_dir).expanduser().is_absolute():
+                    options = {**options, "image_dir": str((base / image_dir).resolve())}
+            randomizers.append(cls.from_config(options, f"{where}: {kind}"))
+    return Compose(randomizers)
+
+
+def build_randomizer(spec: Any) -> Randomizer | None:
+    """What an env's ``randomization=`` argument accepts: ``None``, a preset name or path,
+    a dict, or a :class:`Randomizer`."""
+    if spec is None:
+        return None
+    if isinstance(spec, Randomizer):
+        return spec
+    if isinstance(spec, (str, Path, Mapping)):
+        return load_preset(spec)
+    raise TypeError(
+        "randomization must be None, a preset name, a path to a .yaml preset, a dict or a "
+        f"Randomizer; got {type(spec).__name__}"
+    )

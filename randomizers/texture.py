@@ -1,0 +1,239 @@
+"""Textures on the table, floor, task objects and robot links, from procedural sources or photos.
+
+PyBullet's TinyRenderer ignores ``changeTexture`` in DIRECT mode (the call only reaches
+the OpenGL GUI renderer: checked by rendering), and every ``loadTexture`` allocates memory
+that is never freed (bullet3 #2216, #1172). So each scene loads a fixed *bank* of textures
+once, when the env is built (bounded memory), and a reset only assigns bank entries to
+bodies (``changeVisualShape``, about a microsecond) and tints them with a random colour,
+which keeps the appearance space continuous. Bank entry ``i`` is a pure function of the
+bank's options and ``i``, so params replay exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from randomizers.base import Randomizer
+from randomizers.distributions import Distribution
+from randomizers.errors import PresetError
+from randomizers.options import choice_list, dist, dist_vector, integer
+from randomizers.spaces import ParamSpec
+from randomizers.texture_sources import (
+    SOURCES,
+    list_images,
+    load_image,
+    photo_crop,
+    procedural,
+)
+
+TARGETS = ("table", "floor", "target", "objects", "robot")
+PANDA_VISUAL_LINKS = (-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10)
+
+
+def slot_names(targets: tuple[str, ...]) -> list[str]:
+    """One slot per target, and one per visual link of the robot."""
+    names: list[str] = []
+    for t in targets:
+        if t == "robot":
+            names += [f"robot.link{i}" for i in PANDA_VISUAL_LINKS]
+        else:
+            names.append(t)
+    return names
+
+
+class TextureBank:
+    """A deterministic set of ``bank_size`` textures, uploaded once per scene.
+
+    Args:
+        sources: generators to cycle through (flat, checker, gradient, stripes, noise, image).
+        color: per-channel distributions of pattern colours.
+        scale: checker squares, stripe count, noise cells.
+        size: texture side in pixels.
+        bank_size: number of textures.
+        image_dir: folder of photos for the ``image`` source (random crops and flips).
+        seed: bank seed; entry ``i`` depends only on the options and ``i``.
+    """
+
+    def __init__(
+        self,
+        sources: tuple[str, ...],
+        color: list[Distribution],
+        scale: Distribution,
+        size: int,
+        bank_size: int,
+        image_dir: str | None,
+        seed: int = 0,
+    ) -> None:
+        self.sources, self.color, self.scale, self.size = sources, color, scale, size
+        self.bank_size, self.image_dir, self.seed = bank_size, image_dir, seed
+        self.images = [str(p) for p in list_images(image_dir)] if image_dir else []
+
+    @property
+    def key(self) -> str:
+        """Identity of the bank's contents (scenes share a bank between randomizers)."""
+        desc = json.dumps(
+            [self.sources, [repr(c) for c in self.color], repr(self.scale), self.size,
+             self.bank_size, self.images, self.seed]
+        )  # fmt: skip
+        return "texture-bank/" + hashlib.sha1(desc.encode()).hexdigest()[:16]
+
+    def generate(self, index: int, photos: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Entry ``index`` as an (size, size, 3) uint8 array."""
+        rng = np.random.default_rng([self.seed, index])
+        source = self.sources[index % len(self.sources)]
+        if source == "image":
+            path = self.images[int(rng.integers(len(self.images)))]
+            photos = photos if photos is not None else {}
+            if path not in photos:
+                photos[path] = load_image(Path(path))
+            return photo_crop(photos[path], self.size, int(rng.integers(2**31 - 1)))
+        return procedural(
+            source, self.size,
+            [float(d.sample(rng)) for d in self.color], [float(d.sample(rng)) for d in self.color],
+            float(self.scale.sample(rng)), float(rng.uniform(0, 180)), int(rng.integers(2**31 - 1)),
+        )  # fmt: skip
+
+    def upload(self, scene: Any) -> list[int]:
+        """PyBullet texture ids of the bank in this scene (loaded on first use only)."""
+        if self.key not in scene.store:
+            photos: dict[str, np.ndarray] = {}
+            ids = []
+            with tempfile.TemporaryDirectory() as tmp:
+                for i in range(self.bank_size):
+                    path = Path(tmp) / f"{i}.png"
+                    Image.fromarray(self.generate(i, photos)).save(path, compress_level=0)
+                    ids.append(int(scene.client.loadTexture(str(path))))
+            scene.store[self.key] = ids
+        return scene.store[self.key]
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], where: str, default_sources: tuple[str, ...]
+    ) -> TextureBank:
+        """Parse ``sources``, ``image_dir``, ``color``, ``scale``, ``size``, ``bank_size``,
+        ``bank_seed``."""
+        image_dir = config.get("image_dir")
+        if image_dir is not None:
+            if not isinstance(image_dir, (str, Path)):
+                raise PresetError(f"{where}.image_dir: expected a folder path, got {image_dir!r}")
+            try:
+                list_images(image_dir)
+            except FileNotFoundError as exc:
+                raise PresetError(f"{where}.image_dir: {exc}") from None
+        default = ("image",) if image_dir is not None else default_sources
+        sources = choice_list(config, "sources", where, SOURCES, default)
+        if "image" in sources and image_dir is None:
+            raise PresetError(f"{where}.sources: the 'image' source needs image_dir (a folder of photos)")
+        return cls(
+            sources=sources,
+            color=dist_vector(config, "color", where, 3, [0.0, 1.0], min_value=0.0, max_value=1.0,
+                              modes=("absolute",)),
+            scale=dist(config, "scale", where, [2.0, 10.0], min_value=1.0, max_value=64.0,
+                       modes=("absolute",)),  # type: ignore[arg-type]
+            size=integer(config, "size", where, 32, 4, 256),
+            bank_size=integer(config, "bank_size", where, 256, 1, 8192),
+            image_dir=str(image_dir) if image_dir is not None else None,
+            seed=integer(config, "bank_seed", where, 0, 0, 2**31 - 1),
+        )  # fmt: skip
+
+
+BANK_OPTIONS = ("sources", "image_dir", "color", "scale", "size", "bank_size", "bank_seed", "tint")
+
+
+def parse_tint(config: dict[str, Any], where: str) -> list[Distribution]:
+    """Per-channel tint multiplied onto bank textures (default [0.6, 1.0])."""
+    return dist_vector(config, "tint", where, 3, [0.6, 1.0], min_value=0.0, max_value=1.0,
+                       modes=("absolute",))  # fmt: skip
+
+
+def appearance_specs(prefix: str, bank: TextureBank, tint: list[Distribution]) -> list[ParamSpec]:
+    """A bank entry and a tint colour."""
+    lo = min(d.spec("t").low for d in tint)  # type: ignore[type-var]
+    hi = max(d.spec("t").high for d in tint)  # type: ignore[type-var]
+    return [
+        ParamSpec(f"{prefix}.texture", "integer", 0, bank.bank_size - 1),
+        ParamSpec(f"{prefix}.tint", "continuous", lo, hi, size=3),
+    ]
+
+
+def sample_appearance(
+    rng: np.random.Generator, prefix: str, bank: TextureBank, tint: list[Distribution]
+) -> dict[str, Any]:
+    """Draw a bank entry and a tint."""
+    return {
+        f"{prefix}.texture": int(rng.integers(bank.bank_size)),
+        f"{prefix}.tint": [float(d.sample(rng)) for d in tint],
+    }
+
+
+class Texture(Randomizer):
+    """Random textures on the chosen targets.
+
+    Options: ``targets`` (from table, floor, target, objects, robot; default all),
+    ``sources`` (flat, checker, gradient, stripes, noise, image), ``image_dir`` (a folder
+    of photos, random crops; implies the ``image`` source), ``color`` (per-channel range of
+    pattern colours, default [0, 1]), ``scale`` (checker squares, stripes, noise cells),
+    ``size`` (pixels), ``bank_size`` (textures uploaded per scene), ``bank_seed``, ``tint``
+    (per-channel range of the colour multiplied onto each texture).
+    """
+
+    kind = "texture"
+    options = ("targets", *BANK_OPTIONS)
+
+    def __init__(
+        self,
+        bank: TextureBank,
+        *,
+        tint: list[Distribution] | None = None,
+        targets: tuple[str, ...] = TARGETS,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.bank = bank
+        self.tint = tint or [Distribution("constant", low=1.0, high=1.0)] * 3
+        self.targets = targets
+        self.slots = slot_names(targets)
+
+    @classmethod
+    def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        return cls(
+            TextureBank.from_config(config, where, ("flat", "checker", "gradient", "stripes", "noise")),
+            tint=parse_tint(config, where),
+            targets=choice_list(config, "targets", where, TARGETS, TARGETS),
+            name=config.get("name"),
+        )
+
+    def space(self) -> list[ParamSpec]:
+        return [spec for slot in self.slots for spec in appearance_specs(slot, self.bank, self.tint)]
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for slot in self.slots:
+            params.update(sample_appearance(rng, slot, self.bank, self.tint))
+        return params
+
+    def _bindings(self, scene: Any, slot: str) -> list[tuple[int, int]]:
+        """(body, link) pairs a slot paints."""
+        if slot.startswith("robot.link"):
+            return [(scene.robot.id, int(slot.removeprefix("robot.link")))]
+        return [(scene.sim.body(n), -1) for n in scene.body_names(slot)]
+
+    def setup(self, scene: Any) -> None:
+        self.bank.upload(scene)
+
+    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+        c = scene.client
+        ids = self.bank.upload(scene)
+        for slot in self.slots:
+            tex = ids[int(params[f"{slot}.texture"])]
+            rgba = [*params[f"{slot}.tint"], 1.0]
+            for body, link in self._bindings(scene, slot):
+                c.changeVisualShape(body, link, textureUniqueId=tex, rgbaColor=rgba)

@@ -51,7 +51,7 @@ class Task(ABC):
     def privileged_state(self) -> dict[str, np.ndarray]:
         """Exact object and goal state, for scripted experts and labels."""
 
-    def after_randomization(self) -> None:
+    def after_randomization(self) -> None:  # noqa: B027 - optional hook
         """Re-read anything randomizers may have moved (called after they apply)."""
 
     def conditions(self, success: bool) -> dict[str, bool]:

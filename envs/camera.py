@@ -71,7 +71,11 @@ class Camera:
     """
 
     def __init__(
-        self, client: Any, config: CameraConfig | None = None, *, light: dict[str, Any] | None = None
+        self,
+        client: Any,
+        config: CameraConfig | None = None,
+        *,
+        light: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
         # shared with the scene, so a lighting randomizer reaches every camera

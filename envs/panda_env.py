@@ -184,6 +184,7 @@ class PandaTaskEnv(gym.Env):
             replay = self._validate_randomization(replay)
 
         self.scene.sim.restore()
+        self.scene.reset_effects()
         self.robot.reset(finger_width=2 * MAX_FINGER if self.task_cls.uses_gripper else 0.0)
         self.task.reset(self.np_random)
         self.randomization = {}
@@ -241,7 +242,9 @@ class PandaTaskEnv(gym.Env):
             self._pending.append(values)
             values = self._pending.popleft()
         if fx.action_noise:
-            values = (np.asarray(values) + self.np_random.normal(0, fx.action_noise, len(values))).tolist()
+            values = (
+                np.asarray(values) + self.np_random.normal(0, fx.action_noise, len(values))
+            ).tolist()
         values = [-1.0 if v < -1.0 else 1.0 if v > 1.0 else v for v in values]
         width = None
         if self.task_cls.uses_gripper:

@@ -139,9 +139,7 @@ class Panda:
         k = 2.0 if ew >= 0 else -2.0
         err += [k * ex, k * ey, k * ez]
         q = self._joint_angles()
-        lin, ang = self.sim.client.calculateJacobian(
-            self.id, EE_LINK, _ORIGIN, q, _ZEROS, _ZEROS
-        )
+        lin, ang = self.sim.client.calculateJacobian(self.id, EE_LINK, _ORIGIN, q, _ZEROS, _ZEROS)
         jac = np.array((*lin, *ang))[:, :7]
         qa = np.array(q[:7])
         null = (self._rest_arr - qa) * self.control.nullspace_gain

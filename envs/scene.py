@@ -83,6 +83,16 @@ class TableScene:
         self.cameras: list[Camera] = []
         self.camera_config = CameraConfig()
 
+    def reset_effects(self) -> None:
+        """Back to nominal per-episode settings before randomizers apply theirs: no latency
+        or noise, default lighting, nominal gravity and motor strength."""
+        fx = self.effects
+        fx.action_latency, fx.action_noise, fx.observation_noise = 0, 0.0, 0.0
+        fx.image_filter = None
+        fx.light.clear()
+        self.robot.force_scale = 1.0
+        self.client.setGravity(*self.sim.physics.gravity)
+
     def add_camera(self, config: CameraConfig) -> Camera:
         """A camera that follows :meth:`set_camera` (keeping its own image size)."""
         cam = Camera(self.client, config, light=self.effects.light)

@@ -86,9 +86,7 @@ class ADR:
         if not 0 <= boundary_prob <= 1:
             raise ValueError(f"boundary_prob must be in [0, 1], got {boundary_prob}")
         self.randomizer = randomizer
-        scalar = {
-            s.name: s for s in randomizer.space() if s.kind == "continuous" and s.size == 1
-        }
+        scalar = {s.name: s for s in randomizer.space() if s.kind == "continuous" and s.size == 1}
         names = list(names) if names is not None else list(scalar)
         unknown = [n for n in names if n not in scalar]
         if unknown:
@@ -104,8 +102,12 @@ class ADR:
             init = initial.get(n, (lo_lim + hi_lim) / 2)
             lo, hi = (init, init) if isinstance(init, (int, float)) else (init[0], init[1])
             if not lo_lim <= lo <= hi <= hi_lim:
-                raise ValueError(f"initial range of {n!r} must lie in [{lo_lim}, {hi_lim}], got [{lo}, {hi}]")
-            self.params[n] = ADRParam(n, lo_lim, hi_lim, float(lo), float(hi), step * (hi_lim - lo_lim))
+                raise ValueError(
+                    f"initial range of {n!r} must lie in [{lo_lim}, {hi_lim}], got [{lo}, {hi}]"
+                )
+            self.params[n] = ADRParam(
+                n, lo_lim, hi_lim, float(lo), float(hi), step * (hi_lim - lo_lim)
+            )
         self.buffer_size = buffer_size
         self.lower_threshold = lower_threshold
         self.upper_threshold = upper_threshold
@@ -117,7 +119,9 @@ class ADR:
         boundary = None
         if self.params and rng.random() < self.boundary_prob:
             names = list(self.params)
-            boundary = Boundary(names[int(rng.integers(len(names)))], "low" if rng.random() < 0.5 else "high")
+            boundary = Boundary(
+                names[int(rng.integers(len(names)))], "low" if rng.random() < 0.5 else "high"
+            )
         for name, p in self.params.items():
             if boundary is not None and boundary.name == name:
                 flat[name] = p.low if boundary.side == "low" else p.high

@@ -39,8 +39,14 @@ class Randomizer(ABC):
                     f"{self.name}: every_n_steps is not supported by the {self.kind!r} randomizer; "
                     "it resamples on reset only"
                 )
-            if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1:
-                raise PresetError(f"{self.name}.every_n_steps: expected an int >= 1, got {every_n_steps!r}")
+            if (
+                isinstance(every_n_steps, bool)
+                or not isinstance(every_n_steps, int)
+                or every_n_steps < 1
+            ):
+                raise PresetError(
+                    f"{self.name}.every_n_steps: expected an int >= 1, got {every_n_steps!r}"
+                )
         self.every_n_steps = every_n_steps
 
     @classmethod
@@ -48,7 +54,9 @@ class Randomizer(ABC):
         """Build from a preset mapping, rejecting unknown keys with the allowed ones."""
         config = dict(config or {})
         if not isinstance(config, Mapping):
-            raise PresetError(f"{where}: expected a mapping of options, got {type(config).__name__}")
+            raise PresetError(
+                f"{where}: expected a mapping of options, got {type(config).__name__}"
+            )
         allowed = (*cls.options, "name", "every_n_steps")
         unknown = sorted(set(config) - set(allowed))
         if unknown:

@@ -60,8 +60,13 @@ class CameraPose(Randomizer):
     @staticmethod
     def _box(ds: list[Distribution], name: str) -> ParamSpec:
         specs = [d.spec(name) for d in ds]
-        return ParamSpec(name, "continuous", min(s.low for s in specs),  # type: ignore[type-var]
-                         max(s.high for s in specs), size=3)  # type: ignore[type-var]
+        return ParamSpec(
+            name,
+            "continuous",
+            min(s.low for s in specs),  # type: ignore[type-var]
+            max(s.high for s in specs),
+            size=3,
+        )  # type: ignore[type-var]
 
     def space(self) -> list[ParamSpec]:
         return [

@@ -25,7 +25,9 @@ class Compose(Randomizer):
         names = [r.name for r in randomizers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise PresetError(f"randomizer names must be unique inside a Compose; repeated: {dupes}")
+            raise PresetError(
+                f"randomizer names must be unique inside a Compose; repeated: {dupes}"
+            )
         self.randomizers = list(randomizers)
 
     @classmethod

@@ -79,7 +79,9 @@ class Distribution:
                 f"(one of {', '.join(DISTRIBUTIONS)}), got {config!r}"
             )
         if d.mode not in modes:
-            raise PresetError(f"{where}.mode: {d.mode!r} is not allowed here; allowed: {', '.join(modes)}")
+            raise PresetError(
+                f"{where}.mode: {d.mode!r} is not allowed here; allowed: {', '.join(modes)}"
+            )
         if d.dist != "choice":
             if d.low > d.high:
                 raise PresetError(f"{where}: low must be <= high, got low={d.low}, high={d.high}")
@@ -93,10 +95,14 @@ class Distribution:
     def _parse_mapping(cls, config: Mapping[str, Any], where: str) -> Distribution:
         kind = config.get("dist")
         if kind not in DISTRIBUTIONS:
-            raise PresetError(f"{where}.dist: unknown distribution {kind!r}; allowed: {', '.join(DISTRIBUTIONS)}")
+            raise PresetError(
+                f"{where}.dist: unknown distribution {kind!r}; allowed: {', '.join(DISTRIBUTIONS)}"
+            )
         unknown = sorted(set(config) - _KEYS[kind])
         if unknown:
-            raise PresetError(f"{where}: unknown key(s) {unknown} for dist {kind!r}; allowed: {sorted(_KEYS[kind])}")
+            raise PresetError(
+                f"{where}: unknown key(s) {unknown} for dist {kind!r}; allowed: {sorted(_KEYS[kind])}"
+            )
         mode = config.get("mode", "absolute")
         if mode not in MODES:
             raise PresetError(f"{where}.mode: unknown mode {mode!r}; allowed: {', '.join(MODES)}")
@@ -105,12 +111,18 @@ class Distribution:
                 v = _number(config["value"], f"{where}.value")
                 return cls("constant", low=v, high=v, mode=mode)
             if kind in ("uniform", "log_uniform"):
-                lo, hi = _number(config["low"], f"{where}.low"), _number(config["high"], f"{where}.high")
+                lo, hi = (
+                    _number(config["low"], f"{where}.low"),
+                    _number(config["high"], f"{where}.high"),
+                )
                 if kind == "log_uniform" and lo <= 0:
                     raise PresetError(f"{where}: log_uniform needs low > 0, got {lo}")
                 return cls(kind, low=lo, high=hi, mode=mode)
             if kind == "normal":
-                mean, std = _number(config["mean"], f"{where}.mean"), _number(config["std"], f"{where}.std")
+                mean, std = (
+                    _number(config["mean"], f"{where}.mean"),
+                    _number(config["std"], f"{where}.std"),
+                )
                 if std < 0:
                     raise PresetError(f"{where}.std: must be >= 0, got {std}")
                 lo = _number(config.get("low", mean - 3 * std), f"{where}.low")

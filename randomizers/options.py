@@ -28,8 +28,10 @@ def dist_vector(
 ) -> list[Distribution]:
     """``n`` distributions from a list of ``n`` entries, or one entry used for all."""
     value = config.get(key, default)
-    if isinstance(value, (list, tuple)) and len(value) == n and any(
-        isinstance(v, (list, tuple, dict)) for v in value
+    if (
+        isinstance(value, (list, tuple))
+        and len(value) == n
+        and any(isinstance(v, (list, tuple, dict)) for v in value)
     ):
         return [Distribution.parse(v, f"{where}.{key}[{i}]", **bounds) for i, v in enumerate(value)]
     return [Distribution.parse(value, f"{where}.{key}", **bounds)] * n
@@ -51,7 +53,9 @@ def choice_list(
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
-        raise PresetError(f"{where}.{key}: expected a non-empty list from {list(allowed)}, got {value!r}")
+        raise PresetError(
+            f"{where}.{key}: expected a non-empty list from {list(allowed)}, got {value!r}"
+        )
     for v in value:
         if v not in allowed:
             raise PresetError(f"{where}.{key}: unknown value {v!r}; allowed: {', '.join(allowed)}")

@@ -92,7 +92,9 @@ class Physics(Randomizer):
             quantities[key] = d
         return cls(
             quantities,
-            bodies=choice_list(config, "bodies", where, ROLES, ("target", "objects", "table", "robot")),
+            bodies=choice_list(
+                config, "bodies", where, ROLES, ("target", "objects", "table", "robot")
+            ),
             name=config.get("name"),
             every_n_steps=config.get("every_n_steps"),
         )
@@ -154,7 +156,9 @@ class Physics(Randomizer):
         if "joint_damping" in params:
             for j, nom in nominal["joint_damping"].items():
                 c.changeDynamics(
-                    scene.robot.id, j, jointDamping=q["joint_damping"].combine(params["joint_damping"], nom)
+                    scene.robot.id,
+                    j,
+                    jointDamping=q["joint_damping"].combine(params["joint_damping"], nom),
                 )
         if "actuator_force" in params:
             scene.robot.force_scale = q["actuator_force"].combine(params["actuator_force"], 1.0)

@@ -89,10 +89,14 @@ def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
     Relative ``image_dir`` paths resolve against ``base`` (the preset file's folder).
     """
     if not isinstance(data, Mapping):
-        raise PresetError(f"{where}: expected a mapping of randomizer kinds, got {type(data).__name__}")
+        raise PresetError(
+            f"{where}: expected a mapping of randomizer kinds, got {type(data).__name__}"
+        )
     unknown = [k for k in data if k not in KINDS]
     if unknown:
-        raise PresetError(f"{where}: unknown randomizer kind(s) {unknown}; allowed: {', '.join(KINDS)}")
+        raise PresetError(
+            f"{where}: unknown randomizer kind(s) {unknown}; allowed: {', '.join(KINDS)}"
+        )
     randomizers = []
     for kind, cls in KINDS.items():
         if kind in data:

@@ -68,7 +68,9 @@ class ParamSpec:
             lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
             tol = 1e-9 * max(1.0, abs(lo), abs(hi))
             if not math.isfinite(fv) or fv < lo - tol or fv > hi + tol:
-                raise PresetError(f"{where}: {value!r} is outside the allowed range; expected {self.describe()}")
+                raise PresetError(
+                    f"{where}: {value!r} is outside the allowed range; expected {self.describe()}"
+                )
             out.append(int(v) if self.kind == "integer" else fv)
         return out if self.size > 1 else out[0]
 
@@ -110,7 +112,9 @@ def decode(specs: Sequence[ParamSpec], vector: np.ndarray) -> dict[str, Any]:
     """Inverse of :func:`encode`: clips into bounds, rounds integers and category indices."""
     vec = np.asarray(vector, dtype=np.float64)
     if vec.shape != (encoded_size(specs),):
-        raise ValueError(f"expected a vector of length {encoded_size(specs)}, got shape {vec.shape}")
+        raise ValueError(
+            f"expected a vector of length {encoded_size(specs)}, got shape {vec.shape}"
+        )
     params: dict[str, Any] = {}
     i = 0
     for s in specs:

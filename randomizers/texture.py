@@ -131,7 +131,9 @@ class TextureBank:
         default = ("image",) if image_dir is not None else default_sources
         sources = choice_list(config, "sources", where, SOURCES, default)
         if "image" in sources and image_dir is None:
-            raise PresetError(f"{where}.sources: the 'image' source needs image_dir (a folder of photos)")
+            raise PresetError(
+                f"{where}.sources: the 'image' source needs image_dir (a folder of photos)"
+            )
         return cls(
             sources=sources,
             color=dist_vector(config, "color", where, 3, [0.0, 1.0], min_value=0.0, max_value=1.0,
@@ -205,14 +207,18 @@ class Texture(Randomizer):
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
         return cls(
-            TextureBank.from_config(config, where, ("flat", "checker", "gradient", "stripes", "noise")),
+            TextureBank.from_config(
+                config, where, ("flat", "checker", "gradient", "stripes", "noise")
+            ),
             tint=parse_tint(config, where),
             targets=choice_list(config, "targets", where, TARGETS, TARGETS),
             name=config.get("name"),
         )
 
     def space(self) -> list[ParamSpec]:
-        return [spec for slot in self.slots for spec in appearance_specs(slot, self.bank, self.tint)]
+        return [
+            spec for slot in self.slots for spec in appearance_specs(slot, self.bank, self.tint)
+        ]
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         params: dict[str, Any] = {}

@@ -61,6 +61,11 @@ class Randomizer(ABC):
         unknown = sorted(set(config) - set(allowed))
         if unknown:
             raise PresetError(f"{where}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+        if "every_n_steps" in config and not cls.step_schedulable:
+            raise PresetError(
+                f"{where}.every_n_steps: every_n_steps is not supported by the {cls.kind!r} "
+                "randomizer; it resamples on reset only"
+            )
         return cls._from_options(config, where)
 
     @classmethod

@@ -73,7 +73,7 @@ def _resolve(spec: str | Path) -> tuple[Path, str]:
 
 def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
     """Build a :class:`Compose` from a preset name, a YAML path or a dict."""
-    if isinstance(spec, Mapping):
+    if not isinstance(spec, (str, Path)):
         return build_compose(spec, "preset")
     path, label = _resolve(spec)
     try:

@@ -1,0 +1,142 @@
+"""Presets: the shipped ones load and do what they say; malformed ones fail clearly."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from randomizers import PresetError, available_presets, load_preset
+from randomizers.presets import preset_dir
+
+
+def test_shipped_presets() -> None:
+    assert {"none", "tobin", "physics", "target"} <= set(available_presets())
+    kinds = {name: [r.kind for r in load_preset(name).randomizers] for name in available_presets()}
+    assert kinds["none"] == []
+    assert kinds["physics"] == ["physics"]
+    assert set(kinds["tobin"]) == {"distractors", "texture", "lighting", "camera", "image_noise"}
+    assert "physics" not in kinds["target"]
+
+
+def test_target_lies_outside_the_training_ranges() -> None:
+    """The held-out domain: camera and lighting ranges do not overlap tobin's."""
+    tobin = {r.kind: r for r in load_preset("tobin").randomizers}
+    target = {r.kind: r for r in load_preset("target").randomizers}
+    for axis in range(3):
+        assert target["camera"].eye_offset[axis].low >= tobin["camera"].eye_offset[axis].high
+    assert target["camera"].fov_scale.low > tobin["camera"].fov_scale.high
+    assert target["lighting"].elevation.high <= tobin["lighting"].elevation.low
+    assert target["lighting"].scalars["ambient"].low >= tobin["lighting"].scalars["ambient"].high
+    assert target["texture"].bank.sources == ("image",)
+    assert set(tobin["texture"].bank.sources).isdisjoint(target["texture"].bank.sources)
+
+
+def test_env_accepts_name_path_dict_and_rejects_other_types(tmp_path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("camera:\n  roll: [-2, 2]\n")
+    for spec in ("tobin", str(path), {"camera": {"roll": [-2, 2]}}):
+        env = gym.make("domrand/Reach-v0", randomization=spec)
+        _, info = env.reset(seed=0)
+        assert info["randomization"]
+        env.close()
+    with pytest.raises(TypeError, match="randomization must be None, a preset name"):
+        gym.make("domrand/Reach-v0", randomization=3)
+
+
+BAD_PRESETS = [
+    ("not a mapping", [1, 2], "expected a mapping of randomizer kinds, got list"),
+    ("unknown kind", {"colour": {}}, r"unknown randomizer kind\(s\) \['colour'\]; allowed: object_pose"),
+    ("options not a mapping", {"lighting": [1, 2]}, "lighting: expected a mapping of options, got list"),
+    ("unknown key", {"camera": {"zoom": [1, 2]}}, r"camera: unknown option\(s\) \['zoom'\]; allowed:"),
+    ("low > high", {"camera": {"roll": [5, -5]}}, r"camera\.roll: low must be <= high, got low=5\.0, high=-5\.0"),
+    ("negative scale", {"physics": {"mass": [-1.0, 2.0]}}, r"physics\.mass: values must be >= 0\.0, got low=-1\.0"),
+    ("wrong type", {"lighting": {"ambient": "bright"}}, r"lighting\.ambient: expected a number, a \[low, high\] range"),
+    ("probability > 1", {"lighting": {"shadow_probability": 1.5}}, r"shadow_probability: expected a probability in \[0, 1\], got 1\.5"),
+    ("choice probabilities", {"physics": {"latency": {"dist": "choice", "values": [0, 1], "p": [0.5, 0.6]}}}, r"latency\.p: expected 2 probabilities in \[0, 1\] summing to 1"),
+    ("unknown distribution", {"camera": {"roll": {"dist": "cauchy"}}}, r"camera\.roll\.dist: unknown distribution 'cauchy'; allowed: constant, uniform"),
+    ("missing image folder", {"texture": {"image_dir": "/nonexistent/photos"}}, r"texture\.image_dir: image folder '/nonexistent/photos' does not exist"),
+    ("image source without folder", {"texture": {"sources": ["image"]}}, r"the 'image' source needs image_dir"),
+    ("unknown texture source", {"texture": {"sources": ["plaid"]}}, r"texture\.sources: unknown value 'plaid'; allowed: flat, checker"),
+    ("unknown target", {"texture": {"targets": ["ceiling"]}}, r"texture\.targets: unknown value 'ceiling'"),
+    ("every_n_steps unsupported", {"texture": {"every_n_steps": 5}}, r"every_n_steps is not supported by the 'texture' randomizer"),
+    ("every_n_steps not positive", {"camera": {"every_n_steps": 0}}, r"camera\.every_n_steps: expected an int >= 1, got 0"),
+    ("log-uniform at zero", {"physics": {"restitution": {"dist": "log_uniform", "low": 0, "high": 1}}}, r"log_uniform needs low > 0"),
+    ("negative std", {"camera": {"roll": {"dist": "normal", "mean": 0, "std": -1}}}, r"roll\.std: must be >= 0, got -1"),
+    ("distribution key typo", {"camera": {"roll": {"dist": "uniform", "low": 0, "hgh": 1}}}, r"unknown key\(s\) \['hgh'\] for dist 'uniform'"),
+    ("bad mode", {"lighting": {"ambient": {"dist": "uniform", "low": 0, "high": 1, "mode": "scale"}}}, r"lighting\.ambient\.mode: 'scale' is not allowed here; allowed: absolute"),
+    ("pool smaller than count", {"distractors": {"count": [0, 8], "pool_size": 3}}, r"pool_size: must be >= the largest count \(8\), got 3"),
+    ("collide not bool", {"distractors": {"collide": "yes"}}, r"collide: expected true or false, got 'yes'"),
+    ("texture size too large", {"texture": {"size": 4096}}, r"texture\.size: expected an int in \[4, 256\], got 4096"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "preset", "match"), BAD_PRESETS, ids=[c[0] for c in BAD_PRESETS])
+def test_malformed_presets_fail_at_load_with_a_clear_message(case, preset, match) -> None:
+    with pytest.raises(PresetError, match=match):
+        load_preset(preset)
+
+
+def test_errors_in_files_name_the_file(tmp_path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("camera:\n  roll: [5, -5]\n")
+    with pytest.raises(
+        PresetError, match=r"preset '.*broken\.yaml': camera\.roll: low must be <= high"
+    ):
+        load_preset(path)
+    path.write_text("camera: [unclosed\n")
+    with pytest.raises(PresetError, match="is not valid YAML"):
+        load_preset(path)
+    with pytest.raises(
+        PresetError,
+        match=r"unknown preset 'tobbin'; use one of \['none', 'physics', 'target', 'tobin'\]",
+    ):
+        load_preset("tobbin")
+    with pytest.raises(PresetError, match="does not exist"):
+        load_preset(tmp_path / "missing.yaml")
+
+
+def test_empty_image_folder_names_the_extensions(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(
+        PresetError, match=r"no images in '.*'; looked for files ending in \.png, \.jpg"
+    ):
+        load_preset({"texture": {"image_dir": str(tmp_path)}})
+
+
+def test_relative_image_dir_resolves_against_the_preset_file() -> None:
+    target = load_preset("target")
+    tex = target["texture"]
+    assert tex.bank.images and all(p.startswith(str(preset_dir().parent)) for p in tex.bank.images)
+
+
+def test_physics_preset_moves_push_dynamics() -> None:
+    env = gym.make("domrand/Push-v0", randomization="physics").unwrapped
+    masses = set()
+    for seed in range(3):
+        env.reset(seed=seed)
+        masses.add(env.scene.client.getDynamicsInfo(env.scene.sim.body("cube"), -1)[0])
+    assert len(masses) == 3 and all(0.05 <= m <= 0.2 for m in masses)
+    env.close()
+
+
+def test_target_preset_renders_photographs() -> None:
+    env = gym.make("domrand/Push-v0", randomization="target", obs_mode="rgb", image_size=64)
+    obs, _ = env.reset(seed=0)
+    # photographs have rich local texture: many distinct colours
+    assert len(np.unique(obs.reshape(-1, 3), axis=0)) > 200
+    env.close()
+
+
+def test_preview_script_writes_a_labelled_grid(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    from scripts import preview
+
+    out = tmp_path / "grid.png"
+    args = ["--env", "domrand/Reach-v0", "--preset", "tobin", "--num", "4", "--size", "32"]
+    assert preview.main([*args, "--out", str(out)]) == 0
+    with Image.open(out) as im:
+        assert im.size == (64, 2 * (32 + 12))
+    assert preview.main(["--preset", "tobbin", "--out", str(out)]) == 2
+    assert "unknown preset 'tobbin'" in capsys.readouterr().err

@@ -247,3 +247,55 @@ def markdown_table(rows: list[Measurement]) -> str:
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
         lines.append(f"| {r.env_id} | {r.metric} | {r.env:,.1f} {r.unit} | {raw} | {ratio} |")
     return "\n".join(lines)
+
+
+def measure_presets(
+    env_id: str, presets: tuple[str, ...], *, n_resets: int = 200, seed: int = 0
+) -> list[Measurement]:
+    """Mean reset time (state mode: no rendering) with each preset, next to no preset."""
+    import gymnasium as gym
+
+    rows = []
+    for preset in (None, *presets):
+        env = gym.make(env_id, randomization=preset).unwrapped
+        env.reset(seed=seed)
+        t0 = time.perf_counter()
+        for i in range(n_resets):
+            env.reset(seed=seed + i)
+        ms = (time.perf_counter() - t0) / n_resets * 1e3
+        rows.append(Measurement(env_id, f"reset ({preset or 'no randomization'})", ms, None, "ms"))
+        env.close()
+    return rows
+
+
+def measure_randomized_frames(
+    env_id: str, preset: str, sizes: tuple[int, ...], *, n_steps: int = 200, seed: int = 0
+) -> list[Measurement]:
+    """RGB frames/s while stepping with a preset (one domain per episode), and frames/s
+    when every frame is a new domain (a randomized reset plus its render)."""
+    import gymnasium as gym
+
+    rows = []
+    rng = np.random.default_rng(seed)
+    for size in sizes:
+        env = gym.make(env_id, obs_mode="rgb", image_size=size, randomization=preset).unwrapped
+        env.reset(seed=seed)
+        actions = rng.uniform(-1, 1, (n_steps, *env.action_space.shape))
+        t0 = time.perf_counter()
+        for a in actions:
+            _, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                env.reset()
+        rows.append(
+            Measurement(env_id, f"frames ({preset}, rgb {size}px, stepping)",
+                        n_steps / (time.perf_counter() - t0), None, "frames/s")
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        for i in range(n_steps):
+            env.reset(seed=seed + i)
+        rows.append(
+            Measurement(env_id, f"frames ({preset}, rgb {size}px, new domain every frame)",
+                        n_steps / (time.perf_counter() - t0), None, "frames/s")
+        )  # fmt: skip
+        env.close()
+    return rows

@@ -19,7 +19,12 @@ import sys
 from pathlib import Path
 
 from envs import ENV_IDS
-from envs.benchmark import markdown_table, measure_env
+from envs.benchmark import (
+    markdown_table,
+    measure_env,
+    measure_presets,
+    measure_randomized_frames,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sizes", type=int, nargs="*", default=[64, 128], help="image sizes (px)")
     p.add_argument("--resets", type=int, default=200, help="resets timed per env")
     p.add_argument("--repeats", type=int, default=3, help="best of N repeats")
+    p.add_argument(
+        "--presets", nargs="*", default=["none", "physics", "tobin", "target"],
+        help="presets whose reset time is measured",
+    )  # fmt: skip
+    p.add_argument("--randomized-preset", default="tobin", help="preset for randomized frames/s")
     p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
     return p.parse_args(argv)
 
@@ -43,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             env_id, n_steps=args.steps, sizes=tuple(args.sizes), n_resets=args.resets,
             repeats=args.repeats,
         )  # fmt: skip
+        rows += measure_presets(env_id, tuple(args.presets), n_resets=args.resets)
+        if args.randomized_preset:
+            rows += measure_randomized_frames(
+                env_id, args.randomized_preset, tuple(args.sizes), n_steps=args.steps
+            )
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
     table = markdown_table(rows)

@@ -42,10 +42,16 @@ def test_ratio_direction() -> None:
 def test_script_writes_json_and_markdown(tmp_path, capsys) -> None:
     code = benchmark_script.main(
         ["--env", "domrand/Reach-v0", "--steps", "5", "--sizes", "32", "--resets", "3",
-         "--repeats", "1", "--out-dir", str(tmp_path)]
+         "--repeats", "1", "--presets", "tobin", "--out-dir", str(tmp_path)]
     )  # fmt: skip
     assert code == 0
     data = json.loads((tmp_path / "benchmark.json").read_text())
-    assert len(data["rows"]) == 3 and data["rows"][0]["env_id"] == "domrand/Reach-v0"
+    metrics = [r["metric"] for r in data["rows"]]
+    assert metrics == [
+        "physics steps (state)", "reset", "frames (rgb 32px)", "reset (no randomization)",
+        "reset (tobin)", "frames (tobin, rgb 32px, stepping)",
+        "frames (tobin, rgb 32px, new domain every frame)",
+    ]  # fmt: skip
+    assert all(r["env"] > 0 for r in data["rows"])
     assert "| env | metric |" in (tmp_path / "benchmark.md").read_text()
     assert markdown_table([]).count("\n") == 1

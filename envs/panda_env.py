@@ -115,6 +115,7 @@ class PandaTaskEnv(gym.Env):
         if randomizer is not None and not isinstance(randomizer, Compose):
             randomizer = Compose([randomizer])
         self.randomizer: Compose | None = randomizer
+        self._step_schedule = randomizer is not None and randomizer.has_step_schedule
 
         self.obs_mode = obs_mode
         self.reward_type = reward_type
@@ -269,7 +270,8 @@ class PandaTaskEnv(gym.Env):
             "events": events,
             "episode_events": dict(self.events.counts),
         }
-        if self.randomizer is not None and self.randomizer.has_step_schedule:
+        if self._step_schedule:
+            assert self.randomizer is not None
             update = self.randomizer.step_update(self.scene, self.np_random, self._elapsed)
             if update:
                 info["randomization_update"] = update

@@ -70,7 +70,7 @@ class RawScene:
                 self.bodies[name] = c.loadURDF("table/table.urdf", pos, orn, useFixedBase=True)
             elif name == "robot":
                 self.bodies[name] = c.loadURDF(
-                    "franka_panda/panda.urdf", pos, orn, useFixedBase=True,
+                    env.robot.urdf_path, pos, orn, useFixedBase=True,
                     flags=c.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,
                 )  # fmt: skip
             else:

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 _GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
-RENDERERS = ("tiny",)
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,8 @@ class Camera:
     Args:
         client: the ``BulletClient`` to render.
         config: pose, intrinsics and image size.
+        light: lighting kwargs for ``getCameraImage`` (shared with the scene).
+        renderer: ``"tiny"`` or ``"egl"`` (the EGL plugin must already be loaded).
     """
 
     def __init__(
@@ -76,8 +77,12 @@ class Camera:
         config: CameraConfig | None = None,
         *,
         light: dict[str, Any] | None = None,
+        renderer: str = "tiny",
     ) -> None:
         self.client = client
+        self._renderer = (
+            client.ER_BULLET_HARDWARE_OPENGL if renderer == "egl" else client.ER_TINY_RENDERER
+        )
         # shared with the scene, so a lighting randomizer reaches every camera
         self.light = light if light is not None else {}
         self.configure(config or CameraConfig())
@@ -163,7 +168,7 @@ class Camera:
             c.height,
             self._view,
             self._proj,
-            renderer=cl.ER_TINY_RENDERER,
+            renderer=self._renderer,
             flags=flags,
             **self.config.light,
             **self.light,

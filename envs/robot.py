@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.sim import Simulation
+from envs.visuals import panda_urdf
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
 FINGER_JOINTS = (9, 10)
@@ -49,6 +50,7 @@ class Panda:
         base_position: (x, y, z) of the robot base in the world.
         ee_low, ee_high: the end-effector target is clipped into this box (metres).
         control: gains, forces and action scaling.
+        visual_detail: ``"low"`` (collision meshes as visuals, fast to render) or ``"full"``.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Panda:
         ee_low: Sequence[float],
         ee_high: Sequence[float],
         control: ControlConfig | None = None,
+        visual_detail: str = "low",
     ) -> None:
         self.sim = sim
         self.control = control or ControlConfig()
@@ -66,9 +69,10 @@ class Panda:
         self.ee_high = np.asarray(ee_high, dtype=np.float64)
         self._ee_bounds = (tuple(map(float, ee_low)), tuple(map(float, ee_high)))
         c = sim.client
+        self.urdf_path = panda_urdf(visual_detail)
         self.id = sim.load_urdf(
             "robot",
-            "franka_panda/panda.urdf",
+            self.urdf_path,
             base_position,
             fixed=True,
             flags=c.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,

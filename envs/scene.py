@@ -52,6 +52,8 @@ class TableScene:
         control: robot control settings.
         workspace: placement and end-effector bounds.
         gui: show the PyBullet GUI when a display exists.
+        visual_detail: ``"low"`` or ``"full"`` robot visual meshes.
+        renderer: ``"tiny"`` (TinyRenderer) or ``"egl"`` (hardware OpenGL through EGL).
     """
 
     def __init__(
@@ -61,15 +63,18 @@ class TableScene:
         workspace: Workspace | None = None,
         *,
         gui: bool = False,
+        visual_detail: str = "low",
+        renderer: str = "tiny",
     ) -> None:
-        self.sim = Simulation(physics, gui=gui)
+        self.sim = Simulation(physics, gui=gui, renderer=renderer)
         self.workspace = workspace or Workspace()
         self.table_top = TABLE_TOP
         self.sim.load_urdf("floor", "plane.urdf", fixed=True)
         self.sim.load_urdf("table", "table/table.urdf", (*TABLE_CENTER, 0.0), fixed=True)
         self.robot = Panda(
-            self.sim, ROBOT_BASE, self.workspace.ee_low, self.workspace.ee_high, control
-        )
+            self.sim, ROBOT_BASE, self.workspace.ee_low, self.workspace.ee_high, control,
+            visual_detail=visual_detail,
+        )  # fmt: skip
         self.effects = SceneEffects()
         self.store: dict[str, Any] = {}
         self.roles: dict[str, list[str]] = {
@@ -95,7 +100,7 @@ class TableScene:
 
     def add_camera(self, config: CameraConfig) -> Camera:
         """A camera that follows :meth:`set_camera` (keeping its own image size)."""
-        cam = Camera(self.client, config, light=self.effects.light)
+        cam = Camera(self.client, config, light=self.effects.light, renderer=self.sim.renderer)
         self.cameras.append(cam)
         return cam
 

@@ -12,6 +12,8 @@ import pybullet
 import pybullet_data
 from pybullet_utils import bullet_client
 
+RENDERERS = ("tiny", "egl")
+
 
 class BulletClient(bullet_client.BulletClient):
     """``pybullet_utils`` client that binds each PyBullet function once.
@@ -59,7 +61,11 @@ class Simulation:
             with a warning when no display is available.
     """
 
-    def __init__(self, physics: PhysicsConfig | None = None, *, gui: bool = False) -> None:
+    def __init__(
+        self, physics: PhysicsConfig | None = None, *, gui: bool = False, renderer: str = "tiny"
+    ) -> None:
+        if renderer not in RENDERERS:
+            raise ValueError(f"unknown renderer {renderer!r}; allowed: {', '.join(RENDERERS)}")
         self.physics = physics or PhysicsConfig()
         mode = pybullet.DIRECT
         if gui:
@@ -77,6 +83,10 @@ class Simulation:
         if self.is_gui:
             self.client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
         self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        self.renderer = "tiny"
+        self._egl_plugin: int | None = None
+        if renderer == "egl":
+            self._load_egl()  # before any body exists: frames are blank otherwise
         self.client.setTimeStep(self.physics.timestep)
         self.client.setGravity(*self.physics.gravity)
         self._bodies: dict[str, int] = {}
@@ -84,6 +94,32 @@ class Simulation:
         self.cache: dict[object, object] = {}
         self._state_id: int | None = None
         self._closed = False
+
+    def _load_egl(self) -> None:
+        """Load PyBullet's EGL renderer plugin; on failure warn and keep TinyRenderer."""
+        import pkgutil
+
+        reason = ""
+        try:
+            loader = pkgutil.get_loader("eglRenderer")
+            filename = loader.get_filename() if loader is not None else None  # type: ignore[union-attr]
+            plugin = -1
+            if filename:
+                plugin = self.client.loadPlugin(filename, "_eglRendererPlugin")
+            else:
+                reason = "the eglRenderer module is not part of this pybullet build"
+        except Exception as exc:  # a missing or broken driver stack surfaces here
+            plugin, reason = -1, repr(exc)
+        if plugin < 0:
+            warnings.warn(
+                f"renderer='egl' is not available here ({reason or 'loadPlugin failed'}); "
+                "falling back to renderer='tiny'",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
+        self._egl_plugin = plugin
+        self.renderer = "egl"
 
     # -- bodies -----------------------------------------------------------------
     def load_urdf(
@@ -216,6 +252,8 @@ class Simulation:
         if not self._closed:
             self._closed = True
             try:
+                if self._egl_plugin is not None:
+                    self.client.unloadPlugin(self._egl_plugin)
                 self.client.disconnect()
             except pybullet.error:
                 pass

@@ -64,9 +64,7 @@ class RawScene:
         self.bodies: dict[str, int] = {}
         for name, body in sim.bodies.items():
             pos, orn = _urdf_frame(src, body)
-            if name == "floor":
-                self.bodies[name] = c.loadURDF("plane.urdf", useFixedBase=True)
-            elif name == "table":
+            if name == "table":
                 self.bodies[name] = c.loadURDF("table/table.urdf", pos, orn, useFixedBase=True)
             elif name == "robot":
                 self.bodies[name] = c.loadURDF(

@@ -16,6 +16,8 @@ TABLE_TOP = 0.625  # height of pybullet_data's table surface (m)
 TABLE_CENTER = (0.5, 0.0)
 TABLE_HALF = (0.75, 0.5)  # half extents of the table top in x and y (m)
 ROBOT_BASE = (0.0, 0.0, TABLE_TOP)
+FLOOR_HALF = (2.0, 2.0, 0.01)
+FLOOR_CENTER = (0.3, 0.0)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,13 @@ class TableScene:
         self.sim = Simulation(physics, gui=gui, renderer=renderer)
         self.workspace = workspace or Workspace()
         self.table_top = TABLE_TOP
-        self.sim.load_urdf("floor", "plane.urdf", fixed=True)
+        # A 4 x 4 m floor tile rather than plane.urdf's 30 x 30 m plane: TinyRenderer spends
+        # about 0.7 ms per 64 px frame on the huge plane's triangles, which lie mostly
+        # outside the view (measured: 430 -> 520 frames/s for the nominal scene).
+        self.sim.create_primitive(
+            "floor", "box", FLOOR_HALF, mass=0.0, position=(FLOOR_CENTER[0], FLOOR_CENTER[1], -FLOOR_HALF[2]),
+            rgba=(0.55, 0.6, 0.7, 1.0),
+        )  # fmt: skip
         self.sim.load_urdf("table", "table/table.urdf", (*TABLE_CENTER, 0.0), fixed=True)
         self.robot = Panda(
             self.sim, ROBOT_BASE, self.workspace.ee_low, self.workspace.ee_high, control,

@@ -89,9 +89,13 @@ def test_roll_rotates_the_image(make_env) -> None:
     base = Camera(env.scene.client, CameraConfig(width=64, height=64))
     a = base.render(segmentation=True).segmentation
     b = cam.render(segmentation=True).segmentation
-    # a 90 degree roll about the optical axis maps the image onto its rotation
-    same = max((np.rot90(a, k) == b).mean() for k in (1, 3))
-    assert same > 0.97
+    # a 90 degree roll about the optical axis maps the image onto its rotation; compare
+    # inside the central disc, which a rotation maps onto itself
+    yy, xx = np.mgrid[:64, :64] + 0.5
+    disc = (yy - 32) ** 2 + (xx - 32) ** 2 < 30**2
+    agree = [(np.rot90(a, k) == b)[disc].mean() for k in range(4)]
+    assert max(agree[1], agree[3]) > 0.95  # edge pixels rasterize slightly differently
+    assert agree[0] < 0.85 and agree[2] < 0.85
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ class CameraConfig:
             raise ValueError(
                 f"CameraConfig needs 0 < near < far, got near={self.near}, far={self.far}"
             )
-        if np.allclose(self.eye, self.target):
+        if tuple(self.eye) == tuple(self.target):
             raise ValueError("CameraConfig.eye and CameraConfig.target must differ")
 
     def resized(self, width: int, height: int) -> CameraConfig:

@@ -44,7 +44,7 @@ class ImageNoiseFilter:
             x = x + 255.0 * self.brightness
         if self.gaussian_std > 0:
             rng = np.random.default_rng([self.seed, frame])
-            x = x + rng.normal(0.0, self.gaussian_std, size=x.shape).astype(np.float32)
+            x += rng.standard_normal(x.shape, dtype=np.float32) * np.float32(self.gaussian_std)
         return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 

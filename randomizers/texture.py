@@ -75,15 +75,12 @@ class TextureBank:
         self.sources, self.color, self.scale, self.size = sources, color, scale, size
         self.bank_size, self.image_dir, self.seed = bank_size, image_dir, seed
         self.images = [str(p) for p in list_images(image_dir)] if image_dir else []
-
-    @property
-    def key(self) -> str:
-        """Identity of the bank's contents (scenes share a bank between randomizers)."""
         desc = json.dumps(
             [self.sources, [repr(c) for c in self.color], repr(self.scale), self.size,
              self.bank_size, self.images, self.seed]
         )  # fmt: skip
-        return "texture-bank/" + hashlib.sha1(desc.encode()).hexdigest()[:16]
+        # identity of the bank's contents (scenes share a bank between randomizers)
+        self.key = "texture-bank/" + hashlib.sha1(desc.encode()).hexdigest()[:16]
 
     def generate(self, index: int, photos: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Entry ``index`` as an (size, size, 3) uint8 array."""

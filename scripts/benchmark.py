@@ -24,6 +24,7 @@ from envs.benchmark import (
     measure_env,
     measure_presets,
     measure_randomized_frames,
+    measure_scaling,
 )
 
 
@@ -40,6 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="presets whose reset time is measured",
     )  # fmt: skip
     p.add_argument("--randomized-preset", default="tobin", help="preset for randomized frames/s")
+    p.add_argument(
+        "--scaling", action="store_true",
+        help="add randomized frames/s for 1 and 2 processes, low/full detail, tiny/egl",
+    )  # fmt: skip
+    p.add_argument("--processes", type=int, nargs="*", default=[1, 2], help="for --scaling")
     p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
     return p.parse_args(argv)
 
@@ -58,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             rows += measure_randomized_frames(
                 env_id, args.randomized_preset, tuple(args.sizes), n_steps=args.steps
             )
+    if args.scaling:
+        rows += measure_scaling(
+            args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
+            processes=tuple(args.processes), n_frames=args.steps,
+        )  # fmt: skip
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
     table = markdown_table(rows)

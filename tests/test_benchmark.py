@@ -55,3 +55,17 @@ def test_script_writes_json_and_markdown(tmp_path, capsys) -> None:
     assert all(r["env"] > 0 for r in data["rows"])
     assert "| env | metric |" in (tmp_path / "benchmark.md").read_text()
     assert markdown_table([]).count("\n") == 1
+
+
+def test_scaling_rows_for_processes_and_details() -> None:
+    from envs.benchmark import measure_scaling
+
+    rows = measure_scaling(
+        "domrand/Reach-v0", "tobin", sizes=(32,), processes=(1, 2), details=("low",),
+        renderers=("tiny",), n_frames=3,
+    )  # fmt: skip
+    assert [r.metric for r in rows] == [
+        "tobin frames, 32px, 1 proc, low, tiny",
+        "tobin frames, 32px, 2 proc, low, tiny",
+    ]
+    assert all(r.env > 0 and r.raw > 0 for r in rows)

@@ -21,7 +21,7 @@ from randomizers.texture import (
     TextureBank,
     appearance_specs,
     parse_tint,
-    sample_appearance,
+    sample_appearances,
 )
 
 SHAPES = ("random", "box", "sphere", "cylinder")
@@ -107,15 +107,21 @@ class Distractors(Randomizer):
         return specs
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        n = self.max_count
         params: dict[str, Any] = {"count": int(round(self.count.sample(rng)))}
-        bodies = rng.choice(self.pool_size, size=self.max_count, replace=False)
-        for i in range(self.max_count):
-            p = f"slot{i}"
-            params[f"{p}.body"] = int(bodies[i])
-            params[f"{p}.x"] = float(self.x.sample(rng))
-            params[f"{p}.y"] = float(self.y.sample(rng))
-            params[f"{p}.yaw"] = float(rng.uniform(-np.pi, np.pi))
-            params.update(sample_appearance(rng, p, self.bank, self.tint))
+        bodies = rng.choice(self.pool_size, size=n, replace=False).tolist()
+        xs = self.x.sample_n(rng, n).tolist()
+        ys = self.y.sample_n(rng, n).tolist()
+        yaws = rng.uniform(-np.pi, np.pi, n).tolist()
+        prefixes = [f"slot{i}" for i in range(n)]
+        looks = sample_appearances(rng, prefixes, self.bank, self.tint)
+        for i, p in enumerate(prefixes):
+            params[f"{p}.body"] = bodies[i]
+            params[f"{p}.x"] = xs[i]
+            params[f"{p}.y"] = ys[i]
+            params[f"{p}.yaw"] = yaws[i]
+            params[f"{p}.texture"] = looks[f"{p}.texture"]
+            params[f"{p}.tint"] = looks[f"{p}.tint"]
         return params
 
     def setup(self, scene: Any) -> None:

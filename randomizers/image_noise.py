@@ -37,15 +37,20 @@ class ImageNoiseFilter:
         x = out.astype(np.float32)
         if self.saturation != 1.0:
             grey = x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-            x = grey[..., None] + self.saturation * (x - grey[..., None])
-        if self.contrast != 1.0:
-            x = (x - 127.5) * self.contrast + 127.5
-        if self.brightness != 0.0:
-            x = x + 255.0 * self.brightness
+            x = grey[..., None] + np.float32(self.saturation) * (x - grey[..., None])
+        # contrast about mid-grey and brightness as one affine map; +0.5 rounds on the cast
+        gain = np.float32(self.contrast)
+        offset = np.float32(127.5 * (1.0 - self.contrast) + 255.0 * self.brightness + 0.5)
+        if gain != 1.0:
+            x *= gain
+        x += offset
         if self.gaussian_std > 0:
             rng = np.random.default_rng([self.seed, frame])
-            x += rng.standard_normal(x.shape, dtype=np.float32) * np.float32(self.gaussian_std)
-        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+            noise = rng.standard_normal(x.shape, dtype=np.float32)
+            noise *= np.float32(self.gaussian_std)
+            x += noise
+        np.clip(x, 0.0, 255.0, out=x)
+        return x.astype(np.uint8)
 
 
 class ImageNoise(Randomizer):

@@ -167,10 +167,21 @@ def sample_appearance(
     rng: np.random.Generator, prefix: str, bank: TextureBank, tint: list[Distribution]
 ) -> dict[str, Any]:
     """Draw a bank entry and a tint."""
-    return {
-        f"{prefix}.texture": int(rng.integers(bank.bank_size)),
-        f"{prefix}.tint": [float(d.sample(rng)) for d in tint],
-    }
+    return sample_appearances(rng, [prefix], bank, tint)
+
+
+def sample_appearances(
+    rng: np.random.Generator, prefixes: list[str], bank: TextureBank, tint: list[Distribution]
+) -> dict[str, Any]:
+    """Bank entries and tints for many slots with four generator calls (not 4 per slot)."""
+    n = len(prefixes)
+    textures = rng.integers(bank.bank_size, size=n).tolist()
+    tints = np.stack([d.sample_n(rng, n) for d in tint], axis=1).tolist()
+    params: dict[str, Any] = {}
+    for prefix, tex, rgb in zip(prefixes, textures, tints, strict=True):
+        params[f"{prefix}.texture"] = tex
+        params[f"{prefix}.tint"] = rgb
+    return params
 
 
 class Texture(Randomizer):
@@ -218,10 +229,7 @@ class Texture(Randomizer):
         ]
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        for slot in self.slots:
-            params.update(sample_appearance(rng, slot, self.bank, self.tint))
-        return params
+        return sample_appearances(rng, self.slots, self.bank, self.tint)
 
     def _bindings(self, scene: Any, slot: str) -> list[tuple[int, int]]:
         """(body, link) pairs a slot paints."""

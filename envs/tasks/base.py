@@ -31,6 +31,18 @@ class Task(ABC):
         self.robot = scene.robot
         self.objects: dict[str, str] = {}
 
+    _goal: tuple[float, ...] = (0.0, 0.0, 0.0)
+
+    @property
+    def goal(self) -> np.ndarray:
+        """Goal position (x, y, z): the Reach target, the Push disc centre."""
+        return np.array(self._goal)
+
+    @goal.setter
+    def goal(self, value: np.ndarray) -> None:
+        # kept as plain floats: the per-step reward reads it without NumPy overhead
+        self._goal = tuple(float(v) for v in value)
+
     @abstractmethod
     def reset(self, rng: np.random.Generator) -> None:
         """Place objects and goal for a new episode (bodies at rest, no physics stepped)."""

@@ -46,15 +46,6 @@ class PushTask(CubeTask):
         )  # fmt: skip
         self.objects["goal"] = "goal_region"
 
-    @property
-    def goal(self) -> np.ndarray:
-        """Centre of the goal disc (x, y, z)."""
-        return np.array(self._goal)
-
-    @goal.setter
-    def goal(self, value: np.ndarray) -> None:
-        self._goal = tuple(float(v) for v in value)
-
     def reset(self, rng: np.random.Generator) -> None:
         cube = self.place_cube(rng)
         ws = self.scene.workspace

@@ -40,15 +40,6 @@ class ReachTask(Task):
         self.objects["target"] = "target"
         self.goal = np.array([0.5, 0.0, top + 0.2])
 
-    @property
-    def goal(self) -> np.ndarray:
-        """Target position (x, y, z)."""
-        return np.array(self._goal)
-
-    @goal.setter
-    def goal(self, value: np.ndarray) -> None:
-        self._goal = tuple(float(v) for v in value)
-
     def reset(self, rng: np.random.Generator) -> None:
         self.goal = rng.uniform(self.low, self.high)
         self.sim.set_pose("target", self.goal)

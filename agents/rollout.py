@@ -8,7 +8,7 @@ seed and its random actions come from :func:`envs.seeding.episode_seed`, so one 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,8 @@ class EpisodeResult:
     episode_return: float
     length: int
     events: dict[str, int]
+    params: dict[str, Any] = field(default_factory=dict)
+    """the randomization params the episode ran with (``info["randomization"]``)"""
 
 
 @dataclass
@@ -161,12 +163,19 @@ def run_rollouts(
     *,
     progress: bool = True,
     on_frame: Callable[[np.ndarray], None] | None = None,
+    randomizations: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[RolloutSummary, list[EpisodeResult]]:
     """Run ``config.episodes`` episodes and return the summary and per-episode results.
 
     ``on_frame`` receives the rendered frames of the first ``video_episodes`` episodes
-    that run in env 0.
+    that run in env 0. ``randomizations`` (one params dict per episode) replays given
+    params instead of sampling them (re-simulation).
     """
+    if randomizations is not None and len(randomizations) != config.episodes:
+        raise ValueError(
+            f"randomizations must hold one params dict per episode ({config.episodes}), "
+            f"got {len(randomizations)}"
+        )
     envs = make_vector_env(config)
     n = config.num_envs
     space = envs.single_action_space
@@ -175,6 +184,7 @@ def run_rollouts(
     ]
     rngs: list[np.random.Generator | None] = [None] * n
     slot_episode = [-1] * n
+    slot_params: list[dict[str, Any]] = [{} for _ in range(n)]
     returns = np.zeros(n)
     lengths = np.zeros(n, dtype=int)
     results: list[EpisodeResult] = []
@@ -197,7 +207,19 @@ def run_rollouts(
                 experts[i].reset()  # type: ignore[union-attr]
             if i == 0:
                 recording = idx >= 0 and recorded < config.video_episodes
-        envs.reset(seed=seeds, options={"reset_mask": mask})
+        if randomizations is None:
+            envs.reset(seed=seeds, options={"reset_mask": mask})
+        else:  # different params per env: one masked reset each
+            for i in np.flatnonzero(mask):
+                one = np.zeros(n, dtype=bool)
+                one[i] = True
+                options: dict[str, Any] = {"reset_mask": one}
+                if slot_episode[i] >= 0:
+                    options["randomization"] = dict(randomizations[slot_episode[i]])
+                envs.reset(seed=seeds, options=options)
+        current = envs.get_attr("randomization")
+        for i in np.flatnonzero(mask):
+            slot_params[i] = current[i]
 
     t0 = time.perf_counter()
     bar = tqdm(total=config.episodes, unit="ep", disable=not progress, desc=config.env_id)
@@ -232,6 +254,7 @@ def run_rollouts(
                         episode_return=float(returns[i]),
                         length=int(lengths[i]),
                         events={k: int(v) for k, v in _episode_events(infos, i).items()},
+                        params=slot_params[i],
                     )
                 )
                 bar.update(1)

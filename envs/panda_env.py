@@ -200,7 +200,10 @@ class PandaTaskEnv(gym.Env):
         self.task.reset(self.np_random)
         self.randomization = {}
         if self.randomizer is not None:
-            params = replay if replay is not None else self.randomizer.sample(self.np_random)
+            # sample even when replaying, so the generator ends in the same state and the
+            # rest of the episode (action and observation noise) replays exactly too
+            sampled = self.randomizer.sample(self.np_random)
+            params = replay if replay is not None else sampled
             self.randomizer.apply(self.scene, params)
             self.task.after_randomization()
             self.randomization = params

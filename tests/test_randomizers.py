@@ -371,3 +371,16 @@ def test_a_user_randomizer_plugs_in() -> None:
     red = env.scene.client.getVisualShapeData(env.scene.sim.body("cube"))[0][7][0]
     assert red == pytest.approx(info["randomization"]["cube_colour"]["red"])
     env.close()
+
+
+def test_replay_reproduces_a_noisy_episode_step_by_step() -> None:
+    env = _env("physics")
+    _, info = env.reset(seed=5)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, (20, 3))
+    first = [env.step(a)[0] for a in actions]
+    env.reset(seed=6)
+    env.reset(seed=5, options={"randomization": info["randomization"]})
+    again = [env.step(a)[0] for a in actions]
+    assert np.array_equal(np.stack(first), np.stack(again))
+    env.close()

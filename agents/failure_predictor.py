@@ -5,13 +5,14 @@ held-out episodes (minority recall, balanced accuracy, PR-AUC)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
 from agents.experts import make_expert
+from envs.panda_env import PandaTaskEnv
 from envs.seeding import episode_seed
 from randomizers.rare_events import check_event
 
@@ -55,7 +56,7 @@ def collect_steps(
             done = False
             while not done:
                 if expert is not None:
-                    action = expert(env.unwrapped.privileged_state())
+                    action = expert(cast(PandaTaskEnv, env.unwrapped).privileged_state())
                 else:
                     action = rng.uniform(-1, 1, env.action_space.shape)
                 obs, _, term, trunc, info = env.step(action)

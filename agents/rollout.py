@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -140,7 +140,7 @@ def summarize(
     )
 
 
-def make_vector_env(config: RolloutConfig) -> gym.vector.VectorEnv:
+def make_vector_env(config: RolloutConfig) -> gym.vector.SyncVectorEnv | gym.vector.AsyncVectorEnv:
     """A vector env with manual resets (so every episode gets its own derived seed)."""
     kwargs = dict(config.env_kwargs)
     kwargs.setdefault("obs_mode", config.obs_mode)
@@ -149,7 +149,7 @@ def make_vector_env(config: RolloutConfig) -> gym.vector.VectorEnv:
         kwargs.setdefault("render_mode", "rgb_array")
         kwargs.setdefault("render_size", config.render_size)
     mode = "async" if config.num_envs > 1 else "sync"
-    return gym.make_vec(
+    return gym.make_vec(  # type: ignore[return-value]
         config.env_id,
         num_envs=config.num_envs,
         vectorization_mode=mode,
@@ -195,7 +195,7 @@ def run_rollouts(
     def assign(mask: np.ndarray) -> None:
         nonlocal next_episode, recording
         seeds: list[int | None] = [None] * n
-        for i in np.flatnonzero(mask):
+        for i in np.flatnonzero(mask).tolist():
             idx = next_episode if next_episode < config.episodes else -1
             next_episode += idx >= 0
             slot_episode[i] = idx
@@ -210,7 +210,7 @@ def run_rollouts(
         if randomizations is None:
             envs.reset(seed=seeds, options={"reset_mask": mask})
         else:  # different params per env: one masked reset each
-            for i in np.flatnonzero(mask):
+            for i in np.flatnonzero(mask).tolist():
                 one = np.zeros(n, dtype=bool)
                 one[i] = True
                 options: dict[str, Any] = {"reset_mask": one}
@@ -218,7 +218,7 @@ def run_rollouts(
                     options["randomization"] = dict(randomizations[slot_episode[i]])
                 envs.reset(seed=seeds, options=options)
         current = envs.get_attr("randomization")
-        for i in np.flatnonzero(mask):
+        for i in np.flatnonzero(mask).tolist():
             slot_params[i] = current[i]
 
     t0 = time.perf_counter()
@@ -228,7 +228,7 @@ def run_rollouts(
         if recording and on_frame is not None:
             on_frame(envs.call("render")[0])
         while len(results) < config.episodes:
-            actions = np.zeros((n, *space.shape), dtype=np.float32)
+            actions = np.zeros((n, *(space.shape or ())), dtype=np.float32)
             if config.policy == "expert":
                 states = envs.call("privileged_state")
                 for i in range(n):
@@ -242,7 +242,7 @@ def run_rollouts(
             if recording and on_frame is not None:
                 on_frame(envs.call("render")[0])
             done = np.logical_or(terms, truncs)
-            for i in np.flatnonzero(done):
+            for i in np.flatnonzero(done).tolist():
                 idx = slot_episode[i]
                 if idx < 0:
                     continue
@@ -298,7 +298,7 @@ def save_video(frames: list[np.ndarray], path: str | Path, fps: int = 24) -> Pat
                 "writing .mp4 needs imageio and imageio-ffmpeg: pip install 'domrand[video]' "
                 "(or write a .gif, which needs nothing extra)"
             ) from None
-        imageio.mimwrite(path, frames, fps=fps, macro_block_size=1)
+        imageio.mimwrite(path, cast(Any, frames), fps=fps, macro_block_size=1)
     else:
         raise ValueError(f"unsupported video format {suffix!r} for {path}; use .gif or .mp4")
     return path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pybullet
@@ -167,7 +167,7 @@ def _rollout_trace(
     ended an episode, the state the env reset to, so the raw scene can follow exactly.
     """
     rng = np.random.default_rng(seed)
-    actions = rng.uniform(-1, 1, size=(n_steps, *env.action_space.shape)).astype(np.float32)
+    actions = rng.uniform(-1, 1, size=(n_steps, *(env.action_space.shape or ()))).astype(np.float32)
     env.reset(seed=seed)
     trace: list[tuple[list[float], dict[str, Any] | None]] = []
     elapsed = 0.0
@@ -198,7 +198,9 @@ def measure_env(
     rows: list[Measurement] = []
     configs: list[tuple[str, int | None]] = [("state", None)] + [("rgb", s) for s in sizes]
     for obs_mode, size in configs:
-        env = gym.make(env_id, obs_mode=obs_mode, image_size=size or 64).unwrapped
+        env = cast(
+            PandaTaskEnv, gym.make(env_id, obs_mode=obs_mode, image_size=size or 64).unwrapped
+        )
         env.reset(seed=seed)
         raw = RawScene(env)
         start = _env_state(env)
@@ -276,9 +278,12 @@ def measure_randomized_frames(
     rows = []
     rng = np.random.default_rng(seed)
     for size in sizes:
-        env = gym.make(env_id, obs_mode="rgb", image_size=size, randomization=preset).unwrapped
+        env = cast(
+            PandaTaskEnv,
+            gym.make(env_id, obs_mode="rgb", image_size=size, randomization=preset).unwrapped,
+        )
         env.reset(seed=seed)
-        actions = rng.uniform(-1, 1, (n_steps, *env.action_space.shape))
+        actions = rng.uniform(-1, 1, (n_steps, *(env.action_space.shape or ())))
         t0 = time.perf_counter()
         for a in actions:
             _, _, term, trunc, _ = env.step(a)
@@ -311,10 +316,11 @@ def _randomized_worker(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        env = gym.make(
+        made = gym.make(
             env_id, obs_mode="rgb", image_size=size, randomization=preset,
             visual_detail=detail, renderer=renderer,
-        ).unwrapped  # fmt: skip
+        )  # fmt: skip
+        env = cast(PandaTaskEnv, made.unwrapped)
     env.reset(seed=seed)
     barrier.wait()
     t0 = time.perf_counter()
@@ -348,7 +354,7 @@ def measure_scaling(
     ``getCameraImage`` on the same randomized scenes, in the same processes."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     rows = []
     for renderer in renderers:
         for detail in details:

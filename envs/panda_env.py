@@ -73,7 +73,7 @@ class PandaTaskEnv(gym.Env):
             ``"tiny"`` with a warning when unavailable). Shading differs between the two.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 24}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 24}
     task_cls: ClassVar[type[Task]]
 
     def __init__(
@@ -155,6 +155,7 @@ class PandaTaskEnv(gym.Env):
         self.scene.sim.snapshot()
 
         n_act = 4 if self.task_cls.uses_gripper else 3
+        self._n_actions = n_act
         self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         n_state = len(self.task_cls.state_names)
         state_space = spaces.Box(-np.inf, np.inf, (n_state,), dtype=np.float32)
@@ -212,7 +213,7 @@ class PandaTaskEnv(gym.Env):
         self._needs_reset = False
         self._last_frame = None
         latency = self.scene.effects.action_latency
-        self._pending = deque([[0.0] * self.action_space.shape[0]] * latency)
+        self._pending = deque([[0.0] * self._n_actions] * latency)
         obs = self._observation()
         info = {
             "is_success": False,
@@ -346,6 +347,7 @@ class PandaTaskEnv(gym.Env):
     def render_labels(self) -> dict[str, np.ndarray]:
         """RGB, metric depth and per-body segmentation from the observation camera."""
         frame = self.camera.render(rgb=True, depth=True, segmentation=True)
+        assert frame.rgb is not None and frame.depth is not None and frame.segmentation is not None
         return {"rgb": frame.rgb, "depth": frame.depth, "segmentation": frame.segmentation}
 
     @property

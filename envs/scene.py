@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +130,7 @@ class TableScene:
         """The scene's ``BulletClient``."""
         return self.sim.client
 
-    def on_table(self, position: np.ndarray, margin: float = 0.0) -> bool:
+    def on_table(self, position: Sequence[float] | np.ndarray, margin: float = 0.0) -> bool:
         """Whether an (x, y, z) point lies over the table top and not below its surface."""
         inside = (
             abs(position[0] - TABLE_CENTER[0]) <= TABLE_HALF[0] - margin

@@ -13,6 +13,7 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 RENDERERS = ("tiny", "egl")
+Vec = Sequence[float] | np.ndarray  # a position, size or quaternion
 
 
 class BulletClient(bullet_client.BulletClient):
@@ -97,12 +98,12 @@ class Simulation:
 
     def _load_egl(self) -> None:
         """Load PyBullet's EGL renderer plugin; on failure warn and keep TinyRenderer."""
-        import pkgutil
+        import importlib.util
 
         reason = ""
         try:
-            loader = pkgutil.get_loader("eglRenderer")
-            filename = loader.get_filename() if loader is not None else None  # type: ignore[union-attr]
+            spec = importlib.util.find_spec("eglRenderer")
+            filename = spec.origin if spec is not None else None
             plugin = -1
             if filename:
                 plugin = self.client.loadPlugin(filename, "_eglRendererPlugin")
@@ -126,8 +127,8 @@ class Simulation:
         self,
         name: str,
         path: str,
-        position: Sequence[float] = (0.0, 0.0, 0.0),
-        orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0),
+        position: Vec = (0.0, 0.0, 0.0),
+        orientation: Vec = (0.0, 0.0, 0.0, 1.0),
         *,
         fixed: bool = False,
         flags: int = 0,
@@ -142,11 +143,11 @@ class Simulation:
         self,
         name: str,
         shape: str,
-        size: Sequence[float],
+        size: Vec,
         *,
         mass: float,
-        position: Sequence[float],
-        rgba: Sequence[float] = (0.8, 0.8, 0.8, 1.0),
+        position: Vec,
+        rgba: Vec = (0.8, 0.8, 0.8, 1.0),
         collision: bool = True,
     ) -> int:
         """Create a box (``size`` = half extents), sphere (radius) or cylinder (radius, length)."""
@@ -226,9 +227,7 @@ class Simulation:
         c.restoreState(stateId=self._state_id)
         self.cache.clear()
 
-    def set_pose(
-        self, name: str, position: Sequence[float], orientation: Sequence[float] = (0, 0, 0, 1)
-    ) -> None:
+    def set_pose(self, name: str, position: Vec, orientation: Vec = (0, 0, 0, 1)) -> None:
         """Teleport a body and zero its velocity."""
         body = self.body(name)
         self.cache.clear()

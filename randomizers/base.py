@@ -52,21 +52,21 @@ class Randomizer(ABC):
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None, where: str) -> Randomizer:
         """Build from a preset mapping, rejecting unknown keys with the allowed ones."""
-        config = dict(config or {})
-        if not isinstance(config, Mapping):
+        if config is not None and not isinstance(config, Mapping):
             raise PresetError(
                 f"{where}: expected a mapping of options, got {type(config).__name__}"
             )
+        options = dict(config or {})
         allowed = (*cls.options, "name", "every_n_steps")
-        unknown = sorted(set(config) - set(allowed))
+        unknown = sorted(set(options) - set(allowed))
         if unknown:
             raise PresetError(f"{where}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
-        if "every_n_steps" in config and not cls.step_schedulable:
+        if "every_n_steps" in options and not cls.step_schedulable:
             raise PresetError(
                 f"{where}.every_n_steps: every_n_steps is not supported by the {cls.kind!r} "
                 "randomizer; it resamples on reset only"
             )
-        return cls._from_options(config, where)
+        return cls._from_options(options, where)
 
     @classmethod
     @abstractmethod

@@ -59,14 +59,10 @@ class CameraPose(Randomizer):
 
     @staticmethod
     def _box(ds: list[Distribution], name: str) -> ParamSpec:
-        specs = [d.spec(name) for d in ds]
+        bounds = [d.spec(name).bounds for d in ds]
         return ParamSpec(
-            name,
-            "continuous",
-            min(s.low for s in specs),  # type: ignore[type-var]
-            max(s.high for s in specs),
-            size=3,
-        )  # type: ignore[type-var]
+            name, "continuous", min(b[0] for b in bounds), max(b[1] for b in bounds), size=3
+        )
 
     def space(self) -> list[ParamSpec]:
         return [

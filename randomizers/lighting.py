@@ -87,8 +87,8 @@ class Lighting(Randomizer):
         if self.azimuth is not None and self.elevation is not None:
             specs += [self.azimuth.spec("azimuth"), self.elevation.spec("elevation")]
         if self.color is not None:
-            lo = min(d.spec("c").low for d in self.color)  # type: ignore[type-var]
-            hi = max(d.spec("c").high for d in self.color)  # type: ignore[type-var]
+            lo = min(d.spec("c").bounds[0] for d in self.color)
+            hi = max(d.spec("c").bounds[1] for d in self.color)
             specs.append(ParamSpec("color", "continuous", lo, hi, size=3))
         specs += [d.spec(k) for k, d in self.scalars.items()]
         if self.shadow_probability is not None:

@@ -39,6 +39,13 @@ class ParamSpec:
                 f"ParamSpec {self.name!r} needs low <= high, got [{self.low}, {self.high}]"
             )
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a numeric spec."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"categorical ParamSpec {self.name!r} has no bounds")
+        return float(self.low), float(self.high)
+
     def describe(self) -> str:
         """The allowed values, for error messages and docs."""
         if self.kind == "categorical":

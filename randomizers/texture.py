@@ -155,8 +155,8 @@ def parse_tint(config: dict[str, Any], where: str) -> list[Distribution]:
 
 def appearance_specs(prefix: str, bank: TextureBank, tint: list[Distribution]) -> list[ParamSpec]:
     """A bank entry and a tint colour."""
-    lo = min(d.spec("t").low for d in tint)  # type: ignore[type-var]
-    hi = max(d.spec("t").high for d in tint)  # type: ignore[type-var]
+    lo = min(d.spec("t").bounds[0] for d in tint)
+    hi = max(d.spec("t").bounds[1] for d in tint)
     return [
         ParamSpec(f"{prefix}.texture", "integer", 0, bank.bank_size - 1),
         ParamSpec(f"{prefix}.tint", "continuous", lo, hi, size=3),

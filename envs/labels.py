@@ -1,0 +1,134 @@
+"""Per-sample labels: object poses (world and camera frame), boxes, masks, visible fractions,
+projected 3D box corners, camera intrinsics and extrinsics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.panda_env import PandaTaskEnv
+
+CATEGORIES: tuple[str, ...] = ("robot", "cube", "goal_region", "target", "distractor")
+
+
+def labelled_objects(env: PandaTaskEnv) -> list[tuple[str, str]]:
+    """(body name, category) of the robot, the task objects and the placed distractors."""
+    scene = env.scene
+    out = [("robot", "robot")]
+    out += [(name, cat) for name, cat in env.task.objects.items()]
+    for name in scene.body_names("distractors"):
+        if scene.sim.pose(name)[0][2] > scene.table_top - 0.05:  # parked ones are below
+            out.append((name, "distractor"))
+    return out
+
+
+def _quat_from_matrix(m: np.ndarray) -> list[float]:
+    """Rotation matrix -> quaternion (x, y, z, w)."""
+    w = np.sqrt(max(0.0, 1.0 + m[0, 0] + m[1, 1] + m[2, 2])) / 2
+    x = np.sqrt(max(0.0, 1.0 + m[0, 0] - m[1, 1] - m[2, 2])) / 2
+    y = np.sqrt(max(0.0, 1.0 - m[0, 0] + m[1, 1] - m[2, 2])) / 2
+    z = np.sqrt(max(0.0, 1.0 - m[0, 0] - m[1, 1] + m[2, 2])) / 2
+    x = np.copysign(x, m[2, 1] - m[1, 2])
+    y = np.copysign(y, m[0, 2] - m[2, 0])
+    z = np.copysign(z, m[1, 0] - m[0, 1])
+    return [float(x), float(y), float(z), float(w)]
+
+
+def box_from_mask(mask: np.ndarray) -> list[int] | None:
+    """Tight [x, y, width, height] of a boolean mask (None when empty)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
+
+
+def alone_pixel_counts(env: PandaTaskEnv, bodies: list[int]) -> dict[int, int]:
+    """Pixels each body covers when rendered alone (every other body made transparent:
+    TinyRenderer skips fully transparent shapes), for visible fractions."""
+    c = env.scene.client
+    all_bodies = [c.getBodyUniqueId(i) for i in range(c.getNumBodies())]
+    colours = {b: [(v[1], v[7]) for v in c.getVisualShapeData(b)] for b in all_bodies}
+    counts: dict[int, int] = {}
+    try:
+        for b in all_bodies:
+            for link, rgba in colours[b]:
+                c.changeVisualShape(b, link, rgbaColor=[*rgba[:3], 0.0])
+        for body in bodies:
+            for link, rgba in colours[body]:
+                c.changeVisualShape(body, link, rgbaColor=list(rgba))
+            seg = env.camera.render(rgb=False, segmentation=True).segmentation
+            assert seg is not None
+            counts[body] = int((seg == body).sum())
+            for link, rgba in colours[body]:
+                c.changeVisualShape(body, link, rgbaColor=[*rgba[:3], 0.0])
+    finally:
+        for b in all_bodies:
+            for link, rgba in colours[b]:
+                c.changeVisualShape(b, link, rgbaColor=list(rgba))
+    return counts
+
+
+def local_box(env: PandaTaskEnv, name: str) -> np.ndarray | None:
+    """Half extents of a body's axis-aligned box in its own frame (None for the robot)."""
+    if name == "robot":
+        return None
+    cache = env.scene.store.setdefault("labels/local_box", {})
+    if name not in cache:
+        c = env.scene.client
+        body = env.scene.sim.body(name)
+        pos, orn = c.getBasePositionAndOrientation(body)
+        c.resetBasePositionAndOrientation(body, [0, 0, 50], [0, 0, 0, 1])
+        lo, hi = c.getAABB(body)
+        c.resetBasePositionAndOrientation(body, pos, orn)
+        centre = (np.array(lo) + np.array(hi)) / 2 - np.array([0, 0, 50])
+        cache[name] = (centre, (np.array(hi) - np.array(lo)) / 2)
+        env.scene.sim.cache.clear()
+    return cache[name]
+
+
+def sample_labels(
+    env: PandaTaskEnv, segmentation: np.ndarray, visibility: bool = True
+) -> dict[str, Any]:
+    """Labels of the current frame; ``segmentation`` is the body-id mask of that frame."""
+    c = env.scene.client
+    cam = env.camera
+    T = cam.extrinsics
+    objects = labelled_objects(env)
+    bodies = [env.scene.sim.body(n) for n, _ in objects]
+    alone = alone_pixel_counts(env, bodies) if visibility else {}
+    out = []
+    for instance, ((name, category), body) in enumerate(zip(objects, bodies, strict=True), start=1):
+        pos, orn = c.getBasePositionAndOrientation(body)
+        R_w = np.array(c.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        p_cam = T[:3, :3] @ np.array(pos) + T[:3, 3]
+        R_cam = T[:3, :3] @ R_w
+        mask = segmentation == body
+        visible = int(mask.sum())
+        entry: dict[str, Any] = {
+            "instance": instance,
+            "name": name,
+            "category": category,
+            "body": body,
+            "world_pose": {"position": list(pos), "quaternion": list(orn)},
+            "camera_pose": {
+                "position": p_cam.tolist(),
+                "quaternion": _quat_from_matrix(R_cam),
+                "rotation": R_cam.tolist(),
+            },
+            "bbox": box_from_mask(mask),
+            "visible_pixels": visible,
+        }
+        if visibility:
+            total = alone[body]
+            entry["pixels_alone"] = total
+            entry["visible_fraction"] = visible / total if total else 0.0
+        box = local_box(env, name)
+        if box is not None:
+            centre, half = box
+            signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+            corners = (centre + signs * half) @ R_w.T + np.array(pos)
+            entry["box3d_corners_px"] = np.round(cam.project(corners), 3).tolist()
+        out.append(entry)
+    return {"objects": out, "camera": cam.info()}

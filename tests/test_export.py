@@ -1,0 +1,178 @@
+"""Dataset export: labels, formats that their tools load, determinism, resume, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agents.dataset import RandomizedImageDataset
+from envs.export import ExportConfig, export_dataset
+
+N = 12
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "push"
+    cfg = ExportConfig(num_images=N, size=64, out=str(out), formats=("coco", "bop"), depth=True)
+    return export_dataset(cfg, progress=False)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_files_and_manifest(exported: Path) -> None:
+    assert len(list((exported / "rgb").glob("*.png"))) == N
+    assert len((exported / "samples.jsonl").read_text().splitlines()) == N
+    manifest = json.loads((exported / "manifest.json").read_text())
+    assert manifest["env_id"] == "domrand/Push-v0" and manifest["num_images"] == N
+    assert "distractors" in manifest["preset"]["contents"]
+
+
+def test_labels_match_the_pixels(exported: Path) -> None:
+    records = [json.loads(line) for line in (exported / "samples.jsonl").read_text().splitlines()]
+    for r in records:
+        inst = np.asarray(Image.open(exported / r["instances"]))
+        depth = np.asarray(Image.open(exported / r["depth"])).astype(float) / 1000.0
+        K = np.asarray(r["camera"]["K"])
+        for obj in r["objects"]:
+            mask = inst == obj["instance"]
+            assert mask.sum() == obj["visible_pixels"]
+            if obj["bbox"] is None:
+                continue
+            x, y, w, h = obj["bbox"]
+            rows, cols = np.nonzero(mask)
+            assert (cols.min(), rows.min(), cols.max() - x + 1, rows.max() - y + 1) == (x, y, w, h)
+            assert 0 < obj["visible_fraction"] <= 1.0
+            if obj["category"] == "cube" and mask.sum() > 10:
+                # the cube centre projects near its mask, and depth agrees with the pose
+                p = np.asarray(obj["camera_pose"]["position"])
+                u, v = (K @ p)[:2] / p[2]
+                assert abs(u - (cols.mean() + 0.5)) < 3 and abs(v - (rows.mean() + 0.5)) < 3
+                assert abs(np.median(depth[mask]) - p[2]) < 0.05
+        assert r["randomization"]["distractors"]["count"] >= 0
+
+
+def test_coco_loads_and_masks_decode_exactly(exported: Path) -> None:
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(exported / "annotations.json"))
+    assert len(coco.getImgIds()) == N
+    assert {c["name"] for c in coco.loadCats(coco.getCatIds())} >= {"robot", "cube", "goal_region"}
+    records = [json.loads(line) for line in (exported / "samples.jsonl").read_text().splitlines()]
+    checked = 0
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        r = records[ann["image_id"] - 1]
+        inst = np.asarray(Image.open(exported / r["instances"]))
+        obj = next(
+            o
+            for o in r["objects"]
+            if o["bbox"] == ann["bbox"]
+            and coco.loadCats(ann["category_id"])[0]["name"] == o["category"]
+        )
+        decoded = mask_utils.decode(coco.annToRLE(ann)).astype(bool)
+        assert np.array_equal(decoded, inst == obj["instance"])
+        assert ann["area"] == obj["visible_pixels"]
+        checked += 1
+    assert checked > N
+
+
+def test_bop_files(exported: Path) -> None:
+    cams = json.loads((exported / "bop" / "scene_camera.json").read_text())
+    gt = json.loads((exported / "bop" / "scene_gt.json").read_text())
+    info = json.loads((exported / "bop" / "scene_gt_info.json").read_text())
+    assert set(cams) == set(gt) == set(info) == {str(i) for i in range(N)}
+    first = gt["0"][0]
+    assert len(first["cam_R_m2c"]) == 9 and len(first["cam_t_m2c"]) == 3
+    R = np.asarray(first["cam_R_m2c"]).reshape(3, 3)
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-5)
+    assert 200 < first["cam_t_m2c"][2] < 3000  # millimetres
+    assert len(cams["0"]["cam_K"]) == 9 and cams["0"]["depth_scale"] == 1.0
+    assert all(0 <= e["visib_fract"] <= 1 for e in info["0"])
+
+
+def test_one_and_two_workers_write_the_same_bytes(tmp_path) -> None:
+    a = export_dataset(ExportConfig(num_images=6, size=48, out=str(tmp_path / "a")), progress=False)
+    b = export_dataset(
+        ExportConfig(num_images=6, size=48, out=str(tmp_path / "b"), workers=2), progress=False
+    )
+    assert _tree(a) == _tree(b)
+
+
+def test_interrupted_export_resumes_to_the_same_bytes(tmp_path) -> None:
+    full = export_dataset(
+        ExportConfig(num_images=6, size=48, out=str(tmp_path / "full")), progress=False
+    )
+    part = tmp_path / "part"
+    export_dataset(ExportConfig(num_images=6, size=48, out=str(part)), progress=False)
+    for i in (2, 4):  # as if killed while these samples were in flight
+        (part / "labels" / f"{i:06d}.json").unlink()
+        (part / "rgb" / f"{i:06d}.png").write_bytes(b"truncated")
+    (part / "samples.jsonl").unlink()
+    with pytest.raises(FileExistsError, match="pass resume=True"):
+        export_dataset(ExportConfig(num_images=6, size=48, out=str(part)), progress=False)
+    export_dataset(ExportConfig(num_images=6, size=48, out=str(part), resume=True), progress=False)
+    assert _tree(full) == _tree(part)
+    with pytest.raises(ValueError, match=r"settings differ from the first run in \['size'\]"):
+        export_dataset(
+            ExportConfig(num_images=6, size=32, out=str(part), resume=True), progress=False
+        )
+
+
+def test_torch_dataset(exported: Path) -> None:
+    ds = RandomizedImageDataset(exported, load_masks=True)
+    assert len(ds) == N
+    image, label = ds[3]
+    assert (
+        image.shape == (3, 64, 64) and image.dtype.name == "float32"
+        if hasattr(image.dtype, "name")
+        else True
+    )
+    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    assert label["index"] == 3 and label["instance_mask"].shape == (64, 64)
+    assert float(label["depth_m"].max()) <= 4.0
+    with pytest.raises(FileNotFoundError, match="export a dataset first"):
+        RandomizedImageDataset(exported / "missing")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_images": 0}, "num_images must be >= 1"),
+        ({"formats": ("voc",)}, r"unknown format\(s\) \['voc'\]; allowed: coco, bop"),
+        ({"steps": -1}, "steps must be >= 0"),
+    ],
+)
+def test_bad_export_config(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ExportConfig(**kwargs)
+
+
+def test_script(tmp_path, capsys) -> None:
+    from scripts import export_dataset as script
+
+    out = tmp_path / "s"
+    args = [
+        "--num-images",
+        "3",
+        "--size",
+        "32",
+        "--out",
+        str(out),
+        "--format",
+        "coco",
+        "--no-progress",
+    ]
+    assert script.main(args) == 0
+    assert (out / "annotations.json").exists()
+    assert "wrote 3 samples" in capsys.readouterr().out
+    assert script.main(args) == 2  # not empty and no --resume
+    assert "pass resume=True" in capsys.readouterr().err

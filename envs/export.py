@@ -25,6 +25,7 @@ from envs.panda_env import PandaTaskEnv
 from envs.seeding import episode_seed
 
 FORMATS = ("coco", "bop")
+BACKENDS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class ExportConfig:
     depth: bool = False
     steps: int = 0  # random actions before the capture (varied robot and object states)
     visibility: bool = True
+    backend: str = "local"  # "local" (process pool) or "ray"
+    address: str | None = None  # Ray cluster address; None starts a local Ray
+    shard_size: int = 50  # samples per Ray task
 
     def __post_init__(self) -> None:
         for key in ("num_images", "size", "workers"):
@@ -50,6 +54,10 @@ class ExportConfig:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
         unknown = [f for f in self.formats if f not in FORMATS]
         if unknown:
             raise ValueError(f"unknown format(s) {unknown}; allowed: {', '.join(FORMATS)}")
@@ -161,7 +169,9 @@ def export_dataset(config: ExportConfig, *, progress: bool = True) -> Path:
     bar = tqdm(total=config.num_images, initial=config.num_images - len(todo), unit="img",
                disable=not progress, desc="export")  # fmt: skip
     try:
-        if config.workers == 1 or len(todo) <= 1:
+        if config.backend == "ray":
+            _run_ray(config, todo, bar)
+        elif config.workers == 1 or len(todo) <= 1:
             _init_worker(config)
             for i in todo:
                 _export_one(i)
@@ -177,6 +187,40 @@ def export_dataset(config: ExportConfig, *, progress: bool = True) -> Path:
         bar.close()
     write_index(out, config)
     return out
+
+
+def _export_shard(config: ExportConfig, indices: list[int]) -> int:
+    """One Ray task: build an env, export a shard of sample indices, close the env."""
+    _init_worker(config)
+    try:
+        for i in indices:
+            _export_one(i)
+    finally:
+        assert _Worker.env is not None
+        _Worker.env.close()
+    return len(indices)
+
+
+def _run_ray(config: ExportConfig, todo: list[int], bar: Any) -> None:
+    """The same shards as Ray tasks (``ray.init(address)``; a local Ray when None). The
+    output folder must be reachable from every node (a shared filesystem)."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("backend='ray' needs Ray: pip install -e '.[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=config.address, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1)(_export_shard)
+        shards = [todo[i : i + config.shard_size] for i in range(0, len(todo), config.shard_size)]
+        pending = [task.remote(config, shard) for shard in shards]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            bar.update(ray.get(done[0]))
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _manifest(config: ExportConfig) -> dict[str, Any]:
@@ -197,9 +241,8 @@ def _manifest(config: ExportConfig) -> dict[str, Any]:
     except PackageNotFoundError:
         pkg = "unknown"
     fields = asdict(config)
-    fields.pop("out")
-    fields.pop("workers")
-    fields.pop("resume")
+    for key in ("out", "workers", "resume", "backend", "address", "shard_size"):
+        fields.pop(key)
     return {**fields, "formats": list(config.formats), "preset": preset, "package_version": pkg,
             "categories": list(CATEGORIES)}  # fmt: skip
 

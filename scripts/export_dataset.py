@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--depth", action="store_true", help="also write 16-bit depth PNGs (mm)")
     p.add_argument("--steps", type=int, default=0, help="random actions before each capture")
     p.add_argument("--no-visibility", action="store_true", help="skip visible fractions")
+    p.add_argument("--backend", default="local", choices=["local", "ray"])
+    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     formats = tuple(f for f in args.format.split(",") if f)
@@ -42,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             env_id=args.env, preset=args.preset, num_images=args.num_images, size=args.size,
             out=args.out, seed=args.seed, workers=args.workers, resume=args.resume,
             formats=formats, depth=args.depth, steps=args.steps,
-            visibility=not args.no_visibility,
+            visibility=not args.no_visibility, backend=args.backend, address=args.address,
         )  # fmt: skip
         t0 = time.perf_counter()
         out = export_dataset(config, progress=not args.no_progress)
-    except (ValueError, PresetError, FileExistsError) as exc:
+    except (ValueError, PresetError, FileExistsError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - t0

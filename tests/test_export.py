@@ -176,3 +176,24 @@ def test_script(tmp_path, capsys) -> None:
     assert "wrote 3 samples" in capsys.readouterr().out
     assert script.main(args) == 2  # not empty and no --resume
     assert "pass resume=True" in capsys.readouterr().err
+
+
+def test_ray_backend_writes_the_same_bytes(tmp_path) -> None:
+    ray = pytest.importorskip("ray", reason="Ray not installed: pip install -e .[ray]")
+    local = export_dataset(
+        ExportConfig(num_images=5, size=32, out=str(tmp_path / "l")), progress=False
+    )
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        cfg = ExportConfig(
+            num_images=5, size=32, out=str(tmp_path / "r"), backend="ray", shard_size=2
+        )
+        remote = export_dataset(cfg, progress=False)
+    finally:
+        ray.shutdown()
+    assert _tree(local) == _tree(remote)
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="allowed: local, ray"):
+        ExportConfig(backend="dask")

@@ -44,6 +44,8 @@ class ExportConfig:
     depth: bool = False
     steps: int = 0  # random actions before the capture (varied robot and object states)
     visibility: bool = True
+    policy: str = "random"  # who acts during the ``steps`` before the capture
+    overwrite: bool = False
     backend: str = "local"  # "local" (process pool) or "ray"
     address: str | None = None  # Ray cluster address; None starts a local Ray
     shard_size: int = 50  # samples per Ray task
@@ -54,6 +56,10 @@ class ExportConfig:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.policy not in ("random", "expert"):
+            raise ValueError(f"unknown policy {self.policy!r}; allowed: random, expert")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other; pick one")
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
         if self.shard_size < 1:
@@ -98,7 +104,18 @@ def _init_worker(config: ExportConfig) -> None:
     _Worker.env = cast(PandaTaskEnv, made.unwrapped)
 
 
+class SampleError(RuntimeError):
+    """Exporting one sample failed; the message names the sample index."""
+
+
 def _export_one(index: int) -> int:
+    try:
+        return _export_sample(index)
+    except Exception as exc:
+        raise SampleError(f"sample {index} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _export_sample(index: int) -> int:
     env, config = _Worker.env, _Worker.config
     assert env is not None and config is not None
     out = Path(config.out)
@@ -106,8 +123,17 @@ def _export_one(index: int) -> int:
     _, info = env.reset(seed=seed)
     events: list[str] = []
     rng = np.random.default_rng(seed)
+    expert = None
+    if config.policy == "expert" and config.steps:
+        from agents.experts import make_expert
+
+        expert = make_expert(config.env_id)
     for _ in range(config.steps):
-        _, _, term, trunc, step_info = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        if expert is not None:
+            action = expert(env.privileged_state())
+        else:
+            action = rng.uniform(-1, 1, env.action_space.shape)
+        _, _, term, trunc, step_info = env.step(action)
         events += step_info["events"]
         if term or trunc:
             break
@@ -149,11 +175,16 @@ def export_dataset(config: ExportConfig, *, progress: bool = True) -> Path:
     out = Path(config.out)
     manifest_path = out / "manifest.json"
     manifest = _manifest(config)
+    if out.exists() and any(out.iterdir()) and config.overwrite:
+        import shutil
+
+        shutil.rmtree(out)
     if out.exists() and any(out.iterdir()):
         if not config.resume:
             raise FileExistsError(
                 f"{str(out)!r} is not empty; pass resume=True (--resume) to continue an "
-                "interrupted export with the same settings, or choose another folder"
+                "interrupted export with the same settings, overwrite=True (--overwrite) to "
+                "replace it, or choose another folder"
             )
         if manifest_path.exists():
             old = json.loads(manifest_path.read_text())
@@ -241,7 +272,7 @@ def _manifest(config: ExportConfig) -> dict[str, Any]:
     except PackageNotFoundError:
         pkg = "unknown"
     fields = asdict(config)
-    for key in ("out", "workers", "resume", "backend", "address", "shard_size"):
+    for key in ("out", "workers", "resume", "overwrite", "backend", "address", "shard_size"):
         fields.pop(key)
     return {**fields, "formats": list(config.formats), "preset": preset, "package_version": pkg,
             "categories": list(CATEGORIES)}  # fmt: skip
@@ -263,6 +294,9 @@ def write_index(out: Path, config: ExportConfig) -> None:
         write_coco(out, records, config.size)
     if "bop" in config.formats:
         write_bop(out, records)
+    from envs.contact_sheet import contact_sheet
+
+    contact_sheet(out, num=min(16, len(records))).save(out / "preview.png")
 
 
 def write_coco(out: Path, records: list[dict[str, Any]], size: int) -> Path:

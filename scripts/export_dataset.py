@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="processes")
     p.add_argument("--resume", action="store_true", help="continue an interrupted export")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--policy", default="random", choices=["random", "expert"],
+                   help="who acts during --steps")  # fmt: skip
     p.add_argument(
         "--format", default="", help=f"comma-separated extra formats: {','.join(FORMATS)}"
     )
@@ -45,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             out=args.out, seed=args.seed, workers=args.workers, resume=args.resume,
             formats=formats, depth=args.depth, steps=args.steps,
             visibility=not args.no_visibility, backend=args.backend, address=args.address,
+            overwrite=args.overwrite, policy=args.policy,
         )  # fmt: skip
         t0 = time.perf_counter()
         out = export_dataset(config, progress=not args.no_progress)
-    except (ValueError, PresetError, FileExistsError, ImportError) as exc:
+    except (ValueError, PresetError, FileExistsError, ImportError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - t0

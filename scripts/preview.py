@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Write a grid of randomized frames (one per seed, labelled) for a preset.
+"""Write a grid of randomized frames (one per seed, labelled) for a preset, or a contact
+sheet (masks and boxes drawn on) of an exported dataset.
 
-Example:
+Examples:
     python scripts/preview.py --env domrand/Push-v0 --preset tobin --num 16 --out tobin.png
+    python scripts/preview.py --dataset datasets/push_tobin --num 16 --out sheet.png
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import sys
 
 from envs import ENV_IDS
+from envs.contact_sheet import contact_sheet
 from randomizers.errors import PresetError
 from randomizers.preview import preview_grid
 
@@ -23,15 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num", type=int, default=16, help="number of frames")
     p.add_argument("--size", type=int, default=128, help="frame size (px)")
     p.add_argument("--seed", type=int, default=0, help="run seed")
+    p.add_argument("--dataset", default=None, help="an exported dataset folder instead")
     p.add_argument("--out", default="preview.png", help="output PNG")
     args = p.parse_args(argv)
     try:
-        grid = preview_grid(args.env, args.preset, num=args.num, size=args.size, seed=args.seed)
-    except (PresetError, ValueError) as exc:
+        if args.dataset:
+            grid = contact_sheet(args.dataset, num=args.num)
+        else:
+            grid = preview_grid(args.env, args.preset, num=args.num, size=args.size, seed=args.seed)
+    except (PresetError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     grid.save(args.out)
-    print(f"wrote {args.out} ({args.num} frames of {args.env} with preset {args.preset!r})")
+    what = args.dataset or f"{args.env} with preset {args.preset!r}"
+    print(f"wrote {args.out} ({args.num} frames of {what})")
     return 0
 
 

@@ -197,3 +197,74 @@ def test_ray_backend_writes_the_same_bytes(tmp_path) -> None:
 def test_unknown_backend() -> None:
     with pytest.raises(ValueError, match="allowed: local, ray"):
         ExportConfig(backend="dask")
+
+
+def test_projected_centres_lie_in_boxes_of_fully_visible_objects(exported: Path) -> None:
+    checked = 0
+    for line in (exported / "samples.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        K = np.asarray(r["camera"]["K"])
+        for obj in r["objects"]:
+            if obj["category"] == "robot" or obj["bbox"] is None:
+                continue
+            if obj["visible_fraction"] < 0.95 or obj["visible_pixels"] < 20:
+                continue
+            p = np.asarray(obj["camera_pose"]["position"])
+            u, v = (K @ p)[:2] / p[2]
+            x, y, w, h = obj["bbox"]
+            assert x - 1 <= u <= x + w + 1 and y - 1 <= v <= y + h + 1, obj["name"]
+            checked += 1
+    assert checked >= N
+
+
+def test_overwrite_and_contact_sheet(tmp_path) -> None:
+    out = tmp_path / "o"
+    export_dataset(ExportConfig(num_images=3, size=32, out=str(out)), progress=False)
+    (out / "stale.txt").write_text("old")
+    export_dataset(
+        ExportConfig(num_images=3, size=32, out=str(out), overwrite=True), progress=False
+    )
+    assert not (out / "stale.txt").exists()
+    with Image.open(out / "preview.png") as im:
+        assert im.size == (2 * 64, 2 * 64)  # 3 tiles of 32 px x2 on a 2 x 2 sheet
+    from scripts import preview
+
+    assert (
+        preview.main(["--dataset", str(out), "--num", "2", "--out", str(tmp_path / "s.png")]) == 0
+    )
+    with pytest.raises(ValueError, match="exclude each other"):
+        ExportConfig(resume=True, overwrite=True)
+
+
+def test_a_failing_sample_names_its_index_and_keeps_earlier_ones(tmp_path, monkeypatch) -> None:
+    import envs.export as export
+
+    real = export._export_sample
+
+    def flaky(index: int) -> int:
+        if index == 3:
+            raise OSError("disk full")
+        return real(index)
+
+    monkeypatch.setattr(export, "_export_sample", flaky)
+    out = tmp_path / "f"
+    with pytest.raises(export.SampleError, match="sample 3 failed: OSError: disk full"):
+        export_dataset(ExportConfig(num_images=5, size=32, out=str(out)), progress=False)
+    assert sorted(p.name for p in (out / "labels").glob("*.json")) == [
+        "000000.json", "000001.json", "000002.json"
+    ]  # fmt: skip
+
+
+def test_expert_steps_before_capture_move_the_robot(tmp_path) -> None:
+    still = export_dataset(
+        ExportConfig(num_images=2, size=32, out=str(tmp_path / "a")), progress=False
+    )
+    moved = export_dataset(
+        ExportConfig(num_images=2, size=32, out=str(tmp_path / "b"), steps=6, policy="expert"),
+        progress=False,
+    )
+    a = json.loads((still / "labels" / "000000.json").read_text())
+    b = json.loads((moved / "labels" / "000000.json").read_text())
+    ra = next(o for o in a["objects"] if o["name"] == "robot")
+    rb = next(o for o in b["objects"] if o["name"] == "robot")
+    assert ra["bbox"] != rb["bbox"]

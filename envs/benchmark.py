@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -391,4 +392,55 @@ def measure_scaling(
                     if used != renderer:
                         label += f" (asked {renderer})"
                     rows.append(Measurement(env_id, label, env_fps, raw_fps, "frames/s"))
+    return rows
+
+
+def measure_export(
+    env_id: str,
+    preset: str = "tobin",
+    *,
+    sizes: tuple[int, ...] = (64, 128),
+    workers: tuple[int, ...] = (1, 2),
+    n_images: int = 200,
+) -> list[Measurement]:
+    """Export throughput (images/s, start-up included) next to bare ``getCameraImage``
+    (RGB and segmentation) of the same randomized scenes in one process."""
+    import shutil
+    import tempfile
+
+    import gymnasium as gym
+
+    from envs.export import ExportConfig, export_dataset
+    from envs.seeding import episode_seed
+
+    rows = []
+    for size in sizes:
+        env = cast(
+            PandaTaskEnv,
+            gym.make(env_id, obs_mode="rgb", image_size=size, randomization=preset).unwrapped,
+        )
+        raw_s = 0.0
+        c, cam = env.scene.client, env.camera
+        for i in range(min(n_images, 100)):
+            env.reset(seed=episode_seed(0, i))
+            t0 = time.perf_counter()
+            c.getCameraImage(size, size, cam.view_matrix, cam.projection_matrix,
+                             renderer=c.ER_TINY_RENDERER, **cam.light)  # fmt: skip
+            raw_s += time.perf_counter() - t0
+        raw_fps = min(n_images, 100) / raw_s
+        env.close()
+        for k in workers:
+            tmp = tempfile.mkdtemp(prefix="domrand-bench-")
+            try:
+                cfg = ExportConfig(env_id=env_id, preset=preset, num_images=n_images, size=size,
+                                   out=str(Path(tmp) / "ds"), workers=k)  # fmt: skip
+                t0 = time.perf_counter()
+                export_dataset(cfg, progress=False)
+                fps = n_images / (time.perf_counter() - t0)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            rows.append(
+                Measurement(env_id, f"export ({preset}, {size}px, {k} worker{'s' * (k > 1)})",
+                            fps, raw_fps * k, "images/s")
+            )  # fmt: skip
     return rows

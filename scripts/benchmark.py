@@ -22,6 +22,7 @@ from envs import ENV_IDS
 from envs.benchmark import (
     markdown_table,
     measure_env,
+    measure_export,
     measure_presets,
     measure_randomized_frames,
     measure_scaling,
@@ -46,6 +47,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="add randomized frames/s for 1 and 2 processes, low/full detail, tiny/egl",
     )  # fmt: skip
     p.add_argument("--processes", type=int, nargs="*", default=[1, 2], help="for --scaling")
+    p.add_argument(
+        "--export", action="store_true",
+        help="add dataset-export images/s (1 and 2 workers) next to raw rendering",
+    )  # fmt: skip
     p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
     return p.parse_args(argv)
 
@@ -68,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         rows += measure_scaling(
             args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
             processes=tuple(args.processes), n_frames=args.steps,
+        )  # fmt: skip
+    if args.export:
+        rows += measure_export(
+            args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
+            workers=tuple(args.processes), n_images=max(args.steps, 20),
         )  # fmt: skip
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"

@@ -98,8 +98,9 @@ def _init_worker(config: ExportConfig) -> None:
     import gymnasium as gym
 
     _Worker.config = config
+    # state observations: a reset renders nothing; the one render per sample is ours
     made = gym.make(
-        config.env_id, obs_mode="rgb", image_size=config.size, randomization=config.preset
+        config.env_id, obs_mode="state", image_size=config.size, randomization=config.preset
     )
     _Worker.env = cast(PandaTaskEnv, made.unwrapped)
 

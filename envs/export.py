@@ -46,6 +46,7 @@ class ExportConfig:
     visibility: bool = True
     policy: str = "random"  # who acts during the ``steps`` before the capture
     overwrite: bool = False
+    episodes_file: str | None = None  # JSONL of {"seed", "params"}: replay these episodes
     backend: str = "local"  # "local" (process pool) or "ray"
     address: str | None = None  # Ray cluster address; None starts a local Ray
     shard_size: int = 50  # samples per Ray task
@@ -121,7 +122,11 @@ def _export_sample(index: int) -> int:
     assert env is not None and config is not None
     out = Path(config.out)
     seed = episode_seed(config.seed, index)
-    _, info = env.reset(seed=seed)
+    options = None
+    if config.episodes_file is not None:
+        row = _episodes(config.episodes_file)[index]
+        seed, options = int(row["seed"]), {"randomization": row["params"]}
+    _, info = env.reset(seed=seed, options=options)
     events: list[str] = []
     rng = np.random.default_rng(seed)
     expert = None
@@ -167,6 +172,25 @@ def _export_sample(index: int) -> int:
     return index
 
 
+_EPISODES: dict[tuple[str, int], list[dict[str, Any]]] = {}  # per-process file cache
+
+
+def _episodes(path: str) -> list[dict[str, Any]]:
+    """Rows of an episodes file (read once per process and file version)."""
+    try:
+        key = (path, Path(path).stat().st_mtime_ns)
+        if key not in _EPISODES:
+            lines = Path(path).read_text().splitlines()
+            _EPISODES[key] = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read episodes file {path!r}: {exc}") from None
+    rows = _EPISODES[key]
+    for i, row in enumerate(rows):
+        if "seed" not in row or "params" not in row:
+            raise ValueError(f"{path!r} line {i + 1}: each row needs 'seed' and 'params'")
+    return rows
+
+
 def _done(out: Path, n: int) -> set[int]:
     return {i for i in range(n) if (out / "labels" / f"{i:06d}.json").exists()}
 
@@ -174,6 +198,14 @@ def _done(out: Path, n: int) -> set[int]:
 def export_dataset(config: ExportConfig, *, progress: bool = True) -> Path:
     """Render and label ``num_images`` samples into ``config.out``; returns the folder."""
     out = Path(config.out)
+    if (
+        config.episodes_file is not None
+        and len(_episodes(config.episodes_file)) != config.num_images
+    ):
+        raise ValueError(
+            f"num_images ({config.num_images}) must equal the rows of {config.episodes_file!r} "
+            f"({len(_episodes(config.episodes_file))})"
+        )
     manifest_path = out / "manifest.json"
     manifest = _manifest(config)
     if out.exists() and any(out.iterdir()) and config.overwrite:

@@ -37,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-envs", type=int, default=1, help="parallel envs")
     p.add_argument("--out", default="runs/balance", help="output folder")
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="also export an image dataset of the balanced episodes into DIR",
+    )
+    p.add_argument("--size", type=int, default=128, help="image size for --export")
+    p.add_argument("--workers", type=int, default=1, help="export processes for --export")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -53,6 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     out = save_balanced(args.out, config, report, natural, resimulated)
     print(report.table())
     print(f"\nwrote {out / 'episodes.jsonl'} and {out / 'summary.md'}")
+    if args.export:
+        from envs.export import ExportConfig, export_dataset
+
+        n = len(natural) + len(resimulated)
+        dataset = export_dataset(
+            ExportConfig(
+                env_id=args.env, preset=args.preset, num_images=n, size=args.size,
+                out=args.export, workers=args.workers,
+                episodes_file=str(out / "episodes.jsonl"),
+            ),
+            progress=not args.no_progress,
+        )  # fmt: skip
+        print(f"exported {n} images of the balanced episodes to {dataset}")
     return 0
 
 

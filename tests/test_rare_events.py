@@ -134,3 +134,21 @@ def test_scripts_report_errors(capsys) -> None:
     assert "unknown event 'explosion'" in capsys.readouterr().err
     assert train_failure_predictor.main(["--event", "explosion", "--no-progress"]) == 2
     assert "unknown event 'explosion'" in capsys.readouterr().err
+
+
+def test_balanced_episodes_export_as_a_dataset(tmp_path, capsys) -> None:
+    from scripts import balance_rare_events
+
+    args = [
+        "--env", "domrand/Lift-v0", "--preset", "physics", "--event", "robot_table_collision",
+        "--rollouts", "30", "--batch", "10", "--max-rounds", "1", "--k-neighbors", "3",
+        "--target-rate", "0.9", "--out", str(tmp_path / "bal"), "--export", str(tmp_path / "ds"),
+        "--size", "32", "--no-progress",
+    ]  # fmt: skip
+    assert balance_rare_events.main(args) == 0
+    rows = [json.loads(x) for x in (tmp_path / "bal" / "episodes.jsonl").read_text().splitlines()]
+    samples = [json.loads(x) for x in (tmp_path / "ds" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == len(rows) == 40
+    for row, sample in zip(rows, samples, strict=True):
+        assert sample["seed"] == row["seed"] and sample["randomization"] == row["params"]
+    assert "exported 40 images" in capsys.readouterr().out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +15,28 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 RENDERERS = ("tiny", "egl")
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (the EGL plugin prints driver banners) for a moment."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no real file descriptor: nothing to do
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(devnull)
+        os.close(saved)
+
+
 Vec = Sequence[float] | np.ndarray  # a position, size or quaternion
 
 
@@ -106,7 +130,8 @@ class Simulation:
             filename = spec.origin if spec is not None else None
             plugin = -1
             if filename:
-                plugin = self.client.loadPlugin(filename, "_eglRendererPlugin")
+                with _quiet_stdout():
+                    plugin = self.client.loadPlugin(filename, "_eglRendererPlugin")
             else:
                 reason = "the eglRenderer module is not part of this pybullet build"
         except Exception as exc:  # a missing or broken driver stack surfaces here
@@ -252,7 +277,8 @@ class Simulation:
             self._closed = True
             try:
                 if self._egl_plugin is not None:
-                    self.client.unloadPlugin(self._egl_plugin)
+                    with _quiet_stdout():
+                        self.client.unloadPlugin(self._egl_plugin)
                 self.client.disconnect()
             except pybullet.error:
                 pass

@@ -170,8 +170,7 @@ class Camera:
             self._proj,
             renderer=self._renderer,
             flags=flags,
-            **self.config.light,
-            **self.light,
+            **{**self.config.light, **self.light},  # the scene's (randomized) light wins
         )
         out_rgb = out_depth = out_seg = None
         if rgb:

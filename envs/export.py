@@ -290,16 +290,16 @@ def _run_ray(config: ExportConfig, todo: list[int], bar: Any) -> None:
 def _manifest(config: ExportConfig) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
-    from randomizers.presets import load_preset
+    from randomizers.presets import load_preset, preset_text
 
     preset: Any = None
     if config.preset is not None:
         compose = load_preset(config.preset)
-        preset = {"name": config.preset, "randomizers": [r.kind for r in compose.randomizers]}
-        if isinstance(config.preset, str) and Path(config.preset).suffix not in (".yaml", ".yml"):
-            from randomizers.presets import preset_dir
-
-            preset["contents"] = (preset_dir() / f"{config.preset}.yaml").read_text()
+        preset = {
+            "name": config.preset,
+            "randomizers": [r.kind for r in compose.randomizers],
+            "contents": preset_text(config.preset),  # named preset or a .yaml path alike
+        }
     try:
         pkg = version("domrand")
     except PackageNotFoundError:

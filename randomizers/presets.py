@@ -71,6 +71,11 @@ def _resolve(spec: str | Path) -> tuple[Path, str]:
     )
 
 
+def preset_text(spec: str | Path) -> str:
+    """The YAML text of a preset name or path (what a dataset manifest records)."""
+    return _resolve(spec)[0].read_text()
+
+
 def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
     """Build a :class:`Compose` from a preset name, a YAML path or a dict."""
     if not isinstance(spec, (str, Path)):

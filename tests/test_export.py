@@ -268,3 +268,14 @@ def test_expert_steps_before_capture_move_the_robot(tmp_path) -> None:
     ra = next(o for o in a["objects"] if o["name"] == "robot")
     rb = next(o for o in b["objects"] if o["name"] == "robot")
     assert ra["bbox"] != rb["bbox"]
+
+
+def test_manifest_records_a_preset_file_given_by_path(tmp_path) -> None:
+    preset = tmp_path / "mine.yaml"
+    preset.write_text("camera:\n  roll: [-2, 2]\n")
+    out = export_dataset(
+        ExportConfig(num_images=1, size=32, preset=str(preset), out=str(tmp_path / "d")),
+        progress=False,
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["preset"]["contents"] == preset.read_text()

@@ -384,3 +384,18 @@ def test_replay_reproduces_a_noisy_episode_step_by_step() -> None:
     again = [env.step(a)[0] for a in actions]
     assert np.array_equal(np.stack(first), np.stack(again))
     env.close()
+
+
+def test_camera_light_and_randomized_light_merge() -> None:
+    """A light set on the camera config and one from the lighting randomizer combine
+    (the randomized value wins) instead of clashing as duplicate keyword arguments."""
+    from envs.camera import CameraConfig
+
+    cam = CameraConfig(light={"lightAmbientCoeff": 0.2, "shadow": 0})
+    env = _env({"lighting": {"ambient": [0.7, 0.8]}}, obs_mode="rgb", image_size=32, camera=cam)
+    obs, _ = env.reset(seed=0)
+    plain = _env(None, obs_mode="rgb", image_size=32, camera=cam)
+    obs0, _ = plain.reset(seed=0)
+    assert obs.mean() > obs0.mean()  # the brighter randomized ambient term took effect
+    env.close()
+    plain.close()

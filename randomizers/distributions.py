@@ -63,16 +63,20 @@ class Distribution:
         min_value: float | None = None,
         max_value: float | None = None,
         modes: tuple[str, ...] = MODES,
+        default_mode: str = "absolute",
     ) -> Distribution:
-        """Build from preset syntax; ``min_value``/``max_value`` bound what may be sampled."""
+        """Build from preset syntax; ``min_value``/``max_value`` bound what may be sampled
+        (numeric choices included); ``default_mode`` applies when the preset names none."""
         if isinstance(config, (int, float)) and not isinstance(config, bool):
-            d = cls("constant", low=_number(config, where), high=_number(config, where))
+            v = _number(config, where)
+            d = cls("constant", low=v, high=v, mode=default_mode)
         elif isinstance(config, (list, tuple)):
             if len(config) != 2:
                 raise PresetError(f"{where}: a range is [low, high], got {list(config)!r}")
-            d = cls("uniform", low=_number(config[0], where), high=_number(config[1], where))
+            lo, hi = _number(config[0], where), _number(config[1], where)
+            d = cls("uniform", low=lo, high=hi, mode=default_mode)
         elif isinstance(config, Mapping):
-            d = cls._parse_mapping(config, where)
+            d = cls._parse_mapping(config, where, default_mode)
         else:
             raise PresetError(
                 f"{where}: expected a number, a [low, high] range or a mapping with 'dist' "
@@ -82,17 +86,34 @@ class Distribution:
             raise PresetError(
                 f"{where}.mode: {d.mode!r} is not allowed here; allowed: {', '.join(modes)}"
             )
-        if d.dist != "choice":
-            if d.low > d.high:
-                raise PresetError(f"{where}: low must be <= high, got low={d.low}, high={d.high}")
-            if min_value is not None and d.low < min_value:
-                raise PresetError(f"{where}: values must be >= {min_value}, got low={d.low}")
-            if max_value is not None and d.high > max_value:
-                raise PresetError(f"{where}: values must be <= {max_value}, got high={d.high}")
+        if d.dist != "choice" and d.low > d.high:
+            raise PresetError(f"{where}: low must be <= high, got low={d.low}, high={d.high}")
+        if d.dist != "choice" or d.numeric:
+            lo, hi = d.bounds
+            if min_value is not None and lo < min_value:
+                raise PresetError(f"{where}: values must be >= {min_value}, got low={lo}")
+            if max_value is not None and hi > max_value:
+                raise PresetError(f"{where}: values must be <= {max_value}, got high={hi}")
         return d
 
+    @property
+    def numeric(self) -> bool:
+        """Whether every value it can yield is a number."""
+        return self.dist != "choice" or all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values
+        )
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Smallest and largest value it can yield (numbers only)."""
+        if self.dist == "choice":
+            return float(min(self.values)), float(max(self.values))
+        return self.low, self.high
+
     @classmethod
-    def _parse_mapping(cls, config: Mapping[str, Any], where: str) -> Distribution:
+    def _parse_mapping(
+        cls, config: Mapping[str, Any], where: str, default_mode: str
+    ) -> Distribution:
         kind = config.get("dist")
         if kind not in DISTRIBUTIONS:
             raise PresetError(
@@ -103,7 +124,7 @@ class Distribution:
             raise PresetError(
                 f"{where}: unknown key(s) {unknown} for dist {kind!r}; allowed: {sorted(_KEYS[kind])}"
             )
-        mode = config.get("mode", "absolute")
+        mode = config.get("mode", default_mode)
         if mode not in MODES:
             raise PresetError(f"{where}.mode: unknown mode {mode!r}; allowed: {', '.join(MODES)}")
         try:
@@ -180,8 +201,8 @@ class Distribution:
     def spec(self, name: str, *, integer: bool = False) -> ParamSpec:
         """The parameter-space entry of the sampled value."""
         if self.dist == "choice":
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values):
-                lo, hi = float(min(self.values)), float(max(self.values))
+            if self.numeric:
+                lo, hi = self.bounds
                 return ParamSpec(name, "integer" if integer else "continuous", lo, hi)
             return ParamSpec(name, "categorical", choices=self.values)
         return ParamSpec(name, "integer" if integer else "continuous", self.low, self.high)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from randomizers.distributions import MODES, Distribution
+from randomizers.distributions import Distribution
 from randomizers.errors import PresetError
 
 
@@ -70,4 +70,4 @@ def integer(config: dict[str, Any], key: str, where: str, default: int, low: int
     return value
 
 
-__all__ = ["MODES", "choice_list", "dist", "dist_vector", "integer", "probability"]
+__all__ = ["choice_list", "dist", "dist_vector", "integer", "probability"]

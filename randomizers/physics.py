@@ -9,6 +9,7 @@ import numpy as np
 
 from randomizers.base import Randomizer
 from randomizers.distributions import Distribution
+from randomizers.errors import PresetError
 from randomizers.options import choice_list
 from randomizers.spaces import ParamSpec
 
@@ -79,16 +80,9 @@ class Physics(Randomizer):
         for key, (mode, low) in QUANTITIES.items():
             if key not in config:
                 continue
-            value = config[key]
-            if isinstance(value, dict) and "mode" not in value:
-                value = {**value, "mode": mode}
-            elif not isinstance(value, dict):
-                value = _with_mode(value, mode)
-            d = Distribution.parse(value, f"{where}.{key}", min_value=low)
-            if key == "latency" and d.high > 20:
-                from randomizers.errors import PresetError
-
-                raise PresetError(f"{where}.latency: at most 20 steps, got {d.high}")
+            d = Distribution.parse(config[key], f"{where}.{key}", min_value=low, default_mode=mode)
+            if key == "latency" and not (d.numeric and d.bounds[1] <= 20):
+                raise PresetError(f"{where}.latency: at most 20 steps, got {config[key]!r}")
             quantities[key] = d
         return cls(
             quantities,
@@ -172,11 +166,3 @@ class Physics(Randomizer):
             fx.action_noise = float(params["action_noise"])
         if "observation_noise" in params:
             fx.observation_noise = float(params["observation_noise"])
-
-
-def _with_mode(value: Any, mode: str) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {"dist": "constant", "value": value, "mode": mode}
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return {"dist": "uniform", "low": value[0], "high": value[1], "mode": mode}
-    return value

@@ -67,6 +67,8 @@ BAD_PRESETS = [
     ("bad mode", {"lighting": {"ambient": {"dist": "uniform", "low": 0, "high": 1, "mode": "scale"}}}, r"lighting\.ambient\.mode: 'scale' is not allowed here; allowed: absolute"),
     ("pool smaller than count", {"distractors": {"count": [0, 8], "pool_size": 3}}, r"pool_size: must be >= the largest count \(8\), got 3"),
     ("collide not bool", {"distractors": {"collide": "yes"}}, r"collide: expected true or false, got 'yes'"),
+    ("negative scale as a choice", {"physics": {"mass": {"dist": "choice", "values": [-1.0, 2.0]}}}, r"physics\.mass: values must be >= 0\.0, got low=-1\.0"),
+    ("latency choice too long", {"physics": {"latency": {"dist": "choice", "values": [0, 30]}}}, r"physics\.latency: at most 20 steps"),
     ("texture size too large", {"texture": {"size": 4096}}, r"texture\.size: expected an int in \[4, 256\], got 4096"),
 ]  # fmt: skip
 

@@ -81,10 +81,9 @@ class RawScene:
                     self.bodies[name], link, lateralFriction=d[1], restitution=d[5],
                     rollingFriction=d[6], spinningFriction=d[7],
                 )  # fmt: skip
-        robot = self.bodies["robot"]
-        for j, q in enumerate(env.robot.joint_positions()):
-            c.resetJointState(robot, ([*ARM_JOINTS, *FINGER_JOINTS])[j], q)
         self.joints = [*ARM_JOINTS, *FINGER_JOINTS]
+        for j, q in zip(self.joints, env.robot.joint_positions(), strict=True):
+            c.resetJointState(self.bodies["robot"], j, q)
         self.forces = list(env.robot.control.arm_force) + [env.robot.control.finger_force] * 2
         cam = env.camera
         self.size = (cam.config.width, cam.config.height)

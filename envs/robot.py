@@ -65,9 +65,9 @@ class Panda:
         self.sim = sim
         self.control = control or ControlConfig()
         self.base_position = np.asarray(base_position, dtype=np.float64)
-        self.ee_low = np.asarray(ee_low, dtype=np.float64)
-        self.ee_high = np.asarray(ee_high, dtype=np.float64)
-        self._ee_bounds = (tuple(map(float, ee_low)), tuple(map(float, ee_high)))
+        # plain floats: apply_action clips three numbers, far cheaper than np.clip
+        self.ee_low = tuple(float(v) for v in ee_low)
+        self.ee_high = tuple(float(v) for v in ee_high)
         c = sim.client
         self.urdf_path = panda_urdf(visual_detail)
         self.id = sim.load_urdf(
@@ -78,10 +78,9 @@ class Panda:
             flags=c.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,
         )
         info = [c.getJointInfo(self.id, j) for j in ARM_JOINTS]
-        self._lower = [i[8] for i in info]
-        self._upper = [i[9] for i in info]
+        self._lower_arr = np.array([i[8] for i in info])
+        self._upper_arr = np.array([i[9] for i in info])
         self._rest_arr = np.array(HOME_JOINTS)
-        self._lower_arr, self._upper_arr = np.array(self._lower), np.array(self._upper)
         self._joint_ids = list(ARM_JOINTS) + list(FINGER_JOINTS)
         self._nominal_forces = list(self.control.arm_force) + [self.control.finger_force] * 2
         self._forces = list(self._nominal_forces)
@@ -135,7 +134,7 @@ class Panda:
         ``finger_width`` is the commanded opening in metres (``None`` keeps the last one).
         """
         pos, _, (x, y, z, w) = self._ee_pose()
-        lo, hi = self._ee_bounds
+        lo, hi = self.ee_low, self.ee_high
         d = self.control.max_ee_delta
         err = [min(max(pos[i] + float(ee_delta[i]) * d, lo[i]), hi[i]) - pos[i] for i in range(3)]
         # rotation error of q_down * conj(q): q_down = (1, 0, 0, 0) in (x, y, z, w)

@@ -118,6 +118,7 @@ class Simulation:
         # Readings (poses, velocities, contacts) memoized until the world next changes.
         self.cache: dict[object, object] = {}
         self._state_id: int | None = None
+        self._free: list[int] = []
         self._closed = False
 
     def _load_egl(self) -> None:
@@ -232,6 +233,9 @@ class Simulation:
     def snapshot(self) -> None:
         """Remember the current world state (including contact caches) for :meth:`restore`."""
         self._state_id = self.client.saveState()
+        c = self.client
+        # bodies with mass can carry contact manifolds over; static ones never move
+        self._free = [b for b in self._bodies.values() if c.getDynamicsInfo(b, -1)[0] > 0]
 
     def restore(self) -> None:
         """Return to the snapshot so an episode never depends on the ones before it.
@@ -243,11 +247,8 @@ class Simulation:
         if self._state_id is None:
             raise RuntimeError("Simulation.restore() called before snapshot()")
         c = self.client
-        for i, body in enumerate(self._bodies.values()):
-            if c.getBodyInfo(body) and c.getDynamicsInfo(body, -1)[0] > 0:
-                c.resetBasePositionAndOrientation(
-                    body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1]
-                )
+        for i, body in enumerate(self._free):
+            c.resetBasePositionAndOrientation(body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1])
         c.performCollisionDetection()
         c.restoreState(stateId=self._state_id)
         self.cache.clear()

@@ -10,7 +10,7 @@ import numpy as np
 
 from randomizers.base import Randomizer
 from randomizers.errors import PresetError
-from randomizers.spaces import ParamSpec
+from randomizers.spaces import ParamSpec, check_keys
 
 SEP = "/"
 
@@ -61,15 +61,7 @@ class Compose(Randomizer):
 
     def validate(self, params: Any, where: str | None = None) -> dict[str, Any]:
         where = where or "randomization"
-        if not isinstance(params, Mapping):
-            raise PresetError(f"{where}: expected a dict of params, got {type(params).__name__}")
-        names = [r.name for r in self.randomizers]
-        unknown = sorted(set(params) - set(names))
-        if unknown:
-            raise PresetError(f"{where}: unknown randomizer(s) {unknown}; this env has: {names}")
-        missing = [n for n in names if n not in params]
-        if missing:
-            raise PresetError(f"{where}: missing params for randomizer(s) {missing}")
+        check_keys(params, [r.name for r in self.randomizers], where, "randomizer")
         return {r.name: r.validate(params[r.name], f"{where}.{r.name}") for r in self.randomizers}
 
     def step_update(

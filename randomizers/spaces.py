@@ -82,17 +82,21 @@ class ParamSpec:
         return out if self.size > 1 else out[0]
 
 
-def validate_params(specs: Sequence[ParamSpec], params: Any, where: str) -> dict[str, Any]:
-    """Check a flat params dict against its specs: same keys, values in range."""
+def check_keys(params: Any, names: Sequence[str], where: str, what: str = "param") -> None:
+    """``params`` must be a dict with exactly the keys ``names`` (``what`` names them)."""
     if not isinstance(params, Mapping):
         raise PresetError(f"{where}: expected a dict of params, got {type(params).__name__}")
-    names = [s.name for s in specs]
     unknown = sorted(set(params) - set(names))
     if unknown:
-        raise PresetError(f"{where}: unknown param(s) {unknown}; allowed: {names}")
+        raise PresetError(f"{where}: unknown {what}(s) {unknown}; allowed: {list(names)}")
     missing = [n for n in names if n not in params]
     if missing:
-        raise PresetError(f"{where}: missing param(s) {missing}")
+        raise PresetError(f"{where}: missing {what}(s) {missing}")
+
+
+def validate_params(specs: Sequence[ParamSpec], params: Any, where: str) -> dict[str, Any]:
+    """Check a flat params dict against its specs: same keys, values in range."""
+    check_keys(params, [s.name for s in specs], where)
     return {s.name: s.validate(params[s.name], f"{where}.{s.name}") for s in specs}
 
 

@@ -27,19 +27,21 @@ from randomizers.texture import (
 
 SHAPES = ("random", "box", "sphere", "cylinder")
 N_RANDOM_URDFS = 1000
+AROUND_ROLES = ("target", "objects", "robot")
 
 
 class Distractors(Randomizer):
     """Options: ``count`` (integer distribution, e.g. [0, 10]), ``shapes`` (random, box,
     sphere, cylinder), ``pool_size`` (bodies loaded, default 2 x the largest count), ``x``,
-    ``y`` (metres), ``scale`` (size multiplier of random objects), ``collide`` (default
-    false: purely visual), ``pool_seed``, and the texture-bank options of the texture
+    ``y`` (metres; offsets from the first body of a role when ``around`` names one, e.g.
+    ``around: target`` to build occluders), ``scale`` (size multiplier of random objects),
+    ``collide`` (default false: purely visual), ``pool_seed``, and the texture-bank options of the texture
     randomizer (``sources``, ``color``, ``image_dir``, ``size``, ``bank_size``, ``tint``...).
     """
 
     kind = "distractors"
     options = ("count", "shapes", "pool_size", "x", "y", "scale", "collide", "pool_seed",
-               *BANK_OPTIONS)  # fmt: skip
+               "around", *BANK_OPTIONS)  # fmt: skip
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class Distractors(Randomizer):
         scale: Distribution | None = None,
         collide: bool = False,
         pool_seed: int = 0,
+        around: str | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -67,11 +70,13 @@ class Distractors(Randomizer):
         self.bank = bank
         self.tint = tint or [Distribution("constant", low=1.0, high=1.0)] * 3
         self.shapes = shapes
-        self.x = x or Distribution("uniform", low=0.2, high=0.9)
-        self.y = y or Distribution("uniform", low=-0.4, high=0.4)
+        near = Distribution("uniform", low=-0.1, high=0.1)  # offsets around a body
+        self.x = x or (near if around else Distribution("uniform", low=0.2, high=0.9))
+        self.y = y or (near if around else Distribution("uniform", low=-0.4, high=0.4))
         self.scale = scale or Distribution("uniform", low=0.8, high=1.5)
         self.collide = collide
         self.pool_seed = pool_seed
+        self.around = around
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
@@ -80,17 +85,25 @@ class Distractors(Randomizer):
         collide = config.get("collide", False)
         if not isinstance(collide, bool):
             raise PresetError(f"{where}.collide: expected true or false, got {collide!r}")
+        around = config.get("around")
+        if around is not None and around not in AROUND_ROLES:
+            raise PresetError(
+                f"{where}.around: expected one of {', '.join(AROUND_ROLES)} (or leave it out), "
+                f"got {around!r}"
+            )
         return cls(
             count=count,  # type: ignore[arg-type]
             bank=TextureBank.from_config(config, where, ("flat", "checker", "gradient")),
             tint=parse_tint(config, where),
             shapes=choice_list(config, "shapes", where, SHAPES, SHAPES),
             pool_size=integer(config, "pool_size", where, 0, 0, 256) or None,
-            x=dist(config, "x", where, min_value=-0.25, max_value=1.25, modes=("absolute",)),
+            x=dist(config, "x", where, min_value=-0.25 if around is None else -0.5,
+                   max_value=1.25 if around is None else 0.5, modes=("absolute",)),
             y=dist(config, "y", where, min_value=-0.5, max_value=0.5, modes=("absolute",)),
             scale=dist(config, "scale", where, min_value=0.1, max_value=5.0, modes=("absolute",)),
             collide=collide,
             pool_seed=integer(config, "pool_seed", where, 0, 0, 2**31 - 1),
+            around=around,
             name=config.get("name"),
         )
 
@@ -165,12 +178,16 @@ class Distractors(Randomizer):
         pool = scene.store[f"{self.name}/pool"]
         textures = self.bank.upload(scene)
         used = set()
+        ox, oy = 0.0, 0.0
+        if self.around is not None:
+            anchor = scene.sim.body(scene.body_names(self.around)[0])
+            ox, oy = c.getBasePositionAndOrientation(anchor)[0][:2]
         for i in range(int(params["count"])):
             p = f"slot{i}"
             entry = pool[int(params[f"{p}.body"])]
             used.add(entry["name"])
             orn = c.getQuaternionFromEuler([0.0, 0.0, params[f"{p}.yaw"]])
-            pos = [params[f"{p}.x"], params[f"{p}.y"], scene.table_top + entry["z"] + 1e-4]
+            pos = [ox + params[f"{p}.x"], oy + params[f"{p}.y"], scene.table_top + entry["z"] + 1e-4]
             c.resetBasePositionAndOrientation(entry["body"], pos, orn)
             tex = textures[int(params[f"{p}.texture"])]
             rgba = [*params[f"{p}.tint"], 1.0]

@@ -1,0 +1,228 @@
+"""Tobin et al. (2017) Table II in simulation: which randomizations the pose regressor needs.
+
+Trains the regressor with the full ``tobin`` preset, with one part removed at a time
+(image noise, camera, distractors) and with no randomization, then evaluates every model
+on held-out ``target``-domain test sets: the object alone, among distractors, and
+partially occluded (samples whose target is 10-90% visible). All datasets, checkpoints and
+results live in one folder, so a rerun with ``resume`` redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from agents.plots import bar_chart
+from agents.pose_regressor import (
+    RegressorConfig,
+    error_summary,
+    load_pose_data,
+    position_errors,
+    save_regressor,
+    train_regressor,
+)
+from envs.export import ExportConfig, export_dataset
+from randomizers.presets import preset_dir
+
+TRAIN_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # name: (base preset, kinds removed)
+    "full": ("tobin", ()),
+    "no_noise": ("tobin", ("image_noise",)),
+    "no_camera": ("tobin", ("camera",)),
+    "no_distractors": ("tobin", ("distractors",)),
+    "none": ("none", ()),
+}
+TRAIN_LABELS = {
+    "full": "full randomization",
+    "no_noise": "no image noise",
+    "no_camera": "no camera randomization",
+    "no_distractors": "no distractors",
+    "none": "no randomization",
+}
+TEST_SETS = ("object_only", "distractors", "occlusions")
+OCCLUDED = (0.1, 0.9)  # visible-fraction range of the target that counts as occluded
+
+
+def _photo_dir() -> str:
+    return str((preset_dir().parent / "textures" / "photos").resolve())
+
+
+def _load_yaml(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((preset_dir() / f"{name}.yaml").read_text()) or {}
+    for options in data.values():  # presets are written elsewhere: make folders absolute
+        if isinstance(options, dict) and isinstance(options.get("image_dir"), str):
+            options["image_dir"] = str((preset_dir() / options["image_dir"]).resolve())
+    return data
+
+
+def train_preset(name: str) -> dict[str, Any]:
+    """The preset of one training configuration of :data:`TRAIN_CONFIGS`."""
+    if name not in TRAIN_CONFIGS:
+        raise ValueError(f"unknown configuration {name!r}; allowed: {', '.join(TRAIN_CONFIGS)}")
+    base, drop = TRAIN_CONFIGS[name]
+    data = _load_yaml(base)
+    return {k: v for k, v in data.items() if k not in drop}
+
+
+def eval_preset(name: str) -> dict[str, Any]:
+    """The ``target`` domain, alone or with photo-textured distractors (spread over the
+    table, or placed around the target to occlude it)."""
+    data = _load_yaml("target")
+    clutter = {
+        "shapes": ["random", "sphere", "cylinder"],
+        "image_dir": _photo_dir(),
+        "sources": ["image"],
+        "pool_seed": 7,  # other bodies than any training pool
+    }
+    if name == "object_only":
+        return data
+    if name == "distractors":
+        return {**data, "distractors": {**clutter, "count": [2, 10]}}
+    if name == "occlusions":
+        occluders = {**clutter, "count": [2, 5], "around": "target",
+                     "x": [-0.08, 0.08], "y": [-0.08, 0.08]}  # fmt: skip
+        return {**data, "distractors": occluders}
+    raise ValueError(f"unknown test set {name!r}; allowed: {', '.join(TEST_SETS)}")
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """Sizes and budgets of the whole ablation."""
+
+    out: str = "runs/ablation"
+    env_id: str = "domrand/Lift-v0"
+    size: int = 64
+    train_images: int = 4000
+    test_images: int = 300
+    epochs: int = 20
+    workers: int = 2
+    seed: int = 0
+    configs: tuple[str, ...] = tuple(TRAIN_CONFIGS)
+    object_name: str = "cube"
+    occlusion_oversample: int = 4  # occluded test samples are filtered from this many x more
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.configs if c not in TRAIN_CONFIGS]
+        if unknown:
+            raise ValueError(f"unknown configuration(s) {unknown}; allowed: {', '.join(TRAIN_CONFIGS)}")
+        for key in ("train_images", "test_images", "epochs", "workers", "occlusion_oversample"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+
+
+def _write_preset(out: Path, name: str, data: Mapping[str, Any]) -> str:
+    path = out / "presets" / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(dict(data), sort_keys=False)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return str(path)
+
+
+def _export(config: AblationConfig, preset: str, folder: Path, n: int, seed: int,
+            progress: bool) -> Path:  # fmt: skip
+    if (folder / "samples.jsonl").exists():
+        rows = sum(1 for line in (folder / "samples.jsonl").read_text().splitlines() if line)
+        if rows == n:
+            return folder
+    return export_dataset(
+        ExportConfig(env_id=config.env_id, preset=preset, num_images=n, size=config.size,
+                     out=str(folder), seed=seed, workers=config.workers, resume=True),
+        progress=progress,
+    )  # fmt: skip
+
+
+def run_ablation(
+    config: AblationConfig,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Export, train and evaluate every configuration; write ``table.md``, ``results.json``
+    and ``ablation.png`` into ``config.out`` and return the results."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    tests = {}
+    for i, name in enumerate(TEST_SETS):
+        t0 = time.perf_counter()
+        preset = _write_preset(out, f"test_{name}", eval_preset(name))
+        n = config.test_images * (config.occlusion_oversample if name == "occlusions" else 1)
+        folder = _export(config, preset, out / "data" / f"test_{name}", n,
+                         seed=10_000 + config.seed * 100 + i, progress=progress)  # fmt: skip
+        data = load_pose_data(folder, config.object_name)
+        if name == "occlusions":
+            lo, hi = OCCLUDED
+            keep = (data.visible_fraction >= lo) & (data.visible_fraction <= hi)
+            data = data.subset(np.flatnonzero(keep)[: config.test_images])
+        tests[name] = data
+        timings[f"export test_{name}"] = time.perf_counter() - t0
+        log(f"test set {name}: {len(data)} images "
+            f"(target visible fraction mean {np.nanmean(data.visible_fraction):.2f})")  # fmt: skip
+
+    results: dict[str, Any] = {"config": asdict(config), "rows": {}, "timings_s": timings}
+    for j, name in enumerate(config.configs):
+        t0 = time.perf_counter()
+        preset = _write_preset(out, f"train_{name}", train_preset(name))
+        folder = _export(config, preset, out / "data" / f"train_{name}", config.train_images,
+                         seed=config.seed * 100 + j, progress=progress)  # fmt: skip
+        timings[f"export train_{name}"] = time.perf_counter() - t0
+        train = load_pose_data(folder, config.object_name)
+        ckpt = out / "models" / f"{name}.pt"
+        t0 = time.perf_counter()
+        result = train_regressor(
+            train, None,
+            RegressorConfig(epochs=config.epochs, seed=config.seed, object_name=config.object_name),
+            progress=progress,
+        )  # fmt: skip
+        save_regressor(result, ckpt, {"env_id": config.env_id, "preset": name,
+                                      "object": config.object_name, "num_train": len(train)})  # fmt: skip
+        timings[f"train {name}"] = time.perf_counter() - t0
+        row = {t: error_summary(position_errors(result, data)) for t, data in tests.items()}
+        results["rows"][name] = row
+        log(f"{TRAIN_LABELS[name]:<26}" + "".join(
+            f"{t}: {row[t]['mean_cm']:.2f} +- {row[t]['std_cm']:.2f} cm   " for t in TEST_SETS))  # fmt: skip
+    results["wall_s"] = time.perf_counter() - t_start
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "table.md").write_text(markdown_table(results))
+    series = {
+        t.replace("_", " "): [results["rows"][c][t]["mean_cm"] for c in results["rows"]]
+        for t in TEST_SETS
+    }
+    chart = bar_chart(
+        [TRAIN_LABELS[c] for c in results["rows"]],
+        series,
+        title=f"pose error on the target domain ({config.size} px, {config.train_images} "
+        "training images)",
+        ylabel="mean error (cm)",
+    )
+    chart.save(out / "ablation.png")
+    return results
+
+
+def markdown_table(results: Mapping[str, Any]) -> str:
+    """Mean +- std error (cm) per training configuration and test set."""
+    lines = [
+        "| training data | object only | with distractors | with occlusions |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, row in results["rows"].items():
+        cells = [f"{row[t]['mean_cm']:.1f} ± {row[t]['std_cm']:.1f}" for t in TEST_SETS]
+        lines.append(f"| {TRAIN_LABELS[name]} | " + " | ".join(cells) + " |")
+    n = {t: next(iter(results["rows"].values()))[t]["n"] for t in TEST_SETS} if results["rows"] else {}
+    lines.append("")
+    lines.append(
+        "Mean ± std position error in cm on the held-out `target` domain "
+        f"(test images: {', '.join(f'{t} {n[t]}' for t in n)}); "
+        f"whole run {results.get('wall_s', 0) / 60:.1f} min."
+    )
+    return "\n".join(lines) + "\n"

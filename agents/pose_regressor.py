@@ -1,0 +1,435 @@
+"""Vision pose regressor (Tobin et al. 2017): a CNN from one RGB image to the target
+object's 3D position in the robot's base frame, trained from scratch on an exported dataset.
+
+Checkpoints are plain tensors and numbers (``torch.load(..., weights_only=True)``) and
+record what the model was trained on (env id, preset, image size, object).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from tqdm import tqdm
+
+CHECKPOINT_FORMAT = "domrand-pose-regressor"
+CHECKPOINT_VERSION = 1
+
+
+# --------------------------------------------------------------------------- data
+
+
+def object_position_in_robot_frame(record: dict[str, Any], object_name: str) -> np.ndarray:
+    """The named object's position (metres) in the robot base frame of one sample record."""
+    objects = {o["name"]: o for o in record["objects"]}
+    if object_name not in objects:
+        raise KeyError(
+            f"sample {record.get('index')} has no object named {object_name!r}; "
+            f"objects: {sorted(objects)}"
+        )
+    robot = objects.get("robot")
+    p = np.asarray(objects[object_name]["world_pose"]["position"], dtype=np.float64)
+    if robot is None:
+        return p
+    t = np.asarray(robot["world_pose"]["position"], dtype=np.float64)
+    x, y, z, w = robot["world_pose"]["quaternion"]
+    # rotation matrix of the base quaternion; the position goes through its transpose
+    r = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    return r.T @ (p - t)
+
+
+@dataclass
+class PoseData:
+    """A whole exported dataset in memory: uint8 images (N, 3, H, W), targets (N, 3) in
+    metres, and each sample's target visible fraction."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    visible_fraction: np.ndarray
+    root: str
+    manifest: dict[str, Any]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def subset(self, keep: np.ndarray) -> PoseData:
+        """The samples where ``keep`` (bool mask or indices) holds."""
+        idx = torch.as_tensor(np.flatnonzero(keep) if keep.dtype == bool else keep)
+        return PoseData(self.images[idx], self.targets[idx], self.visible_fraction[idx.numpy()],
+                        self.root, self.manifest)  # fmt: skip
+
+
+def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
+    """Read an exported dataset (native format) into memory for regression."""
+    root = Path(root)
+    index = root / "samples.jsonl"
+    if not index.exists():
+        raise FileNotFoundError(
+            f"{str(index)!r} not found: export a dataset first "
+            "(python scripts/export_dataset.py --env domrand/Lift-v0 --out DIR ...)"
+        )
+    records = [json.loads(line) for line in index.read_text().splitlines() if line]
+    if not records:
+        raise ValueError(f"{str(index)!r} holds no samples; export at least one image")
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    images, targets, visible = [], [], []
+    for r in records:
+        with Image.open(root / r["rgb"]) as im:
+            images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+        targets.append(object_position_in_robot_frame(r, object_name))
+        obj = next(o for o in r["objects"] if o["name"] == object_name)
+        vf = obj.get("visible_fraction")
+        visible.append(np.nan if vf is None else float(vf))
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        raise ValueError(f"{root}: images of different sizes {sorted(shapes)}; export one size")
+    return PoseData(
+        images=torch.from_numpy(np.stack(images)),
+        targets=torch.from_numpy(np.stack(targets).astype(np.float32)),
+        visible_fraction=np.asarray(visible, dtype=np.float64),
+        root=str(root),
+        manifest=manifest,
+    )
+
+
+# -------------------------------------------------------------------------- model
+
+
+class PoseNet(nn.Module):
+    """A small CoordConv CNN: image plus pixel-coordinate channels, strided conv blocks, and
+    an MLP head on the flattened feature map (keeps where things are, unlike pooling)."""
+
+    coords: torch.Tensor
+
+    def __init__(self, image_size: int = 64, width: int = 32) -> None:
+        super().__init__()
+        if image_size < 32 or image_size & (image_size - 1):
+            raise ValueError(f"image_size must be a power of two >= 32, got {image_size}")
+        g = torch.linspace(-1.0, 1.0, image_size)
+        yy, xx = torch.meshgrid(g, g, indexing="ij")
+        self.register_buffer("coords", torch.stack([xx, yy])[None], persistent=False)
+        chans = [5, width, width, 2 * width, 4 * width, 8 * width]
+        layers: list[nn.Module] = []
+        for i in range(len(chans) - 1):
+            stride = 1 if i == 0 else 2
+            layers += [
+                nn.Conv2d(chans[i], chans[i + 1], 3, stride=stride, padding=1, bias=False),
+                nn.BatchNorm2d(chans[i + 1]),
+                nn.ReLU(inplace=True),
+            ]
+        self.features = nn.Sequential(*layers)
+        side = image_size // 16
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(chans[-1] * side * side, 256),
+            nn.ReLU(inplace=True),
+            nn.Linear(256, 3),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalized position from images in [0, 1], shape (B, 3, H, W)."""
+        x = torch.cat([x * 2.0 - 1.0, self.coords.expand(x.shape[0], -1, -1, -1)], dim=1)
+        return self.head(self.features(x))
+
+
+class SpatialSoftmax(nn.Module):
+    """Expected image coordinates of each channel's softmax (Levine et al. 2016)."""
+
+    grid: torch.Tensor
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        g = torch.linspace(-1.0, 1.0, size)
+        yy, xx = torch.meshgrid(g, g, indexing="ij")
+        self.register_buffer("grid", torch.stack([xx.flatten(), yy.flatten()], 1), persistent=False)
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, 2C) keypoints."""
+        b, c = x.shape[:2]
+        attn = torch.softmax(x.flatten(2) / self.log_temperature.exp(), dim=-1)
+        return (attn @ self.grid).reshape(b, 2 * c)
+
+
+class KeypointPoseNet(nn.Module):
+    """Conv trunk kept at half resolution, spatial soft-argmax keypoints plus pooled
+    features, and an MLP: a localization prior that learns from fewer images."""
+
+    coords: torch.Tensor
+
+    def __init__(self, image_size: int = 64, width: int = 32, keypoints: int = 32) -> None:
+        super().__init__()
+        if image_size < 32 or image_size & (image_size - 1):
+            raise ValueError(f"image_size must be a power of two >= 32, got {image_size}")
+        g = torch.linspace(-1.0, 1.0, image_size)
+        yy, xx = torch.meshgrid(g, g, indexing="ij")
+        self.register_buffer("coords", torch.stack([xx, yy])[None], persistent=False)
+
+        def block(i: int, o: int, stride: int) -> list[nn.Module]:
+            return [nn.Conv2d(i, o, 3, stride=stride, padding=1, bias=False),
+                    nn.BatchNorm2d(o), nn.ReLU(inplace=True)]  # fmt: skip
+
+        self.features = nn.Sequential(
+            *block(5, width, 1), *block(width, 2 * width, 2), *block(2 * width, 2 * width, 1),
+            *block(2 * width, 2 * width, 1), nn.Conv2d(2 * width, keypoints, 1),
+        )  # fmt: skip
+        self.softargmax = SpatialSoftmax(image_size // 2)
+        self.head = nn.Sequential(
+            nn.Linear(2 * keypoints + keypoints, 256), nn.ReLU(inplace=True),
+            nn.Linear(256, 256), nn.ReLU(inplace=True), nn.Linear(256, 3),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalized position from images in [0, 1], shape (B, 3, H, W)."""
+        x = torch.cat([x * 2.0 - 1.0, self.coords.expand(x.shape[0], -1, -1, -1)], dim=1)
+        f = self.features(x)
+        return self.head(torch.cat([self.softargmax(f), f.amax(dim=(2, 3))], dim=1))
+
+
+ARCHITECTURES = {"coordconv": PoseNet, "keypoints": KeypointPoseNet}
+
+
+def image_size_of(model: nn.Module) -> int:
+    """The input size a network was built for."""
+    return int(cast(torch.Tensor, model.coords).shape[-1])
+
+
+def build_network(arch: str, image_size: int, width: int) -> nn.Module:
+    """One of :data:`ARCHITECTURES`."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; allowed: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](image_size, width)
+
+
+# ----------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class RegressorConfig:
+    """How to train."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    width: int = 32
+    arch: str = "coordconv"
+    seed: int = 0
+    object_name: str = "cube"
+    threads: int = 0  # torch threads; 0 keeps torch's default
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "width"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(
+                f"unknown architecture {self.arch!r}; allowed: {', '.join(ARCHITECTURES)}"
+            )
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the model, normalization, and per-epoch curves."""
+
+    model: nn.Module
+    mean: torch.Tensor
+    std: torch.Tensor
+    config: RegressorConfig
+    train_loss: list[float] = field(default_factory=list)
+    val_error_cm: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float().div_(255.0)
+
+
+def train_regressor(
+    train: PoseData,
+    val: PoseData | None = None,
+    config: RegressorConfig | None = None,
+    *,
+    progress: bool = True,
+    on_epoch: Callable[[int, float, float | None], None] | None = None,
+) -> TrainResult:
+    """Train a :class:`PoseNet` with Adam and a cosine schedule on MSE of normalized targets."""
+    config = config or RegressorConfig()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    size = int(train.images.shape[-1])
+    model = build_network(config.arch, size, config.width).to(config.device)
+    mean, std = train.targets.mean(0), train.targets.std(0).clamp_min(1e-3)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    n = len(train)
+    steps_per_epoch = max(1, (n + config.batch_size - 1) // config.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+    )
+    result = TrainResult(model, mean, std, config)
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.epochs * n, unit="img", unit_scale=True, disable=not progress,
+               desc="train regressor")  # fmt: skip
+    try:
+        for epoch in range(config.epochs):
+            model.train()
+            order = torch.randperm(n, generator=gen)
+            total = 0.0
+            for b in range(steps_per_epoch):
+                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+                x = _to_float(train.images[idx].to(config.device))
+                y = ((train.targets[idx] - mean) / std).to(config.device)
+                loss = nn.functional.smooth_l1_loss(model(x), y, beta=0.1)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.item() * len(idx)
+                bar.update(len(idx))
+            result.train_loss.append(total / n)
+            val_cm = None
+            if val is not None:
+                val_cm = float(np.mean(position_errors(result, val))) * 100.0
+                result.val_error_cm.append(val_cm)
+            bar.set_postfix(loss=f"{total / n:.4f}", val_cm="-" if val_cm is None else f"{val_cm:.2f}")
+            if on_epoch is not None:
+                on_epoch(epoch, total / n, val_cm)
+    finally:
+        bar.close()
+    result.seconds = time.perf_counter() - t0
+    model.eval()
+    result.model = model.cpu()
+    return result
+
+
+@torch.no_grad()
+def predict(result: TrainResult | LoadedRegressor, images: torch.Tensor) -> np.ndarray:
+    """Positions (N, 3) in metres, robot frame, from uint8 images (N, 3, H, W)."""
+    model = result.model
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for b in range(0, images.shape[0], 256):
+        y = model(_to_float(images[b : b + 256].to(device))).cpu()
+        out.append(y * result.std + result.mean)
+    model.train(was_training)
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def position_errors(result: TrainResult | LoadedRegressor, data: PoseData) -> np.ndarray:
+    """Euclidean position error per sample, metres."""
+    return np.linalg.norm(predict(result, data.images) - data.targets.numpy(), axis=1)
+
+
+# --------------------------------------------------------------------- checkpoint
+
+
+@dataclass
+class LoadedRegressor:
+    """A regressor read back from a checkpoint."""
+
+    model: nn.Module
+    mean: torch.Tensor
+    std: torch.Tensor
+    meta: dict[str, Any]
+
+
+def save_regressor(result: TrainResult, path: str | Path, meta: dict[str, Any]) -> Path:
+    """Write weights, normalization, config and provenance (env id, preset, size)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "image_size": image_size_of(result.model),
+        "config": asdict(result.config),
+        "meta": json.dumps(meta, sort_keys=True),
+        "mean": result.mean.clone(),
+        "std": result.std.clone(),
+        "state_dict": result.model.state_dict(),
+        "train_loss": list(result.train_loss),
+        "val_error_cm": list(result.val_error_cm),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_regressor(path: str | Path) -> LoadedRegressor:
+    """Read a checkpoint written by :func:`save_regressor` (safe: ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"regressor checkpoint {str(path)!r} not found; train one with "
+            "python scripts/train_regressor.py --train DIR --val DIR --out CKPT"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable regressor checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); it may be truncated or corrupt: "
+            "train it again with scripts/train_regressor.py"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not a pose-regressor checkpoint (expected format "
+            f"{CHECKPOINT_FORMAT!r}); was it written by scripts/train_regressor.py?"
+        )
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} has checkpoint version {payload.get('version')}; this code reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    config = RegressorConfig(**payload["config"])
+    model = build_network(config.arch, int(payload["image_size"]), config.width)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise ValueError(f"{str(path)!r}: weights do not fit the network: {exc}") from None
+    model.eval()
+    return LoadedRegressor(model, payload["mean"], payload["std"], json.loads(payload["meta"]))
+
+
+def check_compatible(model: LoadedRegressor, data: PoseData, path: str | Path) -> None:
+    """Refuse to evaluate on images of another size than the model was trained on."""
+    size = image_size_of(model.model)
+    if int(data.images.shape[-1]) != size:
+        raise ValueError(
+            f"{str(path)!r} was trained on {size} px images but {data.root!r} holds "
+            f"{int(data.images.shape[-1])} px images; export the data with --size {size}"
+        )
+
+
+def error_summary(errors_m: np.ndarray) -> dict[str, float]:
+    """Mean, std, median and 90th percentile of position errors, in centimetres."""
+    cm = np.asarray(errors_m) * 100.0
+    return {
+        "mean_cm": float(cm.mean()),
+        "std_cm": float(cm.std()),
+        "median_cm": float(np.median(cm)),
+        "p90_cm": float(np.percentile(cm, 90)),
+        "n": int(cm.size),
+    }

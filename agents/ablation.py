@@ -99,9 +99,9 @@ class AblationConfig:
     out: str = "runs/ablation"
     env_id: str = "domrand/Lift-v0"
     size: int = 64
-    train_images: int = 4000
+    train_images: int = 3000
     test_images: int = 300
-    epochs: int = 20
+    epochs: int = 30
     workers: int = 2
     seed: int = 0
     configs: tuple[str, ...] = tuple(TRAIN_CONFIGS)

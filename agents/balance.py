@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.rollout import EpisodeResult, RolloutConfig, run_rollouts
+from agents.policies import is_checkpoint, policy_meta
+from agents.rollout import POLICIES, EpisodeResult, RolloutConfig, run_rollouts
 from randomizers.presets import load_preset
 from randomizers.rare_events import (
     BalanceReport,
@@ -27,6 +28,7 @@ class BalanceConfig:
     env_id: str = "domrand/Lift-v0"
     preset: str = "slippery"
     policy: str = "expert"
+    """``random``, ``expert`` or a policy checkpoint path (.zip / .pt)"""
     event: str = "object_dropped"
     rollouts: int = 200
     target_rate: float = 0.5
@@ -39,6 +41,13 @@ class BalanceConfig:
 
     def __post_init__(self) -> None:
         check_event(self.event)
+        if is_checkpoint(self.policy):
+            policy_meta(self.policy).check(env_id=self.env_id)
+        elif self.policy not in POLICIES:
+            raise ValueError(
+                f"unknown policy {self.policy!r}; allowed: {', '.join(POLICIES)} or a "
+                f"checkpoint path (.zip / .pt)"
+            )
         if not 0 < self.target_rate < 1:
             raise ValueError(f"target_rate must be in (0, 1), got {self.target_rate}")
         for name in ("rollouts", "batch", "max_rounds", "k_neighbors"):

@@ -18,10 +18,12 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.experts import EXPERTS, Expert, make_expert
+from agents.policies import LoadedPolicy, is_checkpoint, load_policy, policy_meta
 from envs.events import EVENT_NAMES
 from envs.seeding import episode_seed
 
 POLICIES = ("random", "expert")
+"""built-in policies; ``RolloutConfig.policy`` also takes a checkpoint path (.zip or .pt)"""
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,16 @@ class RolloutConfig:
     episodes: int = 10
     """number of episodes"""
     policy: str = "expert"
-    """``random`` (uniform actions) or ``expert`` (the scripted expert of the task)"""
-    obs_mode: str = "state"
-    """observation mode of the env"""
+    """``random`` (uniform actions), ``expert`` (the scripted expert of the task) or the
+    path of a policy checkpoint (``.zip`` SB3, ``.pt`` behaviour cloning)"""
+    obs_mode: str | None = None
+    """observation mode of the env; None: the checkpoint's, or ``state``"""
     seed: int = 0
     """run seed; episode i uses ``episode_seed(seed, i)``"""
     num_envs: int = 1
     """parallel envs; > 1 uses Gymnasium's AsyncVectorEnv (one process each)"""
-    image_size: int = 128
-    """observation image size for image modes"""
+    image_size: int | None = None
+    """observation image size for image modes; None: the checkpoint's, or 128"""
     video_episodes: int = 0
     """record this many episodes (from the first env) as frames"""
     render_size: int = 256
@@ -50,8 +53,24 @@ class RolloutConfig:
     """extra keyword arguments for ``gym.make``"""
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; allowed: {', '.join(POLICIES)}")
+        if is_checkpoint(self.policy):
+            meta = policy_meta(self.policy)  # missing or corrupt files fail here
+            meta.check(env_id=self.env_id, obs_mode=self.obs_mode)
+            if self.image_size is not None and self.image_size != meta.image_size:
+                if meta.obs_mode != "state":
+                    raise ValueError(
+                        f"the policy was trained on {meta.image_size} px images; you asked for "
+                        f"image_size {self.image_size}: leave it unset or use {meta.image_size}"
+                    )
+            object.__setattr__(self, "obs_mode", self.obs_mode or meta.obs_mode)
+            object.__setattr__(self, "image_size", self.image_size or meta.image_size)
+        elif self.policy not in POLICIES:
+            raise ValueError(
+                f"unknown policy {self.policy!r}; allowed: {', '.join(POLICIES)} or the path "
+                f"of a checkpoint (.zip from scripts/train_policy.py, or .pt)"
+            )
+        object.__setattr__(self, "obs_mode", self.obs_mode or "state")
+        object.__setattr__(self, "image_size", self.image_size or 128)
         if self.policy == "expert" and self.env_id not in EXPERTS:
             raise ValueError(
                 f"no expert for {self.env_id!r}; experts exist for: {', '.join(EXPERTS)}"
@@ -182,6 +201,10 @@ def run_rollouts(
     experts: list[Expert | None] = [
         make_expert(config.env_id) if config.policy == "expert" else None for _ in range(n)
     ]
+    learned: LoadedPolicy | None = None
+    if is_checkpoint(config.policy):
+        learned = load_policy(config.policy, env_id=config.env_id, obs_mode=config.obs_mode)
+    obs: Any = None
     rngs: list[np.random.Generator | None] = [None] * n
     slot_episode = [-1] * n
     slot_params: list[dict[str, Any]] = [{} for _ in range(n)]
@@ -193,7 +216,7 @@ def run_rollouts(
     recording = False
 
     def assign(mask: np.ndarray) -> None:
-        nonlocal next_episode, recording
+        nonlocal next_episode, recording, obs
         seeds: list[int | None] = [None] * n
         for i in np.flatnonzero(mask).tolist():
             idx = next_episode if next_episode < config.episodes else -1
@@ -208,7 +231,7 @@ def run_rollouts(
             if i == 0:
                 recording = idx >= 0 and recorded < config.video_episodes
         if randomizations is None:
-            envs.reset(seed=seeds, options={"reset_mask": mask})
+            obs = envs.reset(seed=seeds, options={"reset_mask": mask})[0]
         else:  # different params per env: one masked reset each
             for i in np.flatnonzero(mask).tolist():
                 one = np.zeros(n, dtype=bool)
@@ -216,7 +239,7 @@ def run_rollouts(
                 options: dict[str, Any] = {"reset_mask": one}
                 if slot_episode[i] >= 0:
                     options["randomization"] = dict(randomizations[slot_episode[i]])
-                envs.reset(seed=seeds, options=options)
+                obs = envs.reset(seed=seeds, options=options)[0]
         current = envs.get_attr("randomization")
         for i in np.flatnonzero(mask).tolist():
             slot_params[i] = current[i]
@@ -229,14 +252,17 @@ def run_rollouts(
             on_frame(envs.call("render")[0])
         while len(results) < config.episodes:
             actions = np.zeros((n, *(space.shape or ())), dtype=np.float32)
-            if config.policy == "expert":
+            if learned is not None:
+                for i in range(n):  # one row at a time: results independent of num_envs
+                    actions[i] = learned.act(_row(obs, i))[0]
+            elif config.policy == "expert":
                 states = envs.call("privileged_state")
                 for i in range(n):
                     actions[i] = experts[i](states[i])  # type: ignore[misc]
             else:
                 for i in range(n):
                     actions[i] = rngs[i].uniform(-1, 1, size=space.shape)  # type: ignore[union-attr]
-            _, rewards, terms, truncs, infos = envs.step(actions)
+            obs, rewards, terms, truncs, infos = envs.step(actions)
             returns += rewards
             lengths += 1
             if recording and on_frame is not None:
@@ -269,6 +295,13 @@ def run_rollouts(
         envs.close()
     results.sort(key=lambda r: r.index)
     return summarize(config, results, time.perf_counter() - t0), results
+
+
+def _row(obs: Any, i: int) -> Any:
+    """Env ``i``'s observation as a batch of one (an array, or a dict of arrays)."""
+    if isinstance(obs, Mapping):
+        return {k: v[i : i + 1] for k, v in obs.items()}
+    return obs[i : i + 1]
 
 
 def _episode_events(infos: dict[str, Any], i: int) -> dict[str, int]:

@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="domrand/Lift-v0", choices=ENV_IDS)
     p.add_argument("--preset", default="slippery", help="preset name or .yaml path")
-    p.add_argument("--policy", default="expert", choices=POLICIES)
+    p.add_argument(
+        "--policy",
+        default="expert",
+        metavar="|".join((*POLICIES, "CKPT")),
+        help="who acts: random, expert, or a checkpoint path (.zip SB3, .pt behaviour cloning)",
+    )
     p.add_argument("--event", default="object_dropped", help=f"one of {', '.join(EVENT_NAMES)}")
     p.add_argument("--rollouts", type=int, default=200, help="natural rollouts")
     p.add_argument("--target-rate", type=float, default=0.5, help="event rate to reach")

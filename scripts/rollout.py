@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Run episodes of a random or scripted-expert policy and print success, return and events.
+"""Run episodes of a random, scripted-expert or trained policy and print success, return
+and events.
 
-Example:
+Examples:
     python scripts/rollout.py --env domrand/Lift-v0 --episodes 20 --policy expert \
         --video lift.gif
+    python scripts/rollout.py --env domrand/Push-v0 --episodes 20 --policy runs/push_sac.zip
 """
 
 from __future__ import annotations
@@ -22,9 +24,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="domrand/Reach-v0", choices=ENV_IDS, help="env id")
     p.add_argument("--episodes", type=int, default=10, help="number of episodes")
-    p.add_argument("--policy", default="expert", choices=POLICIES, help="who acts")
-    p.add_argument("--obs-mode", default="state", choices=OBS_MODES, help="observation mode")
-    p.add_argument("--image-size", type=int, default=128, help="observation image size (px)")
+    p.add_argument(
+        "--policy",
+        default="expert",
+        metavar="|".join((*POLICIES, "CKPT")),
+        help="who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour cloning)",
+    )
+    p.add_argument(
+        "--obs-mode",
+        default=None,
+        choices=OBS_MODES,
+        help="observation mode (default: the checkpoint's, else state)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="observation image size in px (default: the checkpoint's, else 128)",
+    )
     p.add_argument("--seed", type=int, default=0, help="run seed")
     p.add_argument("--num-envs", type=int, default=1, help="parallel envs (AsyncVectorEnv)")
     p.add_argument("--video", default=None, help="write a .gif or .mp4 of the first episodes")
@@ -52,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.video and not args.video.lower().endswith((".gif", ".mp4")):
             raise ValueError(f"--video must end in .gif or .mp4, got {args.video!r}")
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     frames: list = []

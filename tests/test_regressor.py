@@ -11,8 +11,10 @@ import torch
 
 from agents.ablation import TEST_SETS, AblationConfig, eval_preset, run_ablation, train_preset
 from agents.pose_regressor import (
+    ARCHITECTURES,
     PoseNet,
     RegressorConfig,
+    build_network,
     check_compatible,
     error_summary,
     load_pose_data,
@@ -97,12 +99,12 @@ def test_bad_checkpoints_are_refused_with_a_reason(tiny_data: Path, tmp_path: Pa
     result = train_regressor(data, None, RegressorConfig(epochs=1, width=8), progress=False)
     good = save_regressor(result, tmp_path / "good.pt", {})
     payload = torch.load(good, weights_only=True)
-    payload["state_dict"].pop("head.3.bias")
+    payload["state_dict"].pop(list(payload["state_dict"])[-1])
     torch.save(payload, tmp_path / "bad_weights.pt")
     with pytest.raises(ValueError, match="weights do not fit"):
         load_regressor(tmp_path / "bad_weights.pt")
-    bigger = PoseNet(64, 8)
-    assert bigger(torch.zeros(2, 3, 64, 64)).shape == (2, 3)
+    for arch in ARCHITECTURES:
+        assert build_network(arch, 64, 8)(torch.zeros(2, 3, 64, 64)).shape == (2, 3)
     data64 = data.subset(np.arange(2))
     data64.images = torch.zeros(2, 3, 64, 64, dtype=torch.uint8)
     with pytest.raises(ValueError, match=r"trained on 32 px images.*--size 32"):
@@ -114,6 +116,8 @@ def test_config_rejects_bad_values() -> None:
         RegressorConfig(epochs=0)
     with pytest.raises(ValueError, match="power of two"):
         PoseNet(48)
+    with pytest.raises(ValueError, match="unknown architecture 'vit'"):
+        RegressorConfig(arch="vit")
 
 
 def test_train_and_evaluate_scripts(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -126,3 +126,17 @@ def test_tiny_transfer_run_writes_a_table(minari_home: str, tmp_path: Path) -> N
     table = (tmp_path / "t" / "table.md").read_text()
     assert "| domrand/Reach-v0 | randomized (`tobin`) |" in table
     assert "| domrand/Reach-v0 | nominal visuals |" in table
+
+
+def test_rollout_script_records_a_minari_dataset(minari_home: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from scripts import rollout
+
+    argv = ["--env", "domrand/Push-v0", "--episodes", "2", "--policy", "expert", "--preset",
+            "tobin", "--image-size", "32", "--record", "domrand/push-script-v0", "--no-progress"]  # fmt: skip
+    assert rollout.main(argv) == 0
+    assert "recorded 2 episodes" in capsys.readouterr().out
+    demos = load_demonstrations("domrand/push-script-v0")
+    assert demos.preset == "tobin" and demos.images.shape[-1] == 32
+    assert rollout.main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert rollout.main([*argv[:5], "random", *argv[6:]]) == 2

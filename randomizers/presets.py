@@ -6,7 +6,7 @@ A preset maps randomizer kinds to their options::
     camera: {eye_offset: [[-0.05, 0.05], [-0.025, 0.025], [-0.05, 0.05]]}
 
 Every mistake (unknown kind or key, bad range, negative scale, probability outside [0, 1],
-a missing image folder) fails here, at load time, naming the file and key.
+a missing image folder or GAN checkpoint) fails here, at load time, naming the file and key.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ KINDS: dict[str, type[Randomizer]] = {
     "camera": CameraPose,
     "image_noise": ImageNoise,
 }
+
+# Options holding file or folder paths; relative ones resolve against the preset's folder.
+PATH_OPTIONS = ("image_dir", "gan_checkpoint")
 
 
 def preset_dir() -> Path:
@@ -91,7 +94,8 @@ def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
 def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
     """Validate a preset mapping and build its randomizers in canonical order.
 
-    Relative ``image_dir`` paths resolve against ``base`` (the preset file's folder).
+    Relative ``image_dir`` and ``gan_checkpoint`` paths resolve against ``base`` (the preset
+    file's folder).
     """
     if not isinstance(data, Mapping):
         raise PresetError(
@@ -110,10 +114,11 @@ def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
                 raise PresetError(
                     f"{where}: {kind}: expected a mapping of options, got {type(options).__name__}"
                 )
-            if isinstance(options, Mapping) and base is not None and "image_dir" in options:
-                image_dir = options["image_dir"]
-                if isinstance(image_dir, str) and not Path(image_dir).expanduser().is_absolute():
-                    options = {**options, "image_dir": str((base / image_dir).resolve())}
+            for key in PATH_OPTIONS:
+                if isinstance(options, Mapping) and base is not None and key in options:
+                    value = options[key]
+                    if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+                        options = {**options, key: str((base / value).resolve())}
             randomizers.append(cls.from_config(options, f"{where}: {kind}"))
     return Compose(randomizers)
 

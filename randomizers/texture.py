@@ -16,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -33,6 +33,9 @@ from randomizers.texture_sources import (
     photo_crop,
     procedural,
 )
+
+if TYPE_CHECKING:  # the gan source imports torch: only loaded when a preset uses it
+    from randomizers.gan_source import GanSource
 
 TARGETS = ("table", "floor", "target", "objects", "robot")
 PANDA_VISUAL_LINKS = (-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10)
@@ -53,13 +56,16 @@ class TextureBank:
     """A deterministic set of ``bank_size`` textures, uploaded once per scene.
 
     Args:
-        sources: generators to cycle through (flat, checker, gradient, stripes, noise, image).
+        sources: generators to cycle through (flat, checker, gradient, stripes, noise, image,
+            gan).
         color: per-channel distributions of pattern colours.
         scale: checker squares, stripe count, noise cells.
         size: texture side in pixels.
         bank_size: number of textures.
         image_dir: folder of photos for the ``image`` source (random crops and flips).
         seed: bank seed; entry ``i`` depends only on the options and ``i``.
+        gan: a loaded appearance-GAN checkpoint for the ``gan`` source
+            (``randomizers.gan_source.GanSource``).
     """
 
     def __init__(
@@ -71,13 +77,18 @@ class TextureBank:
         bank_size: int,
         image_dir: str | None,
         seed: int = 0,
+        gan: GanSource | None = None,
     ) -> None:
         self.sources, self.color, self.scale, self.size = sources, color, scale, size
         self.bank_size, self.image_dir, self.seed = bank_size, image_dir, seed
         self.images = [str(p) for p in list_images(image_dir)] if image_dir else []
+        if "gan" in sources and gan is None:
+            raise ValueError("the 'gan' source needs a GanSource (a trained GAN checkpoint)")
+        self.gan = gan
+        self._gan_entries: dict[int, np.ndarray] | None = None
         desc = json.dumps(
             [self.sources, [repr(c) for c in self.color], repr(self.scale), self.size,
-             self.bank_size, self.images, self.seed]
+             self.bank_size, self.images, self.seed, *([gan.digest] if gan else [])]
         )  # fmt: skip
         # identity of the bank's contents (scenes share a bank between randomizers)
         self.key = "texture-bank/" + hashlib.sha1(desc.encode()).hexdigest()[:16]
@@ -92,11 +103,23 @@ class TextureBank:
             if path not in photos:
                 photos[path] = load_image(Path(path))
             return photo_crop(photos[path], self.size, int(rng.integers(2**31 - 1)))
+        if source == "gan":
+            return self._gan_texture(index)
         return procedural(
             source, self.size,
             [float(d.sample(rng)) for d in self.color], [float(d.sample(rng)) for d in self.color],
             float(self.scale.sample(rng)), float(rng.uniform(0, 180)), int(rng.integers(2**31 - 1)),
         )  # fmt: skip
+
+    def _gan_texture(self, index: int) -> np.ndarray:
+        """GAN entry ``index``; the first call renders every GAN entry (fixed batches)."""
+        if self.gan is None:
+            raise ValueError("the 'gan' source needs a GanSource (a trained GAN checkpoint)")
+        if self._gan_entries is None:
+            n = len(self.sources)
+            wanted = [i for i in range(self.bank_size) if self.sources[i % n] == "gan"]
+            self._gan_entries = self.gan.textures(self.seed, wanted, self.size)
+        return self._gan_entries[index]
 
     def upload(self, scene: Any) -> list[int]:
         """PyBullet texture ids of the bank in this scene (loaded on first use only)."""
@@ -115,8 +138,8 @@ class TextureBank:
     def from_config(
         cls, config: dict[str, Any], where: str, default_sources: tuple[str, ...]
     ) -> TextureBank:
-        """Parse ``sources``, ``image_dir``, ``color``, ``scale``, ``size``, ``bank_size``,
-        ``bank_seed``."""
+        """Parse ``sources``, ``image_dir``, ``gan_checkpoint``, ``color``, ``scale``,
+        ``size``, ``bank_size``, ``bank_seed``."""
         image_dir = config.get("image_dir")
         if image_dir is not None:
             if not isinstance(image_dir, (str, Path)):
@@ -125,12 +148,25 @@ class TextureBank:
                 list_images(image_dir)
             except FileNotFoundError as exc:
                 raise PresetError(f"{where}.image_dir: {exc}") from None
-        default = ("image",) if image_dir is not None else default_sources
-        sources = choice_list(config, "sources", where, SOURCES, default)
+        checkpoint = config.get("gan_checkpoint")
+        if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
+            raise PresetError(f"{where}.gan_checkpoint: expected a file path, got {checkpoint!r}")
+        implied = tuple(s for s, v in (("image", image_dir), ("gan", checkpoint)) if v is not None)
+        sources = choice_list(config, "sources", where, SOURCES, implied or default_sources)
         if "image" in sources and image_dir is None:
             raise PresetError(
                 f"{where}.sources: the 'image' source needs image_dir (a folder of photos)"
             )
+        gan = None
+        if "gan" in sources:
+            if checkpoint is None:
+                raise PresetError(
+                    f"{where}.sources: the 'gan' source needs gan_checkpoint (a checkpoint "
+                    "written by python scripts/train_gan.py --images DIR --out CKPT)"
+                )
+            from randomizers.gan_source import GanSource  # torch: only when the source is used
+
+            gan = GanSource.load(checkpoint, f"{where}.gan_checkpoint")
         return cls(
             sources=sources,
             color=dist_vector(config, "color", where, 3, [0.0, 1.0], min_value=0.0, max_value=1.0,
@@ -141,10 +177,12 @@ class TextureBank:
             bank_size=integer(config, "bank_size", where, 256, 1, 8192),
             image_dir=str(image_dir) if image_dir is not None else None,
             seed=integer(config, "bank_seed", where, 0, 0, 2**31 - 1),
+            gan=gan,
         )  # fmt: skip
 
 
-BANK_OPTIONS = ("sources", "image_dir", "color", "scale", "size", "bank_size", "bank_seed", "tint")
+BANK_OPTIONS = ("sources", "image_dir", "gan_checkpoint", "color", "scale", "size", "bank_size",
+                "bank_seed", "tint")  # fmt: skip
 
 
 def parse_tint(config: dict[str, Any], where: str) -> list[Distribution]:
@@ -188,9 +226,10 @@ class Texture(Randomizer):
     """Random textures on the chosen targets.
 
     Options: ``targets`` (from table, floor, target, objects, robot; default all),
-    ``sources`` (flat, checker, gradient, stripes, noise, image), ``image_dir`` (a folder
-    of photos, random crops; implies the ``image`` source), ``color`` (per-channel range of
-    pattern colours, default [0, 1]), ``scale`` (checker squares, stripes, noise cells),
+    ``sources`` (flat, checker, gradient, stripes, noise, image, gan), ``image_dir`` (a folder
+    of photos, random crops; implies the ``image`` source), ``gan_checkpoint`` (a trained
+    appearance GAN, ``scripts/train_gan.py``; implies the ``gan`` source), ``color``
+    (per-channel range of pattern colours, default [0, 1]), ``scale`` (checker squares, stripes, noise cells),
     ``size`` (pixels), ``bank_size`` (textures uploaded per scene), ``bank_seed``, ``tint``
     (per-channel range of the colour multiplied onto each texture).
     """

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 PROCEDURAL = ("flat", "checker", "gradient", "stripes", "noise")
-SOURCES = (*PROCEDURAL, "image")
+SOURCES = (*PROCEDURAL, "image", "gan")  # gan: randomizers.gan_source (needs torch)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 

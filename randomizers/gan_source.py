@@ -1,0 +1,62 @@
+"""The ``gan`` texture source: texture-bank entries drawn from a trained appearance GAN.
+
+Imported only when a preset uses ``source: gan`` (it pulls in torch). The checkpoint is
+read and checked when the preset loads, so a missing, corrupt or mismatched file fails
+there, naming the file. Entry ``i`` of a bank is the generator's image for the latent
+vector drawn from ``np.random.default_rng([bank_seed, i])``, rendered once at setup in
+fixed batches on one thread, so the same checkpoint and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from agents.gan import GanCheckpointError, generate, latents, load_generator
+from agents.gan_model import Generator
+from randomizers.errors import PresetError
+
+_LOADED: dict[tuple[str, int, int], GanSource] = {}
+
+
+class GanSource:
+    """A loaded generator and the identity (content hash) of its checkpoint."""
+
+    def __init__(self, path: Path, generator: Generator, digest: str) -> None:
+        self.path, self.generator, self.digest = path, generator, digest
+
+    @classmethod
+    def load(cls, path: str | Path, where: str) -> GanSource:
+        """Load (once per file version) and check a checkpoint; errors are
+        :class:`PresetError` naming ``where`` and the file."""
+        p = Path(path).expanduser().resolve()
+        try:
+            stat = p.stat()
+        except OSError:
+            raise PresetError(
+                f"{where}: GAN checkpoint {str(p)!r} does not exist; train one first with "
+                f"python scripts/train_gan.py --images DIR --out {p}"
+            ) from None
+        key = (str(p), stat.st_mtime_ns, stat.st_size)
+        if key not in _LOADED:
+            try:
+                generator = load_generator(p)
+            except (FileNotFoundError, GanCheckpointError) as exc:
+                raise PresetError(f"{where}: {exc}") from None
+            digest = hashlib.sha1(p.read_bytes()).hexdigest()[:16]
+            _LOADED[key] = cls(p, generator, digest)
+        return _LOADED[key]
+
+    def textures(self, seed: int, indices: list[int], size: int) -> dict[int, np.ndarray]:
+        """Bank entries ``indices`` as (size, size, 3) uint8 arrays."""
+        z_dim = self.generator.config.z_dim
+        if not indices:
+            return {}
+        z = np.concatenate([latents([seed, i], 1, z_dim) for i in indices])
+        images = generate(self.generator, z, size)
+        return {i: images[k] for k, i in enumerate(indices)}
+
+
+__all__ = ["GanSource"]

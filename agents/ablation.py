@@ -38,13 +38,16 @@ TRAIN_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "no_camera": ("tobin", ("camera",)),
     "no_distractors": ("tobin", ("distractors",)),
     "none": ("none", ()),
+    "tobin_gan": ("tobin_gan", ()),  # not in Table II: tobin plus appearance-GAN textures
 }
+TABLE_II = ("full", "no_noise", "no_camera", "no_distractors", "none")
 TRAIN_LABELS = {
     "full": "full randomization",
     "no_noise": "no image noise",
     "no_camera": "no camera randomization",
     "no_distractors": "no distractors",
     "none": "no randomization",
+    "tobin_gan": "full + GAN textures",
 }
 TEST_SETS = ("object_only", "distractors", "occlusions")
 OCCLUDED = (0.1, 0.9)  # visible-fraction range of the target that counts as occluded
@@ -104,7 +107,7 @@ class AblationConfig:
     epochs: int = 30
     workers: int = 2
     seed: int = 0
-    configs: tuple[str, ...] = tuple(TRAIN_CONFIGS)
+    configs: tuple[str, ...] = TABLE_II
     object_name: str = "cube"
     occlusion_oversample: int = 4  # occluded test samples are filtered from this many x more
 
@@ -170,7 +173,8 @@ def run_ablation(
             f"(target visible fraction mean {np.nanmean(data.visible_fraction):.2f})")  # fmt: skip
 
     results: dict[str, Any] = {"config": asdict(config), "rows": {}, "timings_s": timings}
-    for j, name in enumerate(config.configs):
+    for name in config.configs:
+        j = list(TRAIN_CONFIGS).index(name)  # the data seed follows the name, not the order
         t0 = time.perf_counter()
         preset = _write_preset(out, f"train_{name}", train_preset(name))
         folder = _export(config, preset, out / "data" / f"train_{name}", config.train_images,
@@ -178,16 +182,28 @@ def run_ablation(
         timings[f"export train_{name}"] = time.perf_counter() - t0
         train = load_pose_data(folder, config.object_name)
         ckpt = out / "models" / f"{name}.pt"
-        t0 = time.perf_counter()
-        result = train_regressor(
-            train, None,
-            RegressorConfig(epochs=config.epochs, seed=config.seed, object_name=config.object_name),
-            progress=progress,
-        )  # fmt: skip
-        save_regressor(result, ckpt, {"env_id": config.env_id, "preset": name,
-                                      "object": config.object_name, "num_train": len(train)})  # fmt: skip
-        timings[f"train {name}"] = time.perf_counter() - t0
-        row = {t: error_summary(position_errors(result, data)) for t, data in tests.items()}
+        row_file = out / "rows" / f"{name}.json"
+        settings = {"env_id": config.env_id, "size": config.size, "seed": config.seed,
+                    "train_images": config.train_images, "epochs": config.epochs,
+                    "test_images": config.test_images, "object": config.object_name}  # fmt: skip
+        done = json.loads(row_file.read_text()) if row_file.exists() else None
+        if done is not None and done["settings"] == settings and ckpt.exists():
+            row = done["row"]  # finished in an earlier run with the same settings
+            log(f"{TRAIN_LABELS[name]:<26} reused from {row_file}")
+        else:
+            t0 = time.perf_counter()
+            result = train_regressor(
+                train, None,
+                RegressorConfig(epochs=config.epochs, seed=config.seed,
+                                object_name=config.object_name),
+                progress=progress,
+            )  # fmt: skip
+            save_regressor(result, ckpt, {"env_id": config.env_id, "preset": name,
+                                          "object": config.object_name, "num_train": len(train)})  # fmt: skip
+            timings[f"train {name}"] = time.perf_counter() - t0
+            row = {t: error_summary(position_errors(result, data)) for t, data in tests.items()}
+            row_file.parent.mkdir(parents=True, exist_ok=True)
+            row_file.write_text(json.dumps({"settings": settings, "row": row}, indent=1))
         results["rows"][name] = row
         log(f"{TRAIN_LABELS[name]:<26}" + "".join(
             f"{t}: {row[t]['mean_cm']:.2f} +- {row[t]['std_cm']:.2f} cm   " for t in TEST_SETS))  # fmt: skip

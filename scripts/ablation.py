@@ -3,7 +3,8 @@
 ``tobin`` preset, without image noise, without camera randomization, without distractors
 and without randomization; evaluate each on ``target``-domain test sets (object alone,
 with distractors, with occlusions). Writes ``table.md``, ``results.json`` and
-``ablation.png`` into ``--out``; a rerun reuses datasets already exported there.
+``ablation.png`` into ``--out``; a rerun reuses the datasets exported there and the
+configurations already trained with the same settings (so an interrupted run resumes).
 
 Example (the README's table):
     python scripts/ablation.py --out runs/ablation
@@ -15,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.ablation import TRAIN_CONFIGS, AblationConfig, run_ablation
+from agents.ablation import TABLE_II, TRAIN_CONFIGS, AblationConfig, run_ablation
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--workers", type=int, default=d.workers, help="export processes")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--configs", default=",".join(TRAIN_CONFIGS),
+    p.add_argument("--configs", default=",".join(TABLE_II),
                    help=f"comma-separated subset of {','.join(TRAIN_CONFIGS)}")  # fmt: skip
     p.add_argument("--object", default=d.object_name, help="object whose position to regress")
     p.add_argument("--no-progress", action="store_true")

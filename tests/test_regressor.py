@@ -190,6 +190,7 @@ def test_tiny_ablation_writes_table_chart_and_results(tmp_path: Path) -> None:
     # a rerun reuses the exported data and gives the same numbers
     again = run_ablation(config, progress=False, log=lines.append)
     assert again["rows"] == results["rows"]
+    assert any("reused from" in line for line in lines)
 
 
 @pytest.mark.slow

@@ -308,3 +308,17 @@ def test_shifted_dynamics_lies_outside_the_physics_training_ranges() -> None:
     assert set(shifted.quantities) == {"mass", "lateral_friction"}
     for name in ("mass", "lateral_friction"):
         assert shifted.quantities[name].bounds[0] > physics.quantities[name].bounds[1]
+
+
+def test_balancing_runs_its_rollouts_with_a_checkpoint(sac_ckpt) -> None:
+    from agents.balance import _rollouts
+
+    config = BalanceConfig(env_id=PUSH, preset="physics", policy=str(sac_ckpt), event="timeout",
+                           rollouts=3, k_neighbors=1)  # fmt: skip
+    first = _rollouts(config, 3, 0, None, False)
+    again = _rollouts(config, 3, 0, [r.params for r in first], False)
+    assert [r.episode_return for r in first] == [r.episode_return for r in again]
+    random = _rollouts(BalanceConfig(env_id=PUSH, preset="physics", policy="random",
+                                     event="timeout", rollouts=3), 3, 0, None, False)  # fmt: skip
+    assert [r.params for r in random] == [r.params for r in first]  # same domains...
+    assert [r.episode_return for r in random] != [r.episode_return for r in first]  # ...other actor

@@ -104,7 +104,7 @@ class AblationConfig:
     size: int = 64
     train_images: int = 3000
     test_images: int = 300
-    epochs: int = 30
+    epochs: int = 20
     workers: int = 2
     seed: int = 0
     configs: tuple[str, ...] = TABLE_II

@@ -52,6 +52,16 @@ def object_position_in_robot_frame(record: dict[str, Any], object_name: str) -> 
     return r.T @ (p - t)
 
 
+def projected_centre(record: dict[str, Any], object_name: str) -> np.ndarray:
+    """Where the object's origin projects in the image, as (u, v) scaled to [-1, 1]."""
+    obj = next(o for o in record["objects"] if o["name"] == object_name)
+    cam = record["camera"]
+    p = np.asarray(obj["camera_pose"]["position"], dtype=np.float64)
+    uv = (np.asarray(cam["K"], dtype=np.float64) @ p)[:2] / max(p[2], 1e-6)
+    size = np.array([cam["width"], cam["height"]], dtype=np.float64)
+    return uv / size * 2.0 - 1.0
+
+
 @dataclass
 class PoseData:
     """A whole exported dataset in memory: uint8 images (N, 3, H, W), targets (N, 3) in
@@ -62,6 +72,7 @@ class PoseData:
     visible_fraction: np.ndarray
     root: str
     manifest: dict[str, Any]
+    pixels: torch.Tensor | None = None  # (N, 2) projected object centre in [-1, 1]
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -69,8 +80,9 @@ class PoseData:
     def subset(self, keep: np.ndarray) -> PoseData:
         """The samples where ``keep`` (bool mask or indices) holds."""
         idx = torch.as_tensor(np.flatnonzero(keep) if keep.dtype == bool else keep)
+        pixels = None if self.pixels is None else self.pixels[idx]
         return PoseData(self.images[idx], self.targets[idx], self.visible_fraction[idx.numpy()],
-                        self.root, self.manifest)  # fmt: skip
+                        self.root, self.manifest, pixels)  # fmt: skip
 
 
 def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
@@ -87,11 +99,12 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
         raise ValueError(f"{str(index)!r} holds no samples; export at least one image")
     manifest_path = root / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    images, targets, visible = [], [], []
+    images, targets, visible, pixels = [], [], [], []
     for r in records:
         with Image.open(root / r["rgb"]) as im:
             images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
         targets.append(object_position_in_robot_frame(r, object_name))
+        pixels.append(projected_centre(r, object_name))
         obj = next(o for o in r["objects"] if o["name"] == object_name)
         vf = obj.get("visible_fraction")
         visible.append(np.nan if vf is None else float(vf))
@@ -104,6 +117,7 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
         visible_fraction=np.asarray(visible, dtype=np.float64),
         root=str(root),
         manifest=manifest,
+        pixels=torch.from_numpy(np.stack(pixels).astype(np.float32)),
     )
 
 
@@ -157,7 +171,9 @@ class SpatialSoftmax(nn.Module):
         g = torch.linspace(-1.0, 1.0, size)
         yy, xx = torch.meshgrid(g, g, indexing="ij")
         self.register_buffer("grid", torch.stack([xx.flatten(), yy.flatten()], 1), persistent=False)
-        self.log_temperature = nn.Parameter(torch.zeros(()))
+        # a sharp start (temperature 0.1): from a flat softmax the keypoints barely move
+        # and training can sit at the mean prediction for many epochs
+        self.log_temperature = nn.Parameter(torch.full((), float(np.log(0.1))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, 2C) keypoints."""
@@ -198,9 +214,14 @@ class KeypointPoseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalized position from images in [0, 1], shape (B, 3, H, W)."""
+        return self.forward_with_keypoint(x)[0]
+
+    def forward_with_keypoint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Position and the first keypoint (B, 2), which training can tie to the object."""
         x = torch.cat([x * 2.0 - 1.0, self.coords.expand(x.shape[0], -1, -1, -1)], dim=1)
         f = self.features(x)
-        return self.head(torch.cat([self.softargmax(f), f.amax(dim=(2, 3))], dim=1))
+        keypoints = self.softargmax(f)
+        return self.head(torch.cat([keypoints, f.amax(dim=(2, 3))], dim=1)), keypoints[:, :2]
 
 
 ARCHITECTURES = {"coordconv": PoseNet, "keypoints": KeypointPoseNet}
@@ -231,6 +252,7 @@ class RegressorConfig:
     weight_decay: float = 1e-4
     width: int = 32
     arch: str = "keypoints"
+    keypoint_weight: float = 1.0  # auxiliary loss tying keypoint 0 to the object's pixel
     seed: int = 0
     object_name: str = "cube"
     threads: int = 0  # torch threads; 0 keeps torch's default
@@ -291,6 +313,8 @@ def train_regressor(
         opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
     )
     result = TrainResult(model, mean, std, config)
+    aux = (config.keypoint_weight > 0 and train.pixels is not None
+           and hasattr(model, "forward_with_keypoint"))  # fmt: skip
     t0 = time.perf_counter()
     bar = tqdm(total=config.epochs * n, unit="img", unit_scale=True, disable=not progress,
                desc="train regressor")  # fmt: skip
@@ -305,7 +329,15 @@ def train_regressor(
                     memory_format=torch.channels_last
                 )
                 y = ((train.targets[idx] - mean) / std).to(config.device)
-                loss = nn.functional.smooth_l1_loss(model(x), y, beta=0.1)
+                if aux:
+                    pred, keypoint = model.forward_with_keypoint(x)  # type: ignore[operator]
+                    loss = nn.functional.smooth_l1_loss(pred, y, beta=0.1)
+                    pix = train.pixels[idx].to(config.device)  # type: ignore[index]
+                    loss = loss + config.keypoint_weight * nn.functional.smooth_l1_loss(
+                        keypoint, pix, beta=0.05
+                    )
+                else:
+                    loss = nn.functional.smooth_l1_loss(model(x), y, beta=0.1)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

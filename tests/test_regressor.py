@@ -59,6 +59,13 @@ def test_dataset_targets_match_the_labels(tiny_data: Path) -> None:
     cube = next(o for o in first["objects"] if o["name"] == "cube")["world_pose"]["position"]
     robot = next(o for o in first["objects"] if o["name"] == "robot")["world_pose"]["position"]
     np.testing.assert_allclose(data.targets[0].numpy(), np.subtract(cube, robot), atol=1e-6)
+    # the auxiliary keypoint target is the cube's projected centre: inside its box
+    for line, pix in zip((tiny_data / "samples.jsonl").read_text().splitlines(), data.pixels, strict=True):
+        box = next(o for o in json.loads(line)["objects"] if o["name"] == "cube")["bbox"]
+        if box is None:
+            continue
+        u, v = (pix.numpy() + 1.0) / 2.0 * 32
+        assert box[0] - 1 <= u <= box[0] + box[2] + 1 and box[1] - 1 <= v <= box[1] + box[3] + 1
 
 
 def test_missing_dataset_says_how_to_make_one(tmp_path: Path) -> None:

@@ -220,3 +220,9 @@ def test_regressor_beats_the_mean_baseline_three_times(tmp_path: Path) -> None:
     errors = position_errors(result, test)
     assert np.median(errors) * 3 < np.median(baseline)
     assert errors.mean() * 1.5 < baseline.mean()
+
+
+def test_gan_configuration_points_at_the_shipped_checkpoint() -> None:
+    preset = train_preset("tobin_gan")
+    for kind in ("texture", "distractors"):
+        assert Path(preset[kind]["gan_checkpoint"]).is_file()

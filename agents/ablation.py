@@ -240,6 +240,7 @@ def markdown_table(results: Mapping[str, Any]) -> str:
     lines.append(
         "Mean ± std position error in cm on the held-out `target` domain "
         f"(test images: {', '.join(f'{t} {n[t]}' for t in n)}); "
-        f"whole run {results.get('wall_s', 0) / 60:.1f} min."
+        f"this invocation {results.get('wall_s', 0) / 60:.1f} min (configurations finished by "
+        "an earlier run with the same settings are reused, not retrained)."
     )
     return "\n".join(lines) + "\n"

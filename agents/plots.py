@@ -34,7 +34,7 @@ def bar_chart(
     w, h = size
     img = Image.new("RGB", size, "white")
     d = ImageDraw.Draw(img)
-    left, right, top, bottom = 60, 180, 30, 60
+    left, right, top, bottom = 60, 180, 50, 60
     values = [v for vs in series.values() for v in vs if np.isfinite(v)]
     ymax = _nice_max(max(values, default=1.0))
     plot_w, plot_h = w - left - right, h - top - bottom
@@ -43,7 +43,7 @@ def bar_chart(
         y = top + plot_h - plot_h * k / 5
         d.line([(left, y), (left + plot_w, y)], fill=(225, 225, 225))
         d.text((8, y - 6), f"{ymax * k / 5:g}", fill="black")
-    d.text((8, top - 22), ylabel, fill="black")
+    d.text((8, top - 20), ylabel, fill="black")
     n_series = max(len(series), 1)
     group_w = plot_w / max(len(groups), 1)
     bar_w = group_w * 0.8 / n_series
@@ -58,7 +58,7 @@ def bar_chart(
             d.rectangle([xa, top + plot_h - bh, xa + bar_w - 2, top + plot_h],
                         fill=PALETTE[s % len(PALETTE)])  # fmt: skip
             d.text((xa, top + plot_h - bh - 12), f"{v:.1f}", fill="black")
-        d.text((x0, top + plot_h + 8), name, fill="black")
+        d.text((x0, top + plot_h + 8 + 14 * (g % 2)), name, fill="black")  # staggered
     d.line([(left, top + plot_h), (left + plot_w, top + plot_h)], fill="black")
     for s, label in enumerate(series):
         y = top + 10 + 18 * s

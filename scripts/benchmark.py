@@ -12,14 +12,18 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
+import os
 import platform
 import sys
 from pathlib import Path
 
 from envs import ENV_IDS
 from envs.benchmark import (
+    EXPORT_DEFINITIONS,
+    export_table,
     markdown_table,
     measure_env,
     measure_export,
@@ -51,6 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--export", action="store_true",
         help="add dataset-export images/s (1 and 2 workers) next to raw rendering",
     )  # fmt: skip
+    p.add_argument(
+        "--export-only", action="store_true",
+        help="only the --export measurements (first --env), none of the env benchmarks",
+    )  # fmt: skip
     p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
     return p.parse_args(argv)
 
@@ -58,8 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
+    args.export = args.export or args.export_only
+    load_start = os.getloadavg()[0]  # other jobs on the machine skew every figure
     rows = []
-    for env_id in args.env:
+    for env_id in [] if args.export_only else args.env:
         rows += measure_env(
             env_id, n_steps=args.steps, sizes=tuple(args.sizes), n_resets=args.resets,
             repeats=args.repeats,
@@ -74,24 +84,30 @@ def main(argv: list[str] | None = None) -> int:
             args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
             processes=tuple(args.processes), n_frames=args.steps,
         )  # fmt: skip
+    exports = []
     if args.export:
-        rows += measure_export(
+        exports = measure_export(
             args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
-            workers=tuple(args.processes), n_images=max(args.steps, 20),
+            workers=tuple(args.processes), n_images=max(args.steps, 20), repeats=args.repeats,
         )  # fmt: skip
+        rows += [m for r in exports for m in r.measurements()]
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
     table = markdown_table(rows)
-    print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}\n")
+    if exports:
+        table += f"\n\nExport ({args.env[0]}):\n\n{export_table(exports)}\n\n{EXPORT_DEFINITIONS}."
+    load = f"load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}, {load}\n")
     print(table)
     if args.out_dir:
         out = Path(args.out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        export = [{**dataclasses.asdict(r), "overhead": r.overhead} for r in exports]
         (out / "benchmark.json").write_text(
-            json.dumps({"date": stamp, "machine": machine, "rows": [r.as_dict() for r in rows]},
-                       indent=2)
+            json.dumps({"date": stamp, "machine": machine, "load": load,
+                        "rows": [r.as_dict() for r in rows], "export": export}, indent=2)
         )  # fmt: skip
-        (out / "benchmark.md").write_text(f"Benchmark {stamp} ({machine})\n\n{table}\n")
+        (out / "benchmark.md").write_text(f"Benchmark {stamp} ({machine}, {load})\n\n{table}\n")
         print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.md'}")
     return 0
 

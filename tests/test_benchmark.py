@@ -69,3 +69,17 @@ def test_scaling_rows_for_processes_and_details() -> None:
         "tobin frames, 32px, 2 proc, low, tiny",
     ]
     assert all(r.env > 0 and r.raw > 0 for r in rows)
+
+
+def test_export_rows_steady_state_and_start_up() -> None:
+    from envs.benchmark import export_table, measure_export
+
+    rows = measure_export("domrand/Reach-v0", "tobin", sizes=(32,), workers=(1, 2), n_images=24)
+    assert [(r.size, r.workers) for r in rows] == [(32, 1), (32, 2)]
+    for r in rows:
+        assert r.steady > 0 and r.total > 0 and r.raw > 0 and r.alone_renders >= 0
+        assert r.steady > r.total  # start-up and the index files only count in the total
+        assert r.overhead == r.raw / r.steady - 1
+        assert r.measurements()[0].metric.endswith("steady state)")
+    table = export_table(rows)
+    assert table.count("\n| tobin, 32 px") == 2 and "2 workers / 1 worker" in table

@@ -19,9 +19,8 @@ from agents.bc import (
     save_bc,
     train_bc,
 )
-from agents.evaluation import wilson_interval
+from agents.evaluation import EvalConfig, evaluate
 from agents.policies import PolicyMeta
-from agents.rollout import RolloutConfig, run_rollouts
 
 TRAIN_PRESETS = ("tobin", None)
 EVAL_PRESETS = ("target", None)
@@ -86,19 +85,19 @@ def run_transfer(
             train_s = time.perf_counter() - t0
             ckpt = save_bc(policy, out / f"{env_id.split('/')[-1]}_{_name(train_preset)}.pt")
             for eval_preset in EVAL_PRESETS:
-                rc = RolloutConfig(env_id=env_id, episodes=config.eval_episodes, policy=str(ckpt),
-                                   seed=10_000 + config.seed,
-                                   env_kwargs={"randomization": eval_preset})  # fmt: skip
-                summary, _ = run_rollouts(rc, progress=progress)
-                k = round(summary.success_rate * summary.episodes)
-                lo, hi = wilson_interval(k, summary.episodes)
+                report, _ = evaluate(
+                    EvalConfig(policy=str(ckpt), env_id=env_id, preset=eval_preset,
+                               episodes=config.eval_episodes, seed=10_000 + config.seed),
+                    progress=progress,
+                )  # fmt: skip
+                lo, hi = report.ci_low, report.ci_high
                 row = {"env_id": env_id, "trained_on": _name(train_preset),
-                       "evaluated_on": _name(eval_preset), "success_rate": summary.success_rate,
-                       "ci95": [lo, hi], "episodes": summary.episodes, "demo_steps": int(demos.images.shape[0]),
+                       "evaluated_on": _name(eval_preset), "success_rate": report.success_rate,
+                       "ci95": [lo, hi], "episodes": report.episodes, "demo_steps": int(demos.images.shape[0]),
                        "train_s": round(train_s, 1), "checkpoint": str(ckpt)}  # fmt: skip
                 rows.append(row)
                 log(f"{env_id} trained on {row['trained_on']:<6} evaluated on "
-                    f"{row['evaluated_on']:<6}: success {summary.success_rate:.2f} "
+                    f"{row['evaluated_on']:<6}: success {report.success_rate:.2f} "
                     f"[{lo:.2f}, {hi:.2f}]")  # fmt: skip
     results = {"config": asdict(config), "rows": rows, "wall_s": time.perf_counter() - t_start}
     (out / "results.json").write_text(json.dumps(results, indent=1))

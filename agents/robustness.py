@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.evaluation import EvalConfig, EvalReport, evaluate
+from agents.plots import bar_chart
 from agents.policies import policy_meta
 from agents.rl import TrainConfig, train
 
@@ -121,10 +122,6 @@ class RobustnessResult:
         out.mkdir(parents=True, exist_ok=True)
         (out / "robustness.md").write_text(self.markdown() + "\n")
         (out / "robustness.json").write_text(json.dumps(self.as_dict(), indent=2))
-        try:
-            from agents.plots import bar_chart
-        except ImportError:  # the chart is a nicety; the table is the result
-            return out
         chart = bar_chart(
             list(self.config.eval_presets),
             {r.label.replace("`", ""): [100 * r.reports[p].success_rate for p in self.config.eval_presets]

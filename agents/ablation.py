@@ -29,7 +29,7 @@ from agents.pose_regressor import (
     train_regressor,
 )
 from envs.export import ExportConfig, export_dataset
-from randomizers.presets import PATH_OPTIONS, preset_dir
+from randomizers.presets import preset_dir, resolve_paths
 
 TRAIN_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
     # name: (base preset, kinds removed)
@@ -59,11 +59,8 @@ def _photo_dir() -> str:
 
 def _load_yaml(name: str) -> dict[str, Any]:
     data = yaml.safe_load((preset_dir() / f"{name}.yaml").read_text()) or {}
-    for options in data.values():  # presets are written elsewhere: make paths absolute
-        for key in PATH_OPTIONS:
-            if isinstance(options, dict) and isinstance(options.get(key), str):
-                options[key] = str((preset_dir() / options[key]).resolve())
-    return data
+    # the derived presets are written elsewhere: make their paths absolute
+    return {k: resolve_paths(v, preset_dir()) if isinstance(v, dict) else v for k, v in data.items()}
 
 
 def train_preset(name: str) -> dict[str, Any]:

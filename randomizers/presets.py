@@ -114,13 +114,20 @@ def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
                 raise PresetError(
                     f"{where}: {kind}: expected a mapping of options, got {type(options).__name__}"
                 )
-            for key in PATH_OPTIONS:
-                if isinstance(options, Mapping) and base is not None and key in options:
-                    value = options[key]
-                    if isinstance(value, str) and not Path(value).expanduser().is_absolute():
-                        options = {**options, key: str((base / value).resolve())}
+            if isinstance(options, Mapping) and base is not None:
+                options = resolve_paths(options, base)
             randomizers.append(cls.from_config(options, f"{where}: {kind}"))
     return Compose(randomizers)
+
+
+def resolve_paths(options: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """A kind's options with relative :data:`PATH_OPTIONS` made absolute against ``base``."""
+    out = dict(options)
+    for key in PATH_OPTIONS:
+        value = out.get(key)
+        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+            out[key] = str((base / value).resolve())
+    return out
 
 
 def build_randomizer(spec: Any) -> Randomizer | None:

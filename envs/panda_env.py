@@ -20,6 +20,7 @@ from envs.tasks.base import REWARD_TYPES, Task
 
 OBS_MODES: tuple[str, ...] = ("state", "rgb", "rgbd", "state+rgb")
 RENDER_MODES: tuple[str, ...] = ("rgb_array", "human")
+MAX_IMAGE_SIZE = 2048  # px per side: TinyRenderer needs ~50 s and 5 GB for one 10,000 px frame
 
 
 class StepBeforeResetError(gym.error.ResetNeeded, ValueError):
@@ -42,6 +43,10 @@ def _image_shape(image_size: Any, name: str) -> tuple[int, int]:
         )
     if h <= 0 or w <= 0:
         raise ValueError(f"{name} must be > 0 pixels, got {image_size!r}")
+    if h > MAX_IMAGE_SIZE or w > MAX_IMAGE_SIZE:
+        raise ValueError(
+            f"{name} must be at most {MAX_IMAGE_SIZE} pixels per side, got {image_size!r}"
+        )
     return h, w
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from agents.policies import is_checkpoint, policy_meta
 from agents.rollout import POLICIES, EpisodeResult, RolloutConfig, run_rollouts
-from randomizers.presets import load_preset
+from randomizers.compose import Compose
 from randomizers.rare_events import (
     BalanceReport,
     check_event,
@@ -55,6 +55,17 @@ class BalanceConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
+def episode_space(env_id: str, preset: str) -> Compose:
+    """The declared params of a whole episode: the preset's and the task's initial state."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, randomization=preset)
+    try:
+        return env.unwrapped.episode_space()  # type: ignore[attr-defined, no-any-return]
+    finally:
+        env.close()
+
+
 def _rollouts(
     config: BalanceConfig, n: int, seed: int, params: Any, progress: bool
 ) -> list[EpisodeResult]:
@@ -71,7 +82,7 @@ def balance(
     """Natural rollouts, then rounds of SMOTE proposals re-simulated until the balanced set
     reaches ``target_rate`` (or ``max_rounds``). Returns the report, the natural episodes
     and the re-simulated ones."""
-    compose = load_preset(config.preset)
+    compose = episode_space(config.env_id, config.preset)  # SMOTE moves placement too
     natural = _rollouts(config, config.rollouts, config.seed, None, progress)
     resimulated: list[EpisodeResult] = []
     method, rounds = "", 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -17,14 +19,21 @@ from envs.robot import MAX_FINGER, ControlConfig
 from envs.scene import TableScene, Workspace
 from envs.sim import PhysicsConfig
 from envs.tasks.base import REWARD_TYPES, Task
+from randomizers.compose import Compose, ParamGroup
+from randomizers.spaces import validate_params
 
 OBS_MODES: tuple[str, ...] = ("state", "rgb", "rgbd", "state+rgb")
 RENDER_MODES: tuple[str, ...] = ("rgb_array", "human")
+TASK_KEY = "task"  # params["task"]: the task's initial state, next to the randomizers' params
 MAX_IMAGE_SIZE = 2048  # px per side: TinyRenderer needs ~50 s and 5 GB for one 10,000 px frame
 
 
 class StepBeforeResetError(gym.error.ResetNeeded, ValueError):
     """``step`` (or ``render``) was called before the first ``reset``."""
+
+
+class NonFiniteError(FloatingPointError):
+    """An observation or reward became NaN or infinite; the message holds the episode's params."""
 
 
 def _image_shape(image_size: Any, name: str) -> tuple[int, int]:
@@ -120,12 +129,16 @@ class PandaTaskEnv(gym.Env):
             raise TypeError(f"max_episode_steps must be an int, got {max_episode_steps!r}")
         if max_episode_steps <= 0:
             raise ValueError(f"max_episode_steps must be > 0, got {max_episode_steps}")
-        from randomizers.compose import Compose
         from randomizers.presets import build_randomizer
 
         randomizer = build_randomizer(randomization)
         if randomizer is not None and not isinstance(randomizer, Compose):
             randomizer = Compose([randomizer])
+        if randomizer is not None and TASK_KEY in [r.name for r in randomizer.randomizers]:
+            raise ValueError(
+                f"a randomizer may not be named {TASK_KEY!r}: params[{TASK_KEY!r}] holds the "
+                "task's initial state; rename it"
+            )
         self.randomizer: Compose | None = randomizer
         self._step_schedule = randomizer is not None and randomizer.has_step_schedule
 
@@ -178,6 +191,7 @@ class PandaTaskEnv(gym.Env):
 
         self.events = EventTracker()
         self.randomization: dict[str, Any] = {}
+        self._noise_rng: np.random.Generator | None = None
         self._elapsed = 0
         self._needs_reset = True
         self._last_frame: np.ndarray | None = None
@@ -203,16 +217,19 @@ class PandaTaskEnv(gym.Env):
         self.scene.sim.restore()
         self.scene.reset_effects()
         self.robot.reset(finger_width=2 * MAX_FINGER if self.task_cls.uses_gripper else 0.0)
-        self.task.reset(self.np_random)
-        self.randomization = {}
+        # draw both even when replaying, so the generator ends in the same state whatever
+        # was replayed; what the episode then draws comes from the params (see noise_rng)
+        task_state = self.task.sample_state(self.np_random)
+        params = self.randomizer.sample(self.np_random) if self.randomizer is not None else {}
+        if replay is not None:
+            task_state = replay.get(TASK_KEY, task_state)
+            params = {k: v for k, v in replay.items() if k != TASK_KEY}
+        self.task.apply_state(task_state)
         if self.randomizer is not None:
-            # sample even when replaying, so the generator ends in the same state and the
-            # rest of the episode (action and observation noise) replays exactly too
-            sampled = self.randomizer.sample(self.np_random)
-            params = replay if replay is not None else sampled
             self.randomizer.apply(self.scene, params)
             self.task.after_randomization()
-            self.randomization = params
+        self.randomization = {**params, TASK_KEY: task_state}
+        self._noise_rng = None
         self.events.reset()
         self._elapsed = 0
         self._needs_reset = False
@@ -229,19 +246,49 @@ class PandaTaskEnv(gym.Env):
         return obs, info
 
     def _validate_randomization(self, params: Any) -> dict[str, Any]:
-        """Check replayed params against this env's randomizer."""
+        """Check replayed params against this env's randomizer and task state space."""
+        where = "options['randomization']"
         if not isinstance(params, Mapping):
-            raise TypeError(
-                f"options['randomization'] must be a dict of params, got {type(params).__name__}"
-            )
+            raise TypeError(f"{where} must be a dict of params, got {type(params).__name__}")
+        rest = {k: v for k, v in params.items() if k != TASK_KEY}
+        out: dict[str, Any] = {}
         if self.randomizer is None:
-            if params:
+            if rest:
                 raise ValueError(
-                    "this env has no randomizer (randomization=None), so "
-                    f"options['randomization'] must be empty; got keys {sorted(params)}"
+                    f"this env has no randomizer (randomization=None), so {where} may only "
+                    f"hold {TASK_KEY!r}; got keys {sorted(rest)}"
                 )
-            return {}
-        return self.randomizer.validate(params, "options['randomization']")
+        else:
+            out = self.randomizer.validate(rest, where)
+        if TASK_KEY in params:  # without it the initial state comes from the seed
+            out[TASK_KEY] = validate_params(
+                self.task.state_space(), params[TASK_KEY], f"{where}.{TASK_KEY}"
+            )
+        return out
+
+    def episode_space(self) -> Compose:
+        """Every param of an episode: the randomizers' and the task's initial state
+        (``task/cube.x``, ...), for encoding whole episodes (SMOTE, ADR)."""
+        children = list(self.randomizer.randomizers) if self.randomizer is not None else []
+        return Compose([*children, ParamGroup(TASK_KEY, self.task.state_space())])
+
+    @property
+    def noise_rng(self) -> np.random.Generator:
+        """The episode's generator for action and observation noise and per-step
+        randomization: seeded by a hash of the params, so params alone replay an episode."""
+        if self._noise_rng is None:
+            canonical = self._validate_randomization(self.randomization)
+            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+            digest = hashlib.sha256(text.encode()).digest()
+            self._noise_rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
+        return self._noise_rng
+
+    def _non_finite(self, what: str) -> NonFiniteError:
+        text = json.dumps(self.randomization, sort_keys=True, default=str)
+        return NonFiniteError(
+            f"{what} is NaN or infinite at step {self._elapsed}; the physics of this episode "
+            f"diverged (check the preset's physics and noise ranges). Episode params: {text}"
+        )
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Apply one end-effector action, advance the physics, report reward and events."""
@@ -263,7 +310,7 @@ class PandaTaskEnv(gym.Env):
             values = self._pending.popleft()
         if fx.action_noise:
             values = (
-                np.asarray(values) + self.np_random.normal(0, fx.action_noise, len(values))
+                np.asarray(values) + self.noise_rng.normal(0, fx.action_noise, len(values))
             ).tolist()
         values = [-1.0 if v < -1.0 else 1.0 if v > 1.0 else v for v in values]
         width = None
@@ -277,6 +324,8 @@ class PandaTaskEnv(gym.Env):
         success = self.task.is_success()
         events = self.events.update(self.task.conditions(success))
         reward = self.task.reward(self.reward_type, success)
+        if not math.isfinite(reward):
+            raise self._non_finite("the reward")
         terminated = (success and self.terminate_on_success) or "object_off_table" in events
         truncated = not terminated and self._elapsed >= self.max_episode_steps
         if truncated:
@@ -291,7 +340,7 @@ class PandaTaskEnv(gym.Env):
         }
         if self._step_schedule:
             assert self.randomizer is not None
-            update = self.randomizer.step_update(self.scene, self.np_random, self._elapsed)
+            update = self.randomizer.step_update(self.scene, self.noise_rng, self._elapsed)
             if update:
                 info["randomization_update"] = update
         return self._observation(), float(reward), bool(terminated), bool(truncated), info
@@ -328,7 +377,12 @@ class PandaTaskEnv(gym.Env):
         )
         noise = self.scene.effects.observation_noise
         if noise:
-            state += self.np_random.normal(0.0, noise, state.shape).astype(np.float32)
+            state += self.noise_rng.normal(0.0, noise, state.shape).astype(np.float32)
+        if not np.isfinite(state).all():
+            bad = [
+                n for n, v in zip(self.task.state_names, state, strict=True) if not np.isfinite(v)
+            ]
+            raise self._non_finite(f"the state ({', '.join(bad)})")
         return state
 
     def _observation(self) -> Any:

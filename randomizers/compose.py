@@ -95,3 +95,31 @@ class Compose(Randomizer):
 
     def __repr__(self) -> str:
         return f"Compose({self.randomizers!r})"
+
+
+class ParamGroup(Randomizer):
+    """A declared group of params that something else samples and applies.
+
+    The env records the task's initial state as ``params["task"]``; ``Compose([*children,
+    ParamGroup("task", specs)])`` then encodes, decodes and validates whole episodes (SMOTE
+    and ADR act on placement too). Sampling and applying belong to the owner of the params.
+    """
+
+    kind = "group"
+
+    def __init__(self, name: str, specs: Sequence[ParamSpec]) -> None:
+        super().__init__(name=name)
+        self.specs = list(specs)
+
+    @classmethod
+    def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        raise PresetError(f"{where}: a parameter group is declared by code, not by a preset")
+
+    def space(self) -> list[ParamSpec]:
+        return list(self.specs)
+
+    def sample(self, rng: np.random.Generator) -> dict[str, Any]:
+        raise NotImplementedError(f"{self.name!r} params are sampled by their owner")
+
+    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+        raise NotImplementedError(f"{self.name!r} params are applied by their owner")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from agents.balance import BalanceConfig, balance, save_balanced
+from agents.balance import BalanceConfig, balance, episode_space, save_balanced
 from agents.failure_predictor import collect_steps, evaluate
 from randomizers import load_preset
 from randomizers.rare_events import labels_for, proposals_needed, propose
@@ -108,9 +108,9 @@ def test_balance_end_to_end_resimulates_real_episodes(tmp_path) -> None:
     out = save_balanced(tmp_path, config, report, natural, resim)
     rows = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
     assert [r["source"] for r in rows].count("proposal") == 20
-    compose = load_preset("physics")
+    space = episode_space("domrand/Lift-v0", "physics")  # the preset's params and placement
     for r in rows:
-        assert compose.validate(r["params"]) == r["params"]
+        assert space.validate(r["params"]) == r["params"]
     assert "rate in proposals" in (out / "summary.md").read_text()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
 from envs.scene import TableScene
+from randomizers.spaces import ParamSpec
 
 ROBOT_STATE_NAMES = ("ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "finger_width")
 REWARD_TYPES = ("dense", "sparse")
@@ -16,8 +18,11 @@ REWARD_TYPES = ("dense", "sparse")
 class Task(ABC):
     """What the robot must do in a :class:`TableScene`.
 
-    A task creates its bodies once in ``__init__`` and only moves them in :meth:`reset`.
-    ``objects`` maps each body name it owns to its category (for labels).
+    A task creates its bodies once in ``__init__`` and only moves them at reset. Its initial
+    state is data, like randomization params: :meth:`sample_state` draws it (pure),
+    :meth:`apply_state` places the bodies, and :meth:`state_space` declares its names and
+    bounds, so the env records it in ``info["randomization"]["task"]`` and replays it
+    whatever the seed. ``objects`` maps each body name it owns to its category (for labels).
     """
 
     name: ClassVar[str]
@@ -44,8 +49,22 @@ class Task(ABC):
         self._goal = tuple(float(v) for v in value)
 
     @abstractmethod
-    def reset(self, rng: np.random.Generator) -> None:
-        """Place objects and goal for a new episode (bodies at rest, no physics stepped)."""
+    def state_space(self) -> list[ParamSpec]:
+        """The initial state's declared params (flat names such as ``cube.x``, bounds)."""
+
+    @abstractmethod
+    def sample_state(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw an initial state (plain JSON data) without touching the simulation."""
+
+    @abstractmethod
+    def apply_state(self, state: Mapping[str, Any]) -> None:
+        """Place objects and goal at ``state`` (bodies at rest, no physics stepped)."""
+
+    def reset(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Draw and apply a new initial state; returns it."""
+        state = self.sample_state(rng)
+        self.apply_state(state)
+        return state
 
     @abstractmethod
     def observation(self) -> list[float]:
@@ -115,13 +134,26 @@ class CubeTask(Task):
         )
         self.objects["cube"] = "cube"
 
-    def place_cube(self, rng: np.random.Generator) -> np.ndarray:
-        """Put the cube at rest at a random position and yaw; returns its position."""
+    def cube_space(self) -> list[ParamSpec]:
+        """Declared cube placement: x, y in the workspace's object box, yaw within max_yaw."""
+        ws = self.scene.workspace
+        return [
+            ParamSpec("cube.x", "continuous", ws.object_low[0], ws.object_high[0]),
+            ParamSpec("cube.y", "continuous", ws.object_low[1], ws.object_high[1]),
+            ParamSpec("cube.yaw", "continuous", -self.max_yaw, self.max_yaw),
+        ]
+
+    def sample_cube(self, rng: np.random.Generator) -> dict[str, float]:
+        """A random cube position (x, y) and yaw."""
         ws = self.scene.workspace
         xy = rng.uniform(ws.object_low, ws.object_high)
         yaw = rng.uniform(-self.max_yaw, self.max_yaw)
-        pos = np.array([xy[0], xy[1], self.cube_rest_z])
-        orn = self.sim.client.getQuaternionFromEuler([0.0, 0.0, yaw])
+        return {"cube.x": float(xy[0]), "cube.y": float(xy[1]), "cube.yaw": float(yaw)}
+
+    def place_cube(self, state: Mapping[str, Any]) -> np.ndarray:
+        """Put the cube at rest at ``state``'s position and yaw; returns its position."""
+        pos = np.array([state["cube.x"], state["cube.y"], self.cube_rest_z])
+        orn = self.sim.client.getQuaternionFromEuler([0.0, 0.0, state["cube.yaw"]])
         self.sim.set_pose("cube", pos, orn)
         return pos
 

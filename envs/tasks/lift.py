@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
 from envs.tasks.base import CubeTask
+from randomizers.spaces import ParamSpec
 
 
 class LiftTask(CubeTask):
@@ -29,8 +31,14 @@ class LiftTask(CubeTask):
         self.lift_height = float(lift_height)
         self.target_z = self.cube_rest_z + self.lift_height
 
-    def reset(self, rng: np.random.Generator) -> None:
-        self.place_cube(rng)
+    def state_space(self) -> list[ParamSpec]:
+        return self.cube_space()
+
+    def sample_state(self, rng: np.random.Generator) -> dict[str, Any]:
+        return dict(self.sample_cube(rng))
+
+    def apply_state(self, state: Mapping[str, Any]) -> None:
+        self.place_cube(state)
 
     def observation(self) -> list[float]:
         return [*self.cube_observation(), self.target_z]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
 from envs.tasks.base import CubeTask
+from randomizers.spaces import ParamSpec
 
 
 class PushTask(CubeTask):
@@ -46,19 +48,33 @@ class PushTask(CubeTask):
         )  # fmt: skip
         self.objects["goal"] = "goal_region"
 
-    def reset(self, rng: np.random.Generator) -> None:
-        cube = self.place_cube(rng)
+    def state_space(self) -> list[ParamSpec]:
+        ws = self.scene.workspace
+        return [
+            *self.cube_space(),
+            ParamSpec("goal.x", "continuous", ws.object_low[0], ws.object_high[0]),
+            ParamSpec("goal.y", "continuous", ws.object_low[1], ws.object_high[1]),
+        ]
+
+    def sample_state(self, rng: np.random.Generator) -> dict[str, Any]:
+        state: dict[str, Any] = dict(self.sample_cube(rng))
         ws = self.scene.workspace
         lo, hi = np.asarray(ws.object_low), np.asarray(ws.object_high)
+        cube = np.array([state["cube.x"], state["cube.y"]])
         for _ in range(100):
             angle = rng.uniform(-np.pi, np.pi)
             dist = rng.uniform(*self.goal_distance)
-            xy = cube[:2] + dist * np.array([np.cos(angle), np.sin(angle)])
+            xy = cube + dist * np.array([np.cos(angle), np.sin(angle)])
             if np.all(xy >= lo) and np.all(xy <= hi):
                 break
         else:  # extremely unlikely; fall back to a clipped goal
             xy = np.clip(xy, lo, hi)
-        self.goal = np.array([xy[0], xy[1], self.scene.table_top + 0.001])
+        state["goal.x"], state["goal.y"] = float(xy[0]), float(xy[1])
+        return state
+
+    def apply_state(self, state: Mapping[str, Any]) -> None:
+        self.place_cube(state)
+        self.goal = np.array([state["goal.x"], state["goal.y"], self.scene.table_top + 0.001])
         self.sim.set_pose("goal", self.goal)
 
     def _distance(self) -> float:

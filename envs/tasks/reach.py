@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
 from envs.tasks.base import ROBOT_STATE_NAMES, Task
+from randomizers.spaces import ParamSpec
 
 
 class ReachTask(Task):
@@ -40,8 +42,18 @@ class ReachTask(Task):
         self.objects["target"] = "target"
         self.goal = np.array([0.5, 0.0, top + 0.2])
 
-    def reset(self, rng: np.random.Generator) -> None:
-        self.goal = rng.uniform(self.low, self.high)
+    def state_space(self) -> list[ParamSpec]:
+        return [
+            ParamSpec(f"target.{axis}", "continuous", float(lo), float(hi))
+            for axis, lo, hi in zip("xyz", self.low, self.high, strict=True)
+        ]
+
+    def sample_state(self, rng: np.random.Generator) -> dict[str, Any]:
+        x, y, z = rng.uniform(self.low, self.high).tolist()
+        return {"target.x": x, "target.y": y, "target.z": z}
+
+    def apply_state(self, state: Mapping[str, Any]) -> None:
+        self.goal = np.array([state["target.x"], state["target.y"], state["target.z"]])
         self.sim.set_pose("target", self.goal)
 
     def after_randomization(self) -> None:

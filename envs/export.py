@@ -2,19 +2,32 @@
 
 Sample ``i`` is a pure function of (env id, preset, seed, i): its reset seed is
 ``episode_seed(seed, i)``, so 1 worker and K workers, or a resumed run, write the same
-bytes. Each sample's label file is written last and atomically, so an interrupted export
-loses at most the samples in flight and ``resume=True`` continues where it stopped.
+bytes. Every file is written under a temporary name and renamed, each sample's label file
+last, so an interrupted export loses at most the samples in flight and ``resume=True``
+continues where it stopped, after checking the finished samples and the manifest (settings
+and the content hashes of every photo and GAN checkpoint the preset reads).
+
+``overwrite=True`` replaces only a folder that holds an export of this project, and only
+once the new export has succeeded: it is written to a hidden sibling folder and swapped in.
+A pool worker that dies (``kill -9``, the OOM killer) stops the run with an error naming the
+samples in flight instead of hanging it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import multiprocessing as mp
 import os
+import shutil
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,13 +36,31 @@ from PIL import Image
 from tqdm import tqdm
 
 from envs.labels import CATEGORIES, sample_labels
-from envs.panda_env import PandaTaskEnv
-from envs.seeding import episode_seed
+from envs.panda_env import MAX_IMAGE_SIZE, PandaTaskEnv
+from envs.seeding import action_rng, episode_seed
 
 FORMATS = ("coco", "bop")
 BACKENDS = ("local", "ray")
 POOL_CHUNK = 4  # samples per pool task: one result message per sample costs the parent
 # ~1 ms of CPU per sample on a busy 2-core machine, which the workers lack
+PENDING_PER_WORKER = 4  # chunks submitted ahead per worker (bounded memory, busy workers)
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as an export
+LEGACY_KEYS = ("env_id", "preset", "package_version", "num_images", "seed")  # older manifests
+NOT_COMPARED = ("num_images", "format", "sources")  # keys a resume may change or checks apart
+SUBFOLDERS = ("rgb", "instances", "labels", "depth")
+
+
+class ExportError(RuntimeError):
+    """An export cannot start or go on; the one-line message names the file and the fix."""
+
+
+class SampleError(ExportError):
+    """Exporting one sample failed; the message names the sample index."""
+
+
+class WorkerDiedError(ExportError):
+    """A pool worker process died; the message names the samples that were in flight."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +87,16 @@ class ExportConfig:
     shard_size: int = 50  # samples per Ray task
 
     def __post_init__(self) -> None:
-        for key in ("num_images", "size", "workers"):
+        for key in ("num_images", "workers"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 1 <= self.size <= MAX_IMAGE_SIZE:
+            raise ValueError(
+                f"size must be 1..{MAX_IMAGE_SIZE} px per side, got {self.size}; "
+                f"pick a size in that range (TinyRenderer's frame cost grows with its square)"
+            )
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}; episode seeds derive from it")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.policy not in ("random", "expert"):
@@ -80,9 +118,18 @@ def _dump(obj: Any) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path``, then rename: a reader (or a
+    crash, a full disk, ``ulimit -f``) sees the old file or the new one, never a part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}; free space or raise the "
+            "file-size limit (ulimit -f), check the folder's permissions, then rerun"
+        ) from None
 
 
 PNG_LEVEL = 1  # zlib level: 2-4x faster than Pillow's default 6, files about 15% larger
@@ -122,6 +169,7 @@ class _Worker:
 
     env: PandaTaskEnv | None = None
     config: ExportConfig | None = None
+    init_error: str | None = None  # why this process could not build its env
 
 
 def _init_worker(config: ExportConfig) -> None:
@@ -135,8 +183,20 @@ def _init_worker(config: ExportConfig) -> None:
     _Worker.env = cast(PandaTaskEnv, made.unwrapped)
 
 
-class SampleError(RuntimeError):
-    """Exporting one sample failed; the message names the sample index."""
+def _init_pool_worker(config: ExportConfig) -> None:
+    """A pool initializer that never raises (a raising one breaks the pool with no reason
+    given): the error is kept and reported by the first chunk this process gets."""
+    try:
+        _init_worker(config)
+    except Exception as exc:
+        _Worker.init_error = f"{type(exc).__name__}: {exc}"
+
+
+def _export_chunk(indices: list[int]) -> list[int]:
+    """One pool task: a few consecutive samples (fewer result messages than one per sample)."""
+    if _Worker.init_error is not None:
+        raise ExportError(f"a worker could not build its env: {_Worker.init_error}")
+    return [_export_one(i) for i in indices]
 
 
 def _export_one(index: int) -> int:
@@ -157,7 +217,7 @@ def _export_sample(index: int) -> int:
         seed, options = int(row["seed"]), {"randomization": row["params"]}
     _, info = env.reset(seed=seed, options=options)
     events: list[str] = []
-    rng = np.random.default_rng(seed)
+    rng = action_rng(seed)  # a stream apart from the one reset draws the scene from
     expert = None
     if config.policy == "expert" and config.steps:
         from agents.experts import make_expert
@@ -220,16 +280,252 @@ def _episodes(path: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _done(out: Path, n: int) -> set[int]:
-    return {i for i in range(n) if (out / "labels" / f"{i:06d}.json").exists()}
+def _stderr_note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
+def _listing(folder: Path, limit: int = 5) -> str:
+    """A few entries of ``folder`` ('thesis.tex, src/, ... (12 entries)')."""
+    try:
+        names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    except OSError as exc:
+        return f"(unreadable: {exc.strerror})"
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} entries)" if len(names) > limit else "")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest at ``path`` as a dict; :class:`ExportError` naming the file when it
+    cannot be read, is not JSON or is not a JSON object."""
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ExportError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ExportError(
+            f"{str(path)!r} is not valid JSON ({exc}); it is not a manifest this exporter "
+            "wrote, or it was damaged: export to a new folder, or delete the folder yourself"
+        ) from None
+    if not isinstance(data, dict):
+        raise ExportError(
+            f"{str(path)!r} holds a JSON {type(data).__name__}, expected an object with "
+            f"{', '.join(LEGACY_KEYS)}; export to a new folder, or delete the folder yourself"
+        )
+    return data
+
+
+def _is_export(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest was written by this exporter (a marker, or an older one's keys)."""
+    return manifest.get("format") == MANIFEST_FORMAT or all(k in manifest for k in LEGACY_KEYS)
+
+
+def _check_is_export(out: Path, why: str) -> dict[str, Any]:
+    """The manifest of the non-empty folder ``out``, or :class:`ExportError` naming what is
+    there when ``out`` is not an export of this project (``why``: what was asked)."""
+    path = out / MANIFEST
+    if not path.is_file():
+        raise ExportError(
+            f"refusing to {why} {str(out)!r}: it has no {MANIFEST}, so it is not an export of "
+            f"this project (it holds {_listing(out)}); choose another --out, or move its "
+            "contents away yourself"
+        )
+    manifest = read_manifest(path)
+    if not _is_export(manifest):
+        raise ExportError(
+            f"refusing to {why} {str(out)!r}: {str(path)!r} is not an export manifest (no "
+            f"'format': {MANIFEST_FORMAT!r} and not all of {', '.join(LEGACY_KEYS)}; it holds "
+            f"{_listing(out)}); choose another --out"
+        )
+    return manifest
+
+
+def _sha256(path: Path, cache: dict[str, str]) -> str:
+    key = str(path)
+    if key not in cache:
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise ExportError(f"cannot read source file {key!r}: {exc.strerror or exc}") from None
+        cache[key] = digest.hexdigest()
+    return cache[key]
+
+
+def _leaf_randomizers(randomizer: Any) -> Iterator[Any]:
+    children = getattr(randomizer, "randomizers", None)
+    if isinstance(children, (list, tuple)):
+        for child in children:
+            yield from _leaf_randomizers(child)
+    else:
+        yield randomizer
+
+
+def source_files(compose: Any) -> dict[str, dict[str, Any]]:
+    """Content hashes of every file a loaded preset reads, per randomizer name: the photos of
+    each texture bank's ``image_dir`` (by path relative to it) and its GAN checkpoint."""
+    cache: dict[str, str] = {}
+    sources: dict[str, dict[str, Any]] = {}
+    for r in _leaf_randomizers(compose):
+        bank = getattr(r, "bank", None)
+        if bank is None:
+            continue
+        entry: dict[str, Any] = {}
+        image_dir = getattr(bank, "image_dir", None)
+        images = list(getattr(bank, "images", None) or [])
+        if image_dir and images:
+            root = Path(image_dir).expanduser()
+            files = {}
+            for image in images:
+                path = Path(image)
+                rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+                files[rel] = _sha256(path, cache)
+            entry["image_dir"] = str(root)
+            entry["images"] = dict(sorted(files.items()))
+        gan_path = getattr(getattr(bank, "gan", None), "path", None)
+        if gan_path is not None:
+            entry["gan_checkpoint"] = str(gan_path)
+            entry["gan_sha256"] = _sha256(Path(gan_path), cache)
+        if entry:
+            sources[str(getattr(r, "name", getattr(r, "kind", "randomizer")))] = entry
+    return sources
+
+
+def _changed_source(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The first source file whose content differs between two manifests' ``sources``, as a
+    sentence naming the file; None when all agree."""
+    for name in sorted(set(old) | set(new)):
+        o, n = old.get(name, {}), new.get(name, {})
+        oi, ni = o.get("images", {}), n.get("images", {})
+        folder = Path(n.get("image_dir") or o.get("image_dir") or ".")
+        for rel in sorted(set(oi) | set(ni)):
+            if rel not in ni:
+                return f"photo {str(folder / rel)!r} of randomizer {name!r} was removed"
+            if rel not in oi:
+                return f"photo {str(folder / rel)!r} of randomizer {name!r} was added"
+            if oi[rel] != ni[rel]:
+                return (f"photo {str(folder / rel)!r} of randomizer {name!r} changed "
+                        f"(sha256 {oi[rel][:12]}... then, {ni[rel][:12]}... now)")  # fmt: skip
+        if o.get("gan_sha256") != n.get("gan_sha256"):
+            path = n.get("gan_checkpoint") or o.get("gan_checkpoint")
+            return f"GAN checkpoint {path!r} of randomizer {name!r} changed"
+    return None
+
+
+def _check_resume(out: Path, manifest: dict[str, Any]) -> None:
+    """Refuse to resume into ``out`` unless it is an export with the same settings and the
+    same source files (what ``manifest`` says now)."""
+    path = out / MANIFEST
+    if not path.exists():
+        samples = [p for sub in ("labels", "rgb") for p in (out / sub).glob("*") if p.is_file()]
+        if samples:
+            raise ExportError(
+                f"cannot resume {str(out)!r}: it holds {len(samples)} sample files (labels/, "
+                f"rgb/) but no {MANIFEST}, so the seed and preset they were made with are "
+                "unknown; export to a new folder, or delete it yourself and start again"
+            )
+        if any(p.is_file() for p in out.rglob("*")):
+            _check_is_export(out, "resume into")  # raises, naming what is there
+        return  # only empty folders: the first run stopped before writing anything
+    old = _check_is_export(out, "resume into")
+    changed = sorted(k for k in manifest if k not in NOT_COMPARED and old.get(k) != manifest[k])
+    if changed:
+        raise ValueError(
+            f"cannot resume {str(out)!r}: settings differ from the first run in {changed}"
+        )
+    if "sources" not in old:
+        if manifest["sources"]:
+            raise ExportError(
+                f"cannot resume {str(out)!r}: {str(path)!r} records no content hashes of the "
+                "photos and GAN checkpoints the preset reads (an older exporter wrote it), so "
+                "a changed file would go unnoticed; export to a new folder or pass --overwrite"
+            )
+        return
+    why = _changed_source(old["sources"], manifest["sources"])
+    if why is not None:
+        raise ExportError(
+            f"cannot resume {str(out)!r}: {why} since the first run, so new samples would "
+            "come from other textures; restore the file, or export to a new folder"
+        )
+
+
+def _sample_problem(out: Path, index: int, config: ExportConfig) -> str | None:
+    """Why the finished sample ``index`` is broken (its label does not parse or an image it
+    references does not decode at the export's size), or None when it is whole."""
+    stem = f"{index:06d}"
+    label = out / "labels" / f"{stem}.json"
+    try:
+        record = json.loads(label.read_bytes())
+    except (OSError, ValueError):
+        return f"{label} is not valid JSON"
+    if not isinstance(record, dict) or record.get("index") != index:
+        return f"{label} is not the record of sample {index}"
+    subs = ("rgb", "instances", *(("depth",) if config.depth else ()))
+    for sub in subs:
+        rel = f"{sub}/{stem}.png"
+        if record.get(sub) != rel:
+            return f"{label} does not reference {rel}"
+        try:
+            with Image.open(out / rel) as im:
+                im.load()
+                size = im.size
+        except Exception:
+            return f"{out / rel} does not decode as a PNG"
+        if size != (config.size, config.size):
+            return f"{out / rel} is {size[0]}x{size[1]} px, expected {config.size}"
+    return None
+
+
+def _finished(out: Path, config: ExportConfig, note: Callable[[str], None]) -> set[int]:
+    """Indices whose label exists; on resume, broken samples are dropped (to be redone)."""
+    done = {i for i in range(config.num_images) if (out / "labels" / f"{i:06d}.json").exists()}
+    if not config.resume:
+        return done
+    broken = {i: why for i in sorted(done) if (why := _sample_problem(out, i, config))}
+    for i in broken:
+        (out / "labels" / f"{i:06d}.json").unlink()
+    if broken:
+        first = next(iter(broken.values()))
+        note(f"resume: redoing {len(broken)} damaged sample(s) {sorted(broken)} ({first})")
+    return done - set(broken)
+
+
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot create folder {str(folder)!r}: {exc.strerror or exc}; choose an --out "
+            "in a folder you can write to"
+        ) from None
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            "backend='ray' needs Ray, which is not installed: pip install -e '.[ray]', or "
+            "use --backend local"
+        ) from None
+    return ray
 
 
 def export_dataset(
-    config: ExportConfig, *, progress: bool = True, on_done: Callable[[int], None] | None = None
+    config: ExportConfig,
+    *,
+    progress: bool = True,
+    on_done: Callable[[int], None] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Path:
     """Render and label ``num_images`` samples into ``config.out``; returns the folder.
-    ``on_done(n)`` is called in this process each time ``n`` more samples are finished."""
+    ``on_done(n)`` is called in this process each time ``n`` more samples are finished;
+    ``note(message)`` receives remarks (default: one ``note: ...`` line on stderr)."""
+    note = note or _stderr_note
     out = Path(config.out)
+    if config.backend == "ray":
+        _import_ray()  # before anything is created, so a plain rerun works
     if (
         config.episodes_file is not None
         and len(_episodes(config.episodes_file)) != config.num_images
@@ -238,30 +534,95 @@ def export_dataset(
             f"num_images ({config.num_images}) must equal the rows of {config.episodes_file!r} "
             f"({len(_episodes(config.episodes_file))})"
         )
-    manifest_path = out / "manifest.json"
+    if out.exists() and not out.is_dir():
+        raise ExportError(
+            f"--out {str(out)!r} is an existing file, not a folder; choose a folder path"
+        )
     manifest = _manifest(config)
-    if out.exists() and any(out.iterdir()) and config.overwrite:
-        import shutil
-
-        shutil.rmtree(out)
-    if out.exists() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()):
+        if config.overwrite:
+            _check_is_export(out, "overwrite")
+            return _replace(out, config, manifest, progress, on_done, note)
         if not config.resume:
             raise FileExistsError(
                 f"{str(out)!r} is not empty; pass resume=True (--resume) to continue an "
                 "interrupted export with the same settings, overwrite=True (--overwrite) to "
                 "replace it, or choose another folder"
             )
-        if manifest_path.exists():
-            old = json.loads(manifest_path.read_text())
-            changed = sorted(k for k in manifest if k != "num_images" and old.get(k) != manifest[k])
-            if changed:
-                raise ValueError(
-                    f"cannot resume {str(out)!r}: settings differ from the first run in {changed}"
-                )
-    for sub in ("rgb", "instances", "labels", *(("depth",) if config.depth else ())):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    _write_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
-    todo = sorted(set(range(config.num_images)) - _done(out, config.num_images))
+        _check_resume(out, manifest)
+    try:
+        _export_into(out, config, manifest, progress, on_done, note)
+    except (SampleError, WorkerDiedError) as exc:
+        done = len(list((out / "labels").glob("*.json")))
+        raise type(exc)(
+            f"{exc}; the {done} finished samples in {str(out)!r} are kept: rerun with "
+            "--resume (resume=True) to finish"
+        ) from exc
+    return out
+
+
+def _replace(
+    out: Path,
+    config: ExportConfig,
+    manifest: dict[str, Any],
+    progress: bool,
+    on_done: Callable[[int], None] | None,
+    note: Callable[[str], None],
+) -> Path:
+    """Export into a hidden sibling folder, then swap it in for ``out`` (whose old dataset
+    is deleted only after the new one is complete)."""
+    parent, name = out.absolute().parent, out.absolute().name
+    partial = parent / f".{name}.partial-{os.getpid()}"
+    aside = parent / f".{name}.old-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _export_into(partial, replace(config, out=str(partial)), manifest, progress, on_done, note)
+    except BaseException as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if not isinstance(exc, Exception):
+            raise
+        raise ExportError(
+            f"{exc}; nothing was replaced: {str(out)!r} still holds the old dataset (the "
+            "partial export was removed)"
+        ) from exc
+    try:
+        out.rename(aside)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ExportError(
+            f"cannot move the old dataset {str(out)!r} aside: {exc.strerror or exc}; it is "
+            "untouched"
+        ) from None
+    try:
+        partial.rename(out)
+    except OSError as exc:
+        aside.rename(out)
+        raise ExportError(
+            f"cannot move the new export {str(partial)!r} to {str(out)!r}: "
+            f"{exc.strerror or exc}; the old dataset is back in place"
+        ) from None
+    shutil.rmtree(aside, ignore_errors=True)
+    return out
+
+
+def _export_into(
+    out: Path,
+    config: ExportConfig,
+    manifest: dict[str, Any],
+    progress: bool,
+    on_done: Callable[[int], None] | None,
+    note: Callable[[str], None],
+) -> None:
+    """Write the manifest, the missing samples and the index files into ``out``."""
+    _mkdir(out)
+    _write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    for sub in SUBFOLDERS[:3] + (("depth",) if config.depth else ()):
+        _mkdir(out / sub)
+    todo = sorted(set(range(config.num_images)) - _finished(out, config, note))
+    workers = min(config.workers, os.cpu_count() or 1, max(len(todo), 1))
+    if workers < config.workers and config.backend == "local":
+        note(f"--workers {config.workers} capped to {workers} ({os.cpu_count()} CPUs, "
+             f"{len(todo)} images to do)")  # fmt: skip
     bar = tqdm(total=config.num_images, initial=config.num_images - len(todo), unit="img",
                disable=not progress, desc="export")  # fmt: skip
 
@@ -273,22 +634,58 @@ def export_dataset(
     try:
         if config.backend == "ray":
             _run_ray(config, todo, done)
-        elif config.workers == 1 or len(todo) <= 1:
-            _init_worker(config)
-            for i in todo:
-                _export_one(i)
-                done(1)
-            assert _Worker.env is not None
-            _Worker.env.close()
+        elif workers == 1:
+            if todo:
+                _init_worker(config)
+                assert _Worker.env is not None
+                try:
+                    for i in todo:
+                        _export_one(i)
+                        done(1)
+                finally:
+                    _Worker.env.close()
         else:
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with ctx.Pool(config.workers, initializer=_init_worker, initargs=(config,)) as pool:
-                for _ in pool.imap_unordered(_export_one, todo, chunksize=POOL_CHUNK):
-                    done(1)
+            _run_pool(config, todo, workers, done)
     finally:
         bar.close()
     write_index(out, config)
-    return out
+
+
+def _run_pool(
+    config: ExportConfig, todo: list[int], workers: int, done: Callable[[int], None]
+) -> None:
+    """Chunks of ``POOL_CHUNK`` samples as futures, a bounded number ahead. A worker that
+    dies breaks the pool at once: the error names the samples that were in flight."""
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    chunks = [todo[i : i + POOL_CHUNK] for i in range(0, len(todo), POOL_CHUNK)]
+    pool = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(config,)
+    )
+    pending: dict[Future[list[int]], list[int]] = {}
+    failed = True
+    try:
+        next_chunk = 0
+        while next_chunk < len(chunks) or pending:
+            while next_chunk < len(chunks) and len(pending) < PENDING_PER_WORKER * workers:
+                chunk = chunks[next_chunk]
+                pending[pool.submit(_export_chunk, chunk)] = chunk
+                next_chunk += 1
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: pending[f][0]):
+                try:
+                    done(len(future.result()))
+                except BrokenProcessPool:
+                    in_flight = sorted(i for c in pending.values() for i in c)
+                    raise WorkerDiedError(
+                        f"a worker process died (killed by a signal, e.g. kill -9 or the OOM "
+                        f"killer) while samples {in_flight} were in flight"
+                    ) from None
+                del pending[future]
+        failed = False
+    finally:
+        # on an error: drop the queued chunks and let the running ones finish (their
+        # samples are kept); a broken pool has no running ones left
+        pool.shutdown(wait=True, cancel_futures=failed)
 
 
 def _export_shard(config: ExportConfig, indices: list[int]) -> int:
@@ -306,10 +703,7 @@ def _export_shard(config: ExportConfig, indices: list[int]) -> int:
 def _run_ray(config: ExportConfig, todo: list[int], done: Callable[[int], None]) -> None:
     """The same shards as Ray tasks (``ray.init(address)``; a local Ray when None). The
     output folder must be reachable from every node (a shared filesystem)."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError("backend='ray' needs Ray: pip install -e '.[ray]'") from None
+    ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         ray.init(address=config.address, include_dashboard=False, log_to_driver=False)
@@ -331,6 +725,7 @@ def _manifest(config: ExportConfig) -> dict[str, Any]:
     from randomizers.presets import load_preset, preset_text
 
     preset: Any = None
+    sources: dict[str, Any] = {}
     if config.preset is not None:
         compose = load_preset(config.preset)
         preset = {
@@ -338,6 +733,7 @@ def _manifest(config: ExportConfig) -> dict[str, Any]:
             "randomizers": [r.kind for r in compose.randomizers],
             "contents": preset_text(config.preset),  # named preset or a .yaml path alike
         }
+        sources = source_files(compose)
     try:
         pkg = version("domrand")
     except PackageNotFoundError:
@@ -345,8 +741,9 @@ def _manifest(config: ExportConfig) -> dict[str, Any]:
     fields = asdict(config)
     for key in ("out", "workers", "resume", "overwrite", "backend", "address", "shard_size"):
         fields.pop(key)
-    return {**fields, "formats": list(config.formats), "preset": preset, "package_version": pkg,
-            "categories": list(CATEGORIES)}  # fmt: skip
+    return {**fields, "format": MANIFEST_FORMAT, "formats": list(config.formats),
+            "preset": preset, "package_version": pkg, "categories": list(CATEGORIES),
+            "sources": sources}  # fmt: skip
 
 
 def iter_labels(out: Path, n: int) -> Iterator[dict[str, Any]]:
@@ -358,8 +755,16 @@ def iter_labels(out: Path, n: int) -> Iterator[dict[str, Any]]:
 def write_index(out: Path, config: ExportConfig) -> None:
     """``samples.jsonl`` (one line per sample, index order) and the requested formats."""
     # a label file holds ``_dump(record)``: its text is the line, no parse and re-dump
-    texts = [(out / "labels" / f"{i:06d}.json").read_text() for i in range(config.num_images)]
-    (out / "samples.jsonl").write_text("".join(t.strip() + "\n" for t in texts))
+    texts = []
+    for i in range(config.num_images):
+        path = out / "labels" / f"{i:06d}.json"
+        try:
+            texts.append(path.read_text())
+        except OSError as exc:
+            raise ExportError(
+                f"cannot read {str(path)!r}: {exc.strerror or exc}; rerun with --resume"
+            ) from None
+    _write_atomic(out / "samples.jsonl", "".join(t.strip() + "\n" for t in texts).encode())
     if config.formats:
         records = [json.loads(t) for t in texts]
         if "coco" in config.formats:
@@ -368,7 +773,9 @@ def write_index(out: Path, config: ExportConfig) -> None:
             write_bop(out, records)
     from envs.contact_sheet import contact_sheet
 
-    contact_sheet(out, num=min(16, len(texts))).save(out / "preview.png")
+    buffer = io.BytesIO()
+    contact_sheet(out, num=min(16, len(texts))).save(buffer, format="PNG")
+    _write_atomic(out / "preview.png", buffer.getvalue())
 
 
 def write_coco(out: Path, records: list[dict[str, Any]], size: int) -> Path:
@@ -399,7 +806,7 @@ def write_coco(out: Path, records: list[dict[str, Any]], size: int) -> Path:
         "categories": [{"id": i, "name": n, "supercategory": "object"} for n, i in cat_id.items()],
     }
     path = out / "annotations.json"
-    path.write_text(_dump(coco))
+    _write_atomic(path, _dump(coco).encode())
     return path
 
 
@@ -431,8 +838,7 @@ def write_bop(out: Path, records: list[dict[str, Any]]) -> Path:
                 "visib_fract": obj.get("visible_fraction", 1.0),
             })  # fmt: skip
     folder = out / "bop"
-    folder.mkdir(exist_ok=True)
-    (folder / "scene_camera.json").write_text(json.dumps(cams, indent=1, sort_keys=True))
-    (folder / "scene_gt.json").write_text(json.dumps(gts, indent=1, sort_keys=True))
-    (folder / "scene_gt_info.json").write_text(json.dumps(infos, indent=1, sort_keys=True))
+    _mkdir(folder)
+    for name, data in (("scene_camera", cams), ("scene_gt", gts), ("scene_gt_info", infos)):
+        _write_atomic(folder / f"{name}.json", json.dumps(data, indent=1, sort_keys=True).encode())
     return folder

@@ -26,9 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=128, help="image size (px)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="processes")
+    p.add_argument("--workers", type=int, default=1, help="processes (at most the CPU count)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted export")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier export in --out (only once the new one is done)")  # fmt: skip
     p.add_argument("--policy", default="random", choices=["random", "expert"],
                    help="who acts during --steps")  # fmt: skip
     p.add_argument(
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         t0 = time.perf_counter()
         out = export_dataset(config, progress=not args.no_progress)
-    except (ValueError, PresetError, FileExistsError, ImportError, RuntimeError) as exc:
+    except (ValueError, PresetError, OSError, ImportError, RuntimeError) as exc:
+        # OSError: a file that cannot be read or written (the message names it)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - t0

@@ -9,18 +9,32 @@ from typing import Any
 import numpy as np
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
+from randomizers.distributions import Distribution, Limits
+from randomizers.errors import PresetError
 from randomizers.options import dist, dist_vector
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
 
 _ZERO = Distribution("constant")
+MAX_FOV = 170.0  # degrees: the widest field of view a randomized camera may reach
+# option -> limits of what it samples (all absolute): jitter around the env's camera; to
+# move the camera further, give the env another camera (``camera=CameraConfig(...)``)
+LIMITS: dict[str, Limits] = {
+    "eye_offset": Limits(-0.25, 0.25, unit="m per axis"),
+    "target_offset": Limits(-0.25, 0.25, unit="m per axis"),
+    "roll": Limits(-180.0, 180.0, unit="degrees"),
+    "fov_scale": Limits(0.2, 3.0, unit="x nominal field of view"),
+}
 
 
 class CameraPose(Randomizer):
     """Offsets the nominal camera (captured once per scene); K and the extrinsics follow.
 
     Options: ``eye_offset`` and ``target_offset`` (metres; one distribution for all three
-    axes or a list of three), ``roll`` (degrees), ``fov_scale``.
+    axes or a list of three), ``roll`` (degrees), ``fov_scale``. Limits of each:
+    :data:`LIMITS`. When the env is built, the ranges are also checked against its nominal
+    camera: no offset may put the eye on the target or straight along the up vector (a
+    degenerate view), and the field of view stays at most 170 degrees.
     """
 
     kind = "camera"
@@ -45,15 +59,16 @@ class CameraPose(Randomizer):
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
-        box = {"min_value": -1.0, "max_value": 1.0, "modes": ("absolute",)}
+        absolute = ("absolute",)
         return cls(
-            eye_offset=dist_vector(config, "eye_offset", where, 3, **box),
-            target_offset=dist_vector(config, "target_offset", where, 3, **box),
-            roll=dist(config, "roll", where, 0.0, min_value=-180.0, max_value=180.0,
-                      modes=("absolute",)),
-            fov_scale=dist(config, "fov_scale", where, 1.0, min_value=0.2, max_value=3.0,
-                           modes=("absolute",)),
-            name=config.get("name"),
+            eye_offset=dist_vector(config, "eye_offset", where, 3, limits=LIMITS["eye_offset"],
+                                   modes=absolute),
+            target_offset=dist_vector(config, "target_offset", where, 3,
+                                      limits=LIMITS["target_offset"], modes=absolute),
+            roll=dist(config, "roll", where, 0.0, limits=LIMITS["roll"], modes=absolute),
+            fov_scale=dist(config, "fov_scale", where, 1.0, limits=LIMITS["fov_scale"],
+                           modes=absolute),
+            name=option_name(config, where),
             every_n_steps=config.get("every_n_steps"),
         )  # fmt: skip
 
@@ -81,7 +96,34 @@ class CameraPose(Randomizer):
         }
 
     def setup(self, scene: Any) -> None:
-        scene.store.setdefault("camera/nominal", scene.camera_config)
+        nominal = scene.store.setdefault("camera/nominal", scene.camera_config)
+        self.check_against(nominal)
+
+    def check_against(self, nominal: Any) -> None:
+        """Raise :class:`PresetError` if some sampled params would break ``nominal`` (a
+        ``CameraConfig``): a view along the up vector (or the eye on the target) has no
+        orientation, and a field of view past 170 degrees is no pinhole camera."""
+        fov_high = nominal.fov * self.fov_scale.bounds[1]
+        if fov_high > MAX_FOV:
+            raise PresetError(
+                f"{self.name}.fov_scale: up to {self.fov_scale.bounds[1]:g} x the camera's "
+                f"{nominal.fov:g} degrees gives {fov_high:g}; at most {MAX_FOV:g} degrees: "
+                "lower the high end of fov_scale"
+            )
+        # eye - target over every sampled offset is a box; it must not meet the up line
+        lo = [e - t + a.bounds[0] - b.bounds[1]
+              for e, t, a, b in zip(nominal.eye, nominal.target, self.eye_offset,
+                                    self.target_offset, strict=True)]  # fmt: skip
+        hi = [e - t + a.bounds[1] - b.bounds[0]
+              for e, t, a, b in zip(nominal.eye, nominal.target, self.eye_offset,
+                                    self.target_offset, strict=True)]  # fmt: skip
+        if _box_meets_line(lo, hi, nominal.up):
+            raise PresetError(
+                f"{self.name}: eye_offset and target_offset can move the camera's eye onto the "
+                f"line through its target along up {tuple(nominal.up)} (nominal eye "
+                f"{tuple(nominal.eye)}, target {tuple(nominal.target)}), where the view has no "
+                "orientation; narrow the offsets"
+            )
 
     def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
         nominal = scene.store["camera/nominal"]
@@ -95,6 +137,20 @@ class CameraPose(Randomizer):
                 eye=eye,
                 target=tgt,
                 roll=nominal.roll + params["roll"],
-                fov=min(nominal.fov * params["fov_scale"], 170.0),
+                fov=min(nominal.fov * params["fov_scale"], MAX_FOV),
             )
         )
+
+
+def _box_meets_line(lo: list[float], hi: list[float], direction: Any, eps: float = 1e-3) -> bool:
+    """Whether the box ``[lo, hi]`` (grown by ``eps``) meets the line ``s * direction``."""
+    s_lo, s_hi = -np.inf, np.inf
+    for a, b, u in zip(lo, hi, direction, strict=True):
+        a, b = a - eps, b + eps
+        if abs(u) < 1e-12:
+            if not a <= 0.0 <= b:
+                return False
+            continue
+        s0, s1 = sorted((a / u, b / u))
+        s_lo, s_hi = max(s_lo, s0), min(s_hi, s1)
+    return s_lo <= s_hi

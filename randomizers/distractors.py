@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
+from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
 from randomizers.options import choice_list, dist, integer
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
 from randomizers.texture import (
     BANK_OPTIONS,
@@ -28,15 +29,29 @@ from randomizers.texture import (
 SHAPES = ("random", "box", "sphere", "cylinder")
 N_RANDOM_URDFS = 1000
 AROUND_ROLES = ("target", "objects", "robot")
+MAX_COUNT = 64
+MAX_POOL = 256
+# option -> limits of what it samples (all absolute); x and y are world coordinates, or
+# offsets from the anchor body with ``around``
+LIMITS: dict[str, Limits] = {
+    "count": Limits(0, MAX_COUNT, integer=True, unit="distractors"),
+    "x": Limits(-0.25, 1.25, unit="m, world x"),
+    "y": Limits(-0.5, 0.5, unit="m, world y"),
+    "x_around": Limits(-0.5, 0.5, unit="m from the anchor"),
+    "y_around": Limits(-0.5, 0.5, unit="m from the anchor"),
+    "scale": Limits(0.1, 5.0, unit="x the object's size"),
+}
 
 
 class Distractors(Randomizer):
-    """Options: ``count`` (integer distribution, e.g. [0, 10]), ``shapes`` (random, box,
+    """Options: ``count`` (integer distribution, e.g. [0, 10]; at most 64), ``shapes`` (random, box,
     sphere, cylinder), ``pool_size`` (bodies loaded, default 2 x the largest count), ``x``,
     ``y`` (metres; offsets from the first body of a role when ``around`` names one, e.g.
     ``around: target`` to build occluders), ``scale`` (size multiplier of random objects),
     ``collide`` (default false: purely visual), ``pool_seed``, and the texture-bank options of the texture
     randomizer (``sources``, ``color``, ``image_dir``, ``size``, ``bank_size``, ``tint``...).
+    Sane ranges of the sampled options are :data:`LIMITS`; ``pool_size`` is an int in
+    [0, 256] (0: default) and at least the largest count.
     """
 
     kind = "distractors"
@@ -60,8 +75,10 @@ class Distractors(Randomizer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        # a fractional high end would sample one slot more than the pool declares
+        count.check(LIMITS["count"], f"{self.name}.count")
         self.count = count
-        self.max_count = int(count.spec("count").high)  # type: ignore[arg-type]
+        self.max_count = int(count.bounds[1])
         self.pool_size = pool_size or max(2 * self.max_count, 1)
         if self.pool_size < self.max_count:
             raise PresetError(
@@ -80,31 +97,39 @@ class Distractors(Randomizer):
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
-        count = dist(config, "count", where, [0, 10], min_value=0, max_value=64,
-                     modes=("absolute",))  # fmt: skip
+        absolute = ("absolute",)
+        count = dist(config, "count", where, [0, 10], limits=LIMITS["count"], modes=absolute)
+        assert count is not None
+        pool_size = integer(config, "pool_size", where, 0, 0, MAX_POOL) or None
+        largest = int(count.bounds[1])
+        if pool_size is not None and pool_size < largest:
+            raise PresetError(
+                f"{where}.pool_size: must be >= the largest count ({largest}), got {pool_size}; "
+                "raise pool_size or leave it out (default: 2 x the largest count)"
+            )
         collide = config.get("collide", False)
         if not isinstance(collide, bool):
             raise PresetError(f"{where}.collide: expected true or false, got {collide!r}")
         around = config.get("around")
-        if around is not None and around not in AROUND_ROLES:
+        if around is not None and (not isinstance(around, str) or around not in AROUND_ROLES):
             raise PresetError(
                 f"{where}.around: expected one of {', '.join(AROUND_ROLES)} (or leave it out), "
                 f"got {around!r}"
             )
+        near = "_around" if around is not None else ""
         return cls(
-            count=count,  # type: ignore[arg-type]
+            count=count,
             bank=TextureBank.from_config(config, where, ("flat", "checker", "gradient")),
             tint=parse_tint(config, where),
             shapes=choice_list(config, "shapes", where, SHAPES, SHAPES),
-            pool_size=integer(config, "pool_size", where, 0, 0, 256) or None,
-            x=dist(config, "x", where, min_value=-0.25 if around is None else -0.5,
-                   max_value=1.25 if around is None else 0.5, modes=("absolute",)),
-            y=dist(config, "y", where, min_value=-0.5, max_value=0.5, modes=("absolute",)),
-            scale=dist(config, "scale", where, min_value=0.1, max_value=5.0, modes=("absolute",)),
+            pool_size=pool_size,
+            x=dist(config, "x", where, limits=LIMITS["x" + near], modes=absolute),
+            y=dist(config, "y", where, limits=LIMITS["y" + near], modes=absolute),
+            scale=dist(config, "scale", where, limits=LIMITS["scale"], modes=absolute),
             collide=collide,
             pool_seed=integer(config, "pool_seed", where, 0, 0, 2**31 - 1),
             around=around,
-            name=config.get("name"),
+            name=option_name(config, where),
         )
 
     def space(self) -> list[ParamSpec]:

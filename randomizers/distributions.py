@@ -10,11 +10,18 @@ In a preset, a distribution is written as one of::
     {dist: choice, values: [0, 1], p: [0.8, 0.2]}
 
 ``mode`` is ``absolute`` (default), ``scale`` (multiply the nominal value) or ``add``.
+
+Every option that takes a distribution declares :class:`Limits` (per mode where the mode
+changes what a number means: kilograms or a multiplier of the nominal mass), checked when
+the preset loads: every value a distribution can yield (its range, a clipped normal's
+``[low, high]``, every choice) must lie inside them, be a finite number (choices included:
+no strings, booleans, ``null`` or lists) and, for integer options, be a whole number.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +43,79 @@ _KEYS = {
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PresetError(f"{where}: expected a finite number, got {value!r}")
-    return float(value)
+    """A finite real number (ints, floats, NumPy scalars; never a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        hint = ""
+        if isinstance(value, str) and _is_float_text(value):
+            hint = " (YAML reads a number like 1e3 as text: write 1.0e+3)"
+        raise PresetError(f"{where}: expected a finite number, got {_show(value)}{hint}")
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out):
+        raise PresetError(f"{where}: expected a finite number, got {_show(value)}")
+    return out
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, shortened to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def _is_float_text(text: str) -> bool:
+    """Whether ``text`` spells a number (YAML 1.1 reads ``1e3`` as a string)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return any(ch.isdigit() for ch in text)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(float(x))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The sane range of what one option may sample, checked when a preset loads.
+
+    Args:
+        low, high: bounds (``None``: unbounded on that side).
+        low_open: ``low`` itself is not allowed (a mass must be > 0).
+        integer: only whole numbers (counts, env steps, sizes).
+        unit: what a number means, shown in messages ("kg", "x nominal", "env steps").
+        why_low: a short reason, shown when a value is refused for being at or below ``low``.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    integer: bool = False
+    unit: str = ""
+    why_low: str = ""
+
+    def describe(self) -> str:
+        """E.g. ``numbers in (0, 100] (kg)`` or ``integers in [0, 20] (env steps)``."""
+        kind = "integers" if self.integer else "numbers"
+        if self.low is None and self.high is None:
+            text = f"finite {kind}"
+        elif self.high is None:
+            text = f"{kind} {'>' if self.low_open else '>='} {_fmt(self.low)}"  # type: ignore[arg-type]
+        elif self.low is None:
+            text = f"{kind} <= {_fmt(self.high)}"
+        else:
+            text = f"{kind} in {'(' if self.low_open else '['}{_fmt(self.low)}, {_fmt(self.high)}]"
+        return f"{text} ({self.unit})" if self.unit else text
+
+    def admits(self, x: float) -> bool:
+        """Whether ``x`` lies inside the limits (and is whole, for integer limits)."""
+        if self.integer and not float(x).is_integer():
+            return False
+        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
+            return False
+        return self.high is None or x <= self.high
 
 
 @dataclass(frozen=True)
@@ -64,43 +141,91 @@ class Distribution:
         max_value: float | None = None,
         modes: tuple[str, ...] = MODES,
         default_mode: str = "absolute",
+        limits: Limits | Mapping[str, Limits] | None = None,
     ) -> Distribution:
-        """Build from preset syntax; ``min_value``/``max_value`` bound what may be sampled
-        (numeric choices included); ``default_mode`` applies when the preset names none."""
-        if isinstance(config, (int, float)) and not isinstance(config, bool):
+        """Build from preset syntax and check it against the option's limits.
+
+        Args:
+            min_value, max_value: inclusive bounds of what may be sampled (shorthand for
+                ``limits=Limits(min_value, max_value)``).
+            modes: the modes allowed for this option.
+            default_mode: the mode when the preset names none.
+            limits: the option's :class:`Limits`, or one per mode (its keys are then the
+                allowed modes, and the chosen mode's limits apply).
+
+        Every option that takes a distribution is numeric: a ``choice`` holds finite numbers
+        only (categorical options are lists checked against their allowed names instead).
+        """
+        if isinstance(limits, Mapping):
+            modes = tuple(limits)
+        if isinstance(config, bool) or not isinstance(config, (numbers.Real, list, tuple, Mapping)):
+            raise PresetError(
+                f"{where}: expected a number, a [low, high] range or a mapping with 'dist' "
+                f"(one of {', '.join(DISTRIBUTIONS)}), got {config!r}"
+                + (
+                    " (YAML reads a number like 1e3 as text: write 1.0e+3)"
+                    if isinstance(config, str) and _is_float_text(config)
+                    else ""
+                )
+            )
+        if isinstance(config, numbers.Real):
             v = _number(config, where)
             d = cls("constant", low=v, high=v, mode=default_mode)
         elif isinstance(config, (list, tuple)):
             if len(config) != 2:
-                raise PresetError(f"{where}: a range is [low, high], got {list(config)!r}")
-            lo, hi = _number(config[0], where), _number(config[1], where)
+                raise PresetError(
+                    f"{where}: a range is [low, high] (two numbers), got {list(config)!r}"
+                )
+            lo, hi = _number(config[0], f"{where}[0]"), _number(config[1], f"{where}[1]")
             d = cls("uniform", low=lo, high=hi, mode=default_mode)
-        elif isinstance(config, Mapping):
-            d = cls._parse_mapping(config, where, default_mode)
         else:
-            raise PresetError(
-                f"{where}: expected a number, a [low, high] range or a mapping with 'dist' "
-                f"(one of {', '.join(DISTRIBUTIONS)}), got {config!r}"
-            )
+            d = cls._parse_mapping(config, where, default_mode)
         if d.mode not in modes:
             raise PresetError(
                 f"{where}.mode: {d.mode!r} is not allowed here; allowed: {', '.join(modes)}"
             )
         if d.dist != "choice" and d.low > d.high:
             raise PresetError(f"{where}: low must be <= high, got low={d.low}, high={d.high}")
-        if d.dist != "choice" or d.numeric:
-            lo, hi = d.bounds
-            if min_value is not None and lo < min_value:
-                raise PresetError(f"{where}: values must be >= {min_value}, got low={lo}")
-            if max_value is not None and hi > max_value:
-                raise PresetError(f"{where}: values must be <= {max_value}, got high={hi}")
+        if isinstance(limits, Mapping):
+            lim: Limits | None = limits[d.mode]
+        elif limits is not None:
+            lim = limits
+        elif min_value is not None or max_value is not None:
+            lim = Limits(min_value, max_value)
+        else:
+            lim = None
+        if lim is not None:
+            d.check(lim, where)
         return d
+
+    def check(self, limits: Limits, where: str) -> None:
+        """Raise :class:`PresetError` unless every value this can yield is within ``limits``."""
+        if self.dist == "choice":
+            named = [(f"values[{i}]", float(v)) for i, v in enumerate(self.values)]
+        elif self.dist == "constant":
+            named = [("value", self.low)]
+        else:
+            named = [("low", self.low), ("high", self.high)]
+        mode = f", mode {self.mode}" if self.mode != "absolute" else ""
+        note = ""
+        if self.dist == "normal":
+            note = " (a normal is clipped to [low, high]: by default mean +- 3 std)"
+        for label, x in named:
+            if limits.admits(x):
+                continue
+            whole = " (not a whole number)" if limits.integer and not x.is_integer() else ""
+            low_side = limits.low is not None and x <= limits.low
+            why = f"; {limits.why_low}" if limits.why_low and low_side else ""
+            raise PresetError(
+                f"{where}: values must be {limits.describe()}{mode}; got {label}={_fmt(x)}"
+                f"{whole}{note}{why}"
+            )
 
     @property
     def numeric(self) -> bool:
         """Whether every value it can yield is a number."""
         return self.dist != "choice" or all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.values
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in self.values
         )
 
     @property
@@ -114,18 +239,23 @@ class Distribution:
     def _parse_mapping(
         cls, config: Mapping[str, Any], where: str, default_mode: str
     ) -> Distribution:
-        kind = config.get("dist")
-        if kind not in DISTRIBUTIONS:
+        if "dist" not in config:
+            raise PresetError(
+                f"{where}: a distribution mapping needs 'dist' (one of {', '.join(DISTRIBUTIONS)}), "
+                f"got keys {sorted(map(str, config))}"
+            )
+        kind = config["dist"]
+        if not isinstance(kind, str) or kind not in DISTRIBUTIONS:
             raise PresetError(
                 f"{where}.dist: unknown distribution {kind!r}; allowed: {', '.join(DISTRIBUTIONS)}"
             )
-        unknown = sorted(set(config) - _KEYS[kind])
+        unknown = sorted(map(str, set(config) - _KEYS[kind]))
         if unknown:
             raise PresetError(
                 f"{where}: unknown key(s) {unknown} for dist {kind!r}; allowed: {sorted(_KEYS[kind])}"
             )
         mode = config.get("mode", default_mode)
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise PresetError(f"{where}.mode: unknown mode {mode!r}; allowed: {', '.join(MODES)}")
         try:
             if kind == "constant":
@@ -148,15 +278,31 @@ class Distribution:
                     raise PresetError(f"{where}.std: must be >= 0, got {std}")
                 lo = _number(config.get("low", mean - 3 * std), f"{where}.low")
                 hi = _number(config.get("high", mean + 3 * std), f"{where}.high")
+                if lo <= hi and not lo <= mean <= hi:
+                    raise PresetError(
+                        f"{where}.mean: must lie in [low, high] = [{_fmt(lo)}, {_fmt(hi)}] (the "
+                        f"normal is clipped there), got {_fmt(mean)}"
+                    )
                 return cls("normal", low=lo, high=hi, mean=mean, std=std, mode=mode)
-            values = tuple(config["values"])
+            raw = config["values"]
         except KeyError as exc:
             raise PresetError(f"{where}: dist {kind!r} needs key {exc.args[0]!r}") from None
-        if not values:
+        if not isinstance(raw, (list, tuple)):
+            raise PresetError(f"{where}.values: expected a list of values, got {raw!r}")
+        if not raw:
             raise PresetError(f"{where}.values: a choice needs at least one value")
+        # finite numbers only; ints stay ints (a sampled count or latency is an int)
+        values: tuple[Any, ...] = tuple(
+            int(r) if isinstance(r, numbers.Integral) and not isinstance(r, bool) else v
+            for r, v in ((r, _number(r, f"{where}.values[{i}]")) for i, r in enumerate(raw))
+        )
         p = config.get("p")
         if p is not None:
-            p = tuple(_number(x, f"{where}.p") for x in p)
+            if not isinstance(p, (list, tuple)):
+                raise PresetError(
+                    f"{where}.p: expected a list of {len(values)} probabilities, got {p!r}"
+                )
+            p = tuple(_number(x, f"{where}.p[{i}]") for i, x in enumerate(p))
             if len(p) != len(values) or any(x < 0 or x > 1 for x in p) or abs(sum(p) - 1) > 1e-6:
                 raise PresetError(
                     f"{where}.p: expected {len(values)} probabilities in [0, 1] summing to 1, got {list(p)}"

@@ -10,10 +10,19 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
+from randomizers.distributions import Distribution, Limits
 from randomizers.options import dist
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
 
+# option -> limits of what it samples (all absolute)
+LIMITS: dict[str, Limits] = {
+    "gaussian_std": Limits(0.0, 128.0, unit="std in 0-255 pixel units"),
+    "blur_sigma": Limits(0.0, 10.0, unit="pixels"),
+    "brightness": Limits(-1.0, 1.0, unit="added, fraction of full scale"),
+    "contrast": Limits(0.0, 4.0, unit="factor"),
+    "saturation": Limits(0.0, 4.0, unit="factor"),
+}
 _IDENTITY = {"gaussian_std": 0.0, "blur_sigma": 0.0, "brightness": 0.0, "contrast": 1.0,
              "saturation": 1.0}  # fmt: skip
 
@@ -58,12 +67,13 @@ class ImageNoise(Randomizer):
     seed in the params, so a replay gives the same pixels.
 
     Options: ``gaussian_std`` (0-255 units), ``blur_sigma`` (pixels), ``brightness``
-    (added, fraction of full scale), ``contrast`` and ``saturation`` (factors).
+    (added, fraction of full scale), ``contrast`` and ``saturation`` (factors). Limits of
+    each: :data:`LIMITS`.
     """
 
     kind = "image_noise"
     step_schedulable = True
-    options = ("gaussian_std", "blur_sigma", "brightness", "contrast", "saturation")
+    options = tuple(LIMITS)
 
     def __init__(
         self,
@@ -79,16 +89,12 @@ class ImageNoise(Randomizer):
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
-        bounds = {
-            "gaussian_std": (0.0, 128.0), "blur_sigma": (0.0, 10.0), "brightness": (-1.0, 1.0),
-            "contrast": (0.0, 4.0), "saturation": (0.0, 4.0),
-        }  # fmt: skip
         q = {}
-        for key, (lo, hi) in bounds.items():
-            d = dist(config, key, where, min_value=lo, max_value=hi, modes=("absolute",))
+        for key, limits in LIMITS.items():
+            d = dist(config, key, where, limits=limits, modes=("absolute",))
             if d is not None:
                 q[key] = d
-        return cls(q, name=config.get("name"), every_n_steps=config.get("every_n_steps"))
+        return cls(q, name=option_name(config, where), every_n_steps=config.get("every_n_steps"))
 
     def space(self) -> list[ParamSpec]:
         return [d.spec(k) for k, d in self.quantities.items()] + [

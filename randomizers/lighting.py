@@ -9,9 +9,22 @@ from typing import Any
 import numpy as np
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
+from randomizers.distributions import Distribution, Limits
 from randomizers.options import dist, dist_vector, probability
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
+
+_COEFF = Limits(0.0, 2.0, unit="renderer coefficient")
+# option -> limits of what it samples (all absolute)
+LIMITS: dict[str, Limits] = {
+    "azimuth": Limits(-360.0, 360.0, unit="degrees"),
+    "elevation": Limits(-90.0, 90.0, unit="degrees"),
+    "color": Limits(0.0, 1.0, unit="per channel"),
+    "distance": Limits(0.01, 50.0, unit="m from the origin"),
+    "ambient": _COEFF,
+    "diffuse": _COEFF,
+    "specular": _COEFF,
+}
 
 _PYBULLET_KEYS = {
     "distance": "lightDistance",
@@ -27,7 +40,7 @@ class Lighting(Randomizer):
 
     Options: ``azimuth`` and ``elevation`` (degrees; the light direction), ``color``
     (per-channel distribution, or three of them), ``distance``, ``ambient``, ``diffuse``,
-    ``specular`` (distributions), ``shadow_probability``.
+    ``specular`` (distributions), ``shadow_probability``. Limits of each: :data:`LIMITS`.
     """
 
     kind = "lighting"
@@ -65,20 +78,23 @@ class Lighting(Randomizer):
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
-        coeff = {"min_value": 0.0, "max_value": 2.0, "modes": ("absolute",)}
+        absolute = ("absolute",)
+
+        def one(key: str) -> Distribution | None:
+            return dist(config, key, where, limits=LIMITS[key], modes=absolute)
+
         return cls(
-            azimuth=dist(config, "azimuth", where, modes=("absolute",)),
-            elevation=dist(config, "elevation", where, min_value=-90.0, max_value=90.0,
-                           modes=("absolute",)),
-            color=dist_vector(config, "color", where, 3, min_value=0.0, max_value=1.0,
-                              modes=("absolute",)) if "color" in config else None,
-            distance=dist(config, "distance", where, min_value=0.01, modes=("absolute",)),
-            ambient=dist(config, "ambient", where, **coeff),
-            diffuse=dist(config, "diffuse", where, **coeff),
-            specular=dist(config, "specular", where, **coeff),
+            azimuth=one("azimuth"),
+            elevation=one("elevation"),
+            color=dist_vector(config, "color", where, 3, limits=LIMITS["color"], modes=absolute)
+            if "color" in config else None,
+            distance=one("distance"),
+            ambient=one("ambient"),
+            diffuse=one("diffuse"),
+            specular=one("specular"),
             shadow_probability=probability(config, "shadow_probability", where, 0.0)
             if "shadow_probability" in config else None,
-            name=config.get("name"),
+            name=option_name(config, where),
             every_n_steps=config.get("every_n_steps"),
         )  # fmt: skip
 

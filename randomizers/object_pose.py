@@ -8,9 +8,17 @@ from typing import Any
 import numpy as np
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
+from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list, dist
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
+
+# option -> limits (absolute, world frame): the table's reach, and one turn of yaw
+LIMITS: dict[str, Limits] = {
+    "x": Limits(-0.25, 1.25, unit="m, world x"),
+    "y": Limits(-0.5, 0.5, unit="m, world y"),
+    "yaw": Limits(-np.pi, np.pi, unit="rad"),
+}
 
 
 class ObjectPose(Randomizer):
@@ -18,7 +26,8 @@ class ObjectPose(Randomizer):
 
     Options: ``x``, ``y`` (metres, world frame; default: the workspace's object box),
     ``yaw`` (radians; default +-pi), ``roles`` (default ``[target]``). The height is kept,
-    so objects stay at rest on the table (or at the task's height for Reach).
+    so objects stay at rest on the table (or at the task's height for Reach). Limits of
+    each option: :data:`LIMITS`.
     """
 
     kind = "object_pose"
@@ -41,13 +50,15 @@ class ObjectPose(Randomizer):
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
+        absolute = ("absolute",)
         return cls(
-            x=dist(config, "x", where, min_value=-0.25, max_value=1.25, modes=("absolute",)),
-            y=dist(config, "y", where, min_value=-0.5, max_value=0.5, modes=("absolute",)),
-            yaw=dist(config, "yaw", where, min_value=-np.pi, max_value=np.pi, modes=("absolute",)),
-            roles=choice_list(config, "roles", where, ("target", "objects"), ("target",)),
-            name=config.get("name"),
-        )
+            x=dist(config, "x", where, limits=LIMITS["x"], modes=absolute),
+            y=dist(config, "y", where, limits=LIMITS["y"], modes=absolute),
+            yaw=dist(config, "yaw", where, limits=LIMITS["yaw"], modes=absolute),
+            roles=choice_list(config, "roles", where, ("target", "objects"), ("target",),
+                              unique=True),
+            name=option_name(config, where),
+        )  # fmt: skip
 
     def space(self) -> list[ParamSpec]:
         # one pose per role: roles hold one body each for every built-in task

@@ -8,29 +8,53 @@ from typing import Any
 import numpy as np
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
-from randomizers.errors import PresetError
+from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
 
 PYBULLET_DAMPING = 0.04  # PyBullet's default linear and angular damping
 ROLES = ("target", "objects", "table", "robot", "distractors")
-# option -> (default mode, lower bound of the sampled value or None)
-QUANTITIES: dict[str, tuple[str, float | None]] = {
-    "mass": ("scale", 0.0),
-    "lateral_friction": ("scale", 0.0),
-    "spinning_friction": ("scale", 0.0),
-    "rolling_friction": ("scale", 0.0),
-    "restitution": ("absolute", 0.0),
-    "linear_damping": ("absolute", 0.0),
-    "angular_damping": ("absolute", 0.0),
-    "joint_damping": ("absolute", 0.0),
-    "actuator_force": ("scale", 0.0),
-    "gravity": ("absolute", None),
-    "latency": ("absolute", 0.0),
-    "action_noise": ("absolute", 0.0),
-    "observation_noise": ("absolute", 0.0),
-}
+MAX_LATENCY = 20  # env steps
+
+_MULT = "x nominal"
+# option -> {mode: limits of the sampled value}; the first mode is the default. In ``scale``
+# mode a number multiplies each body's nominal value, in ``absolute`` mode it replaces it,
+# in ``add`` mode it is added. Per-body quantities take no ``add``: their nominal values
+# differ per body (0.1 kg cube, static table), so one offset means nothing sane.
+LIMITS: dict[str, dict[str, Limits]] = {
+    "mass": {
+        "scale": Limits(0, 100, low_open=True, unit=_MULT,
+                        why_low="a mass of 0 makes a dynamic body static (frozen)"),
+        "absolute": Limits(0, 100, low_open=True, unit="kg",
+                           why_low="a mass of 0 makes a dynamic body static (frozen)"),
+    },
+    "lateral_friction": {"scale": Limits(0, 10, unit=_MULT),
+                         "absolute": Limits(0, 10, unit="coefficient")},
+    "spinning_friction": {"scale": Limits(0, 100, unit=_MULT),
+                          "absolute": Limits(0, 1, unit="coefficient")},
+    "rolling_friction": {"scale": Limits(0, 100, unit=_MULT),
+                         "absolute": Limits(0, 1, unit="coefficient")},
+    "restitution": {"absolute": Limits(0, 1, unit="coefficient"),
+                    "scale": Limits(0, 1, unit=_MULT)},
+    "linear_damping": {"absolute": Limits(0, 1, unit="coefficient"),
+                       "scale": Limits(0, 25, unit=_MULT)},
+    "angular_damping": {"absolute": Limits(0, 1, unit="coefficient"),
+                        "scale": Limits(0, 25, unit=_MULT)},
+    "joint_damping": {"absolute": Limits(0, 20, unit="N m s/rad"),
+                      "scale": Limits(0, 10, unit=_MULT)},
+    "actuator_force": {
+        "scale": Limits(0, 10, low_open=True, unit=_MULT, why_low="a force of 0 stalls the arm"),
+        "absolute": Limits(0, 10, low_open=True, unit=_MULT,
+                           why_low="a force of 0 stalls the arm"),
+    },
+    "gravity": {"absolute": Limits(-50, 50, unit="m/s^2, z"),
+                "add": Limits(-40, 40, unit="m/s^2 added to z"),
+                "scale": Limits(-5, 5, unit=_MULT)},
+    "latency": {"absolute": Limits(0, MAX_LATENCY, integer=True, unit="env steps")},
+    "action_noise": {"absolute": Limits(0, 1, unit="std, normalized action units")},
+    "observation_noise": {"absolute": Limits(0, 1, unit="std, state units (m, m/s)")},
+}  # fmt: skip
 _DYNAMICS_KEYS = {
     "mass": "mass",
     "lateral_friction": "lateralFriction",
@@ -52,11 +76,30 @@ class Physics(Randomizer):
     ``latency`` (env steps, integer), ``action_noise`` and ``observation_noise`` (std).
     ``bodies``: roles whose contact properties change (default target, objects, table,
     robot fingers). Unconfigured quantities stay at their nominal values.
+
+    The allowed modes and the sane range of each, per mode, are :data:`LIMITS`:
+
+    ==================  ==========================  ================================
+    option              scale (x nominal)           absolute
+    ==================  ==========================  ================================
+    mass                (0, 100]                    (0, 100] kg
+    lateral_friction    [0, 10]                     [0, 10]
+    spinning, rolling   [0, 100]                    [0, 1]
+    restitution         [0, 1]                      [0, 1]
+    linear/angular      [0, 25]                     [0, 1]
+    damping
+    joint_damping       [0, 10]                     [0, 20] N m s/rad
+    actuator_force      (0, 10]                     (0, 10] (same as scale)
+    gravity             [-5, 5]                     [-50, 50] m/s^2 (add: [-40, 40])
+    latency             -                           integers in [0, 20] env steps
+    action_noise        -                           [0, 1] std (actions in [-1, 1])
+    observation_noise   -                           [0, 1] std
+    ==================  ==========================  ================================
     """
 
     kind = "physics"
     step_schedulable = False
-    options = (*QUANTITIES, "bodies")
+    options = (*LIMITS, "bodies")
 
     def __init__(
         self,
@@ -68,28 +111,26 @@ class Physics(Randomizer):
     ) -> None:
         super().__init__(name=name, every_n_steps=every_n_steps)
         quantities = dict(quantities or {})
-        unknown = sorted(set(quantities) - set(QUANTITIES))
+        unknown = sorted(set(quantities) - set(LIMITS))
         if unknown:
-            raise ValueError(f"unknown physics quantities {unknown}; allowed: {sorted(QUANTITIES)}")
+            raise ValueError(f"unknown physics quantities {unknown}; allowed: {sorted(LIMITS)}")
         self.quantities = quantities
         self.bodies = bodies
 
     @classmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
         quantities = {}
-        for key, (mode, low) in QUANTITIES.items():
-            if key not in config:
-                continue
-            d = Distribution.parse(config[key], f"{where}.{key}", min_value=low, default_mode=mode)
-            if key == "latency" and not (d.numeric and d.bounds[1] <= 20):
-                raise PresetError(f"{where}.latency: at most 20 steps, got {config[key]!r}")
-            quantities[key] = d
+        for key, limits in LIMITS.items():
+            if key in config:
+                quantities[key] = Distribution.parse(
+                    config[key], f"{where}.{key}", limits=limits, default_mode=next(iter(limits))
+                )
         return cls(
             quantities,
             bodies=choice_list(
-                config, "bodies", where, ROLES, ("target", "objects", "table", "robot")
+                config, "bodies", where, ROLES, ("target", "objects", "table", "robot"), unique=True
             ),
-            name=config.get("name"),
+            name=option_name(config, where),
             every_n_steps=config.get("every_n_steps"),
         )
 

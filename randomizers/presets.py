@@ -5,8 +5,11 @@ A preset maps randomizer kinds to their options::
     texture: {targets: [table, floor], sources: [checker, flat]}
     camera: {eye_offset: [[-0.05, 0.05], [-0.025, 0.025], [-0.05, 0.05]]}
 
-Every mistake (unknown kind or key, bad range, negative scale, probability outside [0, 1],
-a missing image folder or GAN checkpoint) fails here, at load time, naming the file and key.
+Every mistake (unknown kind or key, a key written twice, bad range, a value outside its
+kind's ``LIMITS``, a fraction where an integer goes, probability outside [0, 1], a missing
+or broken image folder or GAN checkpoint) fails here, at load time, naming the file and
+key. YAML is read as ``yaml.safe_load`` reads it (no tags), except that a repeated key is
+an error instead of the last one silently winning.
 """
 
 from __future__ import annotations
@@ -42,6 +45,51 @@ KINDS: dict[str, type[Randomizer]] = {
 
 # Options holding file or folder paths; relative ones resolve against the preset's folder.
 PATH_OPTIONS = ("image_dir", "gan_checkpoint")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A YAML mapping names the same key twice."""
+
+    def __init__(self, key: Any, line: int, first_line: int, mark: Any) -> None:
+        super().__init__(None, None, f"duplicate key {key!r}", mark)
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated in one mapping (``<<`` merges may
+    still be overridden, as YAML intends)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader reports it
+                if first != key_node.start_mark.line + 1:
+                    raise DuplicateKeyError(
+                        key, key_node.start_mark.line + 1, first, key_node.start_mark
+                    )
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def read_yaml(text: str, label: str) -> Any:
+    """Parse preset text like ``yaml.safe_load``, refusing repeated keys; errors are
+    :class:`PresetError` naming ``label``."""
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: no tags
+    except DuplicateKeyError as exc:
+        raise PresetError(
+            f"{label}: key {exc.key!r} appears twice in one mapping (line {exc.first_line} and "
+            f"line {exc.line}); each key may appear once: merge the two entries"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PresetError(f"{label} is not valid YAML: {exc}") from None
 
 
 def preset_dir() -> Path:
@@ -66,6 +114,8 @@ def _resolve(spec: str | Path) -> tuple[Path, str]:
         return preset_dir() / f"{text}.yaml", text
     path = Path(text).expanduser()
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise PresetError(f"preset {text!r} is a folder; give a .yaml file or a preset name")
         if not path.is_file():
             raise PresetError(f"preset file {text!r} does not exist")
         return path, str(path)
@@ -74,9 +124,21 @@ def _resolve(spec: str | Path) -> tuple[Path, str]:
     )
 
 
+def _read(path: Path, label: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PresetError(
+            f"preset {label!r} is not UTF-8 text (byte {exc.start}); a preset is a YAML file"
+        ) from None
+    except OSError as exc:
+        raise PresetError(f"cannot read preset {label!r}: {exc.strerror or exc}") from None
+
+
 def preset_text(spec: str | Path) -> str:
     """The YAML text of a preset name or path (what a dataset manifest records)."""
-    return _resolve(spec)[0].read_text()
+    path, label = _resolve(spec)
+    return _read(path, label)
 
 
 def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
@@ -84,10 +146,7 @@ def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
     if not isinstance(spec, (str, Path)):
         return build_compose(spec, "preset")
     path, label = _resolve(spec)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise PresetError(f"preset {label!r} is not valid YAML: {exc}") from None
+    data = read_yaml(_read(path, label), f"preset {label!r}")
     return build_compose(data if data is not None else {}, f"preset {label!r}", base=path.parent)
 
 
@@ -107,6 +166,7 @@ def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
             f"{where}: unknown randomizer kind(s) {unknown}; allowed: {', '.join(KINDS)}"
         )
     randomizers = []
+    names: dict[str, str] = {}
     for kind, cls in KINDS.items():
         if kind in data:
             options = data[kind]
@@ -114,9 +174,22 @@ def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
                 raise PresetError(
                     f"{where}: {kind}: expected a mapping of options, got {type(options).__name__}"
                 )
+            bad_keys = [k for k in options or {} if not isinstance(k, str)]
+            if bad_keys:
+                raise PresetError(
+                    f"{where}: {kind}: option names are text, got {bad_keys!r}; allowed: "
+                    f"{sorted((*cls.options, 'name', 'every_n_steps'))}"
+                )
             if isinstance(options, Mapping) and base is not None:
                 options = resolve_paths(options, base)
-            randomizers.append(cls.from_config(options, f"{where}: {kind}"))
+            r = cls.from_config(options, f"{where}: {kind}")
+            if r.name in names:
+                raise PresetError(
+                    f"{where}: {kind}.name: {r.name!r} is already the name of {names[r.name]}; "
+                    "randomizer names must be unique"
+                )
+            names[r.name] = kind
+            randomizers.append(r)
     return Compose(randomizers)
 
 

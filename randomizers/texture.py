@@ -22,12 +22,15 @@ import numpy as np
 from PIL import Image
 
 from randomizers.base import Randomizer
-from randomizers.distributions import Distribution
+from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
 from randomizers.options import choice_list, dist, dist_vector, integer
+from randomizers.options import name as option_name
 from randomizers.spaces import ParamSpec
 from randomizers.texture_sources import (
     SOURCES,
+    ImageFileError,
+    check_images,
     list_images,
     load_image,
     photo_crop,
@@ -39,6 +42,14 @@ if TYPE_CHECKING:  # the gan source imports torch: only loaded when a preset use
 
 TARGETS = ("table", "floor", "target", "objects", "robot")
 PANDA_VISUAL_LINKS = (-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10)
+# option -> limits of what it samples (all absolute); ``size`` is an int in [4, 256] px and
+# ``bank_size`` an int in [1, 8192], with at most MAX_BANK_PIXELS in the whole bank
+LIMITS: dict[str, Limits] = {
+    "color": Limits(0.0, 1.0, unit="per channel"),
+    "scale": Limits(1.0, 64.0, unit="checker squares, stripes or noise cells"),
+    "tint": Limits(0.0, 1.0, unit="per channel"),
+}
+MAX_BANK_PIXELS = 2**24  # 48 MB of RGB uploaded per env (256 textures of 256 x 256)
 
 
 def slot_names(targets: tuple[str, ...]) -> list[str]:
@@ -142,14 +153,16 @@ class TextureBank:
         ``size``, ``bank_size``, ``bank_seed``."""
         image_dir = config.get("image_dir")
         if image_dir is not None:
-            if not isinstance(image_dir, (str, Path)):
+            if not isinstance(image_dir, (str, Path)) or not str(image_dir).strip():
                 raise PresetError(f"{where}.image_dir: expected a folder path, got {image_dir!r}")
             try:
-                list_images(image_dir)
-            except FileNotFoundError as exc:
+                check_images(image_dir)
+            except (FileNotFoundError, ImageFileError) as exc:
                 raise PresetError(f"{where}.image_dir: {exc}") from None
         checkpoint = config.get("gan_checkpoint")
-        if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
+        if checkpoint is not None and (
+            not isinstance(checkpoint, (str, Path)) or not str(checkpoint).strip()
+        ):
             raise PresetError(f"{where}.gan_checkpoint: expected a file path, got {checkpoint!r}")
         implied = tuple(s for s, v in (("image", image_dir), ("gan", checkpoint)) if v is not None)
         sources = choice_list(config, "sources", where, SOURCES, implied or default_sources)
@@ -167,14 +180,23 @@ class TextureBank:
             from randomizers.gan_source import GanSource  # torch: only when the source is used
 
             gan = GanSource.load(checkpoint, f"{where}.gan_checkpoint")
+        size = integer(config, "size", where, 32, 4, 256)
+        bank_size = integer(config, "bank_size", where, 256, 1, 8192)
+        if bank_size * size * size > MAX_BANK_PIXELS:
+            raise PresetError(
+                f"{where}: a bank of {bank_size} textures of {size} x {size} px holds "
+                f"{bank_size * size * size / 1e6:.1f} M pixels, uploaded into every env; at most "
+                f"{MAX_BANK_PIXELS / 1e6:.1f} M: lower bank_size or size"
+            )
+        absolute = ("absolute",)
         return cls(
             sources=sources,
-            color=dist_vector(config, "color", where, 3, [0.0, 1.0], min_value=0.0, max_value=1.0,
-                              modes=("absolute",)),
-            scale=dist(config, "scale", where, [2.0, 10.0], min_value=1.0, max_value=64.0,
-                       modes=("absolute",)),  # type: ignore[arg-type]
-            size=integer(config, "size", where, 32, 4, 256),
-            bank_size=integer(config, "bank_size", where, 256, 1, 8192),
+            color=dist_vector(config, "color", where, 3, [0.0, 1.0], limits=LIMITS["color"],
+                              modes=absolute),
+            scale=dist(config, "scale", where, [2.0, 10.0], limits=LIMITS["scale"],
+                       modes=absolute),  # type: ignore[arg-type]
+            size=size,
+            bank_size=bank_size,
             image_dir=str(image_dir) if image_dir is not None else None,
             seed=integer(config, "bank_seed", where, 0, 0, 2**31 - 1),
             gan=gan,
@@ -187,7 +209,7 @@ BANK_OPTIONS = ("sources", "image_dir", "gan_checkpoint", "color", "scale", "siz
 
 def parse_tint(config: dict[str, Any], where: str) -> list[Distribution]:
     """Per-channel tint multiplied onto bank textures (default [0.6, 1.0])."""
-    return dist_vector(config, "tint", where, 3, [0.6, 1.0], min_value=0.0, max_value=1.0,
+    return dist_vector(config, "tint", where, 3, [0.6, 1.0], limits=LIMITS["tint"],
                        modes=("absolute",))  # fmt: skip
 
 
@@ -231,7 +253,9 @@ class Texture(Randomizer):
     appearance GAN, ``scripts/train_gan.py``; implies the ``gan`` source), ``color``
     (per-channel range of pattern colours, default [0, 1]), ``scale`` (checker squares, stripes, noise cells),
     ``size`` (pixels), ``bank_size`` (textures uploaded per scene), ``bank_seed``, ``tint``
-    (per-channel range of the colour multiplied onto each texture).
+    (per-channel range of the colour multiplied onto each texture). Limits: :data:`LIMITS`;
+    every file of ``image_dir`` with an image extension is checked when the preset loads
+    (:func:`randomizers.texture_sources.check_images`).
     """
 
     kind = "texture"
@@ -258,8 +282,8 @@ class Texture(Randomizer):
                 config, where, ("flat", "checker", "gradient", "stripes", "noise")
             ),
             tint=parse_tint(config, where),
-            targets=choice_list(config, "targets", where, TARGETS, TARGETS),
-            name=config.get("name"),
+            targets=choice_list(config, "targets", where, TARGETS, TARGETS, unique=True),
+            name=option_name(config, where),
         )
 
     def space(self) -> list[ParamSpec]:

@@ -2,10 +2,20 @@
 
 Every generator is a pure function of its arguments, so a texture is reproduced exactly
 from the params that describe it.
+
+A photo folder is checked when a preset loads (:func:`check_images`): every file with an
+image extension must be a readable image file of at most 50 megapixels whose data is
+intact (PNG chunks checksummed, a JPEG complete up to its end marker, other formats
+decoded); broken links and symlink loops are named too. Other files and hidden files
+(``.DS_Store``, ``._photo.jpg``) are ignored, and so are subfolders.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +25,12 @@ from PIL import Image
 PROCEDURAL = ("flat", "checker", "gradient", "stripes", "noise")
 SOURCES = (*PROCEDURAL, "image", "gan")  # gan: randomizers.gan_source (needs torch)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+MAX_IMAGE_PIXELS = 50_000_000  # a 50 MP photo decodes to 150 MB; larger ones are refused
+_CHECKED: dict[tuple[str, int, int], tuple[int, int]] = {}  # (path, mtime, bytes) -> size
+
+
+class ImageFileError(ValueError):
+    """A file in a photo folder is not a usable image; the message names the file."""
 
 
 def _mix(a: Sequence[float], b: Sequence[float], t: np.ndarray) -> np.ndarray:
@@ -82,15 +98,95 @@ def procedural(
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Image files in ``folder`` (sorted); raises with the folder and extensions looked for."""
+    """Image files in ``folder`` (sorted, hidden files skipped); raises
+    ``FileNotFoundError`` naming the folder and the extensions looked for."""
     path = Path(folder).expanduser()
-    if not path.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except OSError as exc:
+        loop = " (a symlink loop)" if exc.errno == errno.ELOOP else ""
+        raise FileNotFoundError(
+            f"image folder {str(path)!r} does not exist or is not a folder{loop}"
+        ) from None
+    if not is_dir:
         raise FileNotFoundError(f"image folder {str(path)!r} does not exist or is not a folder")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        raise FileNotFoundError(f"cannot list image folder {str(path)!r}: {exc.strerror}") from None
+    files = sorted(
+        p for p in entries if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    )
     if not files:
         raise FileNotFoundError(
             f"no images in {str(path)!r}; looked for files ending in {', '.join(IMAGE_EXTENSIONS)}"
         )
+    return files
+
+
+def check_image(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an intact image file of at most :data:`MAX_IMAGE_PIXELS`,
+    without decoding PNG or complete JPEG files; raises :class:`ImageFileError` naming it."""
+    name = str(path)
+    try:
+        st = os.stat(path)  # follows links: a loop or a dangling link fails here
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            what = "a symlink loop"
+        else:
+            what = "a broken link" if path.is_symlink() else str(exc.strerror)
+        raise ImageFileError(f"cannot read image {name!r}: {what}; fix or remove it") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageFileError(
+            f"{name!r} has an image extension but is not a file; rename or remove it"
+        )
+    key = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                size = im.size
+                fmt = im.format
+                if size[0] * size[1] > MAX_IMAGE_PIXELS:
+                    raise ImageFileError(
+                        f"image {name!r} is {size[0]} x {size[1]} pixels "
+                        f"({size[0] * size[1] / 1e6:.0f} megapixels); at most "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels: downscale it"
+                    )
+                im.verify()  # PNG: every chunk's checksum; JPEG: headers only
+            if fmt != "PNG" and not (fmt == "JPEG" and _ends_with_jpeg_eoi(path)):
+                with Image.open(path) as im:  # decode (a JPEG at 1/8 scale: cheap)
+                    im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
+                    im.load()
+    except ImageFileError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageFileError(f"image {name!r} is too large to decode safely: {exc}") from None
+    except Exception as exc:  # any decoder failure means "not an intact image"
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ImageFileError(
+            f"cannot read image {name!r} (not an image, corrupt or truncated: {detail}); "
+            "fix or remove it"
+        ) from None
+    _CHECKED[key] = size
+    return size
+
+
+def _ends_with_jpeg_eoi(path: Path) -> bool:
+    """Whether a JPEG file ends with its end-of-image marker (a truncated one does not)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 2))
+        return f.read() == b"\xff\xd9"
+
+
+def check_images(folder: str | Path) -> list[Path]:
+    """:func:`list_images`, each file checked with :func:`check_image`."""
+    files = list_images(folder)
+    for path in files:
+        check_image(path)
     return files
 
 

@@ -44,8 +44,22 @@ class CameraConfig:
             raise ValueError(
                 f"CameraConfig needs 0 < near < far, got near={self.near}, far={self.far}"
             )
+        for key in ("eye", "target", "up"):
+            v = getattr(self, key)
+            if len(v) != 3 or not all(
+                isinstance(x, (int, float, np.number)) and np.isfinite(x) for x in v
+            ):
+                raise ValueError(f"CameraConfig.{key} needs 3 finite numbers, got {v!r}")
         if tuple(self.eye) == tuple(self.target):
             raise ValueError("CameraConfig.eye and CameraConfig.target must differ")
+        view = np.subtract(self.target, self.eye, dtype=float)
+        up = np.asarray(self.up, dtype=float)
+        scale = float(np.linalg.norm(view)) * max(float(np.linalg.norm(up)), 1e-12)
+        if float(np.linalg.norm(np.cross(view, up))) <= 1e-6 * scale:
+            raise ValueError(
+                f"CameraConfig.up {tuple(self.up)} must not be zero or parallel to the viewing "
+                f"direction {tuple(view.round(3))}; the image orientation would be undefined"
+            )
 
     def resized(self, width: int, height: int) -> CameraConfig:
         """The same camera with another image size."""

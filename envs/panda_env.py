@@ -59,6 +59,20 @@ def _image_shape(image_size: Any, name: str) -> tuple[int, int]:
     return h, w
 
 
+def _check_task_kwargs(task_cls: type[Task], kwargs: Mapping[str, Any]) -> None:
+    """Unknown task arguments fail with the ones the task accepts."""
+    import inspect
+
+    params = inspect.signature(task_cls.__init__).parameters
+    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"unknown task_kwargs {unknown} for {task_cls.__name__}; allowed: "
+            f"{', '.join(allowed) or 'none'}"
+        )
+
+
 class PandaTaskEnv(gym.Env):
     """A Franka Panda at a table, rendered by PyBullet; subclasses fix ``task_cls``.
 
@@ -129,6 +143,20 @@ class PandaTaskEnv(gym.Env):
             raise TypeError(f"max_episode_steps must be an int, got {max_episode_steps!r}")
         if max_episode_steps <= 0:
             raise ValueError(f"max_episode_steps must be > 0, got {max_episode_steps}")
+        for arg, value, cls in (
+            ("camera", camera, CameraConfig),
+            ("physics", physics, PhysicsConfig),
+            ("control", control, ControlConfig),
+            ("workspace", workspace, Workspace),
+        ):
+            if value is not None and not isinstance(value, cls):
+                raise TypeError(
+                    f"{arg} must be None or an envs.{cls.__name__}, got {type(value).__name__}; "
+                    f"build it as {cls.__name__}(...) with keyword arguments"
+                )
+        if task_kwargs is not None and not isinstance(task_kwargs, Mapping):
+            raise TypeError(f"task_kwargs must be a dict, got {type(task_kwargs).__name__}")
+        _check_task_kwargs(self.task_cls, task_kwargs or {})
         from randomizers.presets import build_randomizer
 
         randomizer = build_randomizer(randomization)
@@ -296,10 +324,17 @@ class PandaTaskEnv(gym.Env):
             raise StepBeforeResetError(
                 "step() called before reset() or after the episode ended; call env.reset() first"
             )
-        act = np.asarray(action, dtype=np.float64)
+        try:
+            act = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expected an action of shape {self.action_space.shape} with numbers in [-1, 1], "
+                f"got {action!r}"
+            ) from None
         if act.shape != self.action_space.shape:
             raise ValueError(
-                f"expected an action of shape {self.action_space.shape}, got shape {act.shape}"
+                f"expected an action of shape {self.action_space.shape} with numbers in [-1, 1], "
+                f"got shape {act.shape}"
             )
         values = act.tolist()  # plain floats: cheaper than NumPy on 3-4 numbers
         if not all(map(math.isfinite, values)):

@@ -36,10 +36,17 @@ class ControlConfig:
     def __post_init__(self) -> None:
         if not self.max_ee_delta > 0:
             raise ValueError(f"ControlConfig.max_ee_delta must be > 0, got {self.max_ee_delta!r}")
-        if len(self.arm_force) != len(ARM_JOINTS):
+        if not isinstance(self.arm_force, (tuple, list)) or len(self.arm_force) != len(ARM_JOINTS):
             raise ValueError(
-                f"ControlConfig.arm_force needs {len(ARM_JOINTS)} values, got {len(self.arm_force)}"
+                f"ControlConfig.arm_force needs {len(ARM_JOINTS)} values, got {self.arm_force!r}"
             )
+        for key in ("finger_force", "ik_damping"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ValueError(f"ControlConfig.{key} must be a number > 0, got {v!r}")
+        if any(isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0
+               for f in self.arm_force):  # fmt: skip
+            raise ValueError(f"ControlConfig.arm_force values must be > 0, got {self.arm_force!r}")
 
 
 class Panda:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,26 @@ class Workspace:
     object_high: tuple[float, float] = (0.65, 0.2)
     ee_low: tuple[float, float, float] = (0.2, -0.4, TABLE_TOP + 0.005)
     ee_high: tuple[float, float, float] = (0.8, 0.4, TABLE_TOP + 0.45)
+
+    def __post_init__(self) -> None:
+        for low, high, n in (("object_low", "object_high", 2), ("ee_low", "ee_high", 3)):
+            lo, hi = getattr(self, low), getattr(self, high)
+            for key, v in ((low, lo), (high, hi)):
+                if len(v) != n or not all(
+                    isinstance(x, (int, float)) and math.isfinite(x) for x in v
+                ):
+                    raise ValueError(f"Workspace.{key} needs {n} finite numbers, got {v!r}")
+            if any(a > b for a, b in zip(lo, hi, strict=True)):
+                raise ValueError(f"Workspace needs {low} <= {high} per axis, got {lo} and {hi}")
+        table_lo = [c - h for c, h in zip(TABLE_CENTER, TABLE_HALF, strict=True)]
+        table_hi = [c + h for c, h in zip(TABLE_CENTER, TABLE_HALF, strict=True)]
+        if any(v < a for v, a in zip(self.object_low, table_lo, strict=True)) or any(
+            v > b for v, b in zip(self.object_high, table_hi, strict=True)
+        ):
+            raise ValueError(
+                f"Workspace object box {self.object_low}..{self.object_high} must lie on the "
+                f"table top ({tuple(table_lo)}..{tuple(table_hi)})"
+            )
 
 
 @dataclass

@@ -220,7 +220,7 @@ def test_step_after_episode_end_needs_reset(make_env) -> None:
 @pytest.mark.parametrize(
     ("action", "match"),
     [
-        (np.zeros(4), "expected an action of shape \\(3,\\), got shape \\(4,\\)"),
+        (np.zeros(4), "expected an action of shape \\(3,\\) with numbers in \\[-1, 1\\], got shape \\(4,\\)"),
         (np.zeros((1, 3)), "got shape \\(1, 3\\)"),
         (np.array([0.0, np.nan, 0.0]), "NaN or inf"),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -18,20 +19,72 @@ _COLOURS = np.array(
 )  # fmt: skip
 
 
-def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.Image:
-    """The first ``num`` samples, each with a translucent mask and a labelled box per object."""
-    root = Path(root)
+def _read_image(path: Path, mode: str | None = None) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert(mode) if mode else im)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{str(path)!r} is missing; re-export the dataset or rerun the export with --resume"
+        ) from None
+    except OSError as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable image ({exc}); rerun the export with --resume"
+        ) from None
+
+
+def _records(root: Path, num: int) -> list[dict[str, Any]]:
+    """The first ``num`` records of ``root/samples.jsonl``; errors name the file and line."""
+    if not root.exists():
+        raise FileNotFoundError(f"dataset folder {str(root)!r} does not exist")
+    if not root.is_dir():
+        raise FileNotFoundError(f"{str(root)!r} is a file, not an exported dataset folder")
     index = root / "samples.jsonl"
     if not index.exists():
         raise FileNotFoundError(f"{str(index)!r} not found: is {str(root)!r} an exported dataset?")
-    lines = index.read_text().splitlines()[:num]
-    if not lines:
+    records = []
+    for lineno, line in enumerate(index.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{str(index)!r} line {lineno} is not valid JSON ({exc.msg}); rerun the export "
+                "with --resume to rewrite it"
+            ) from None
+        if not isinstance(record, dict) or not all(k in record for k in _KEYS):
+            raise ValueError(
+                f"{str(index)!r} line {lineno}: expected a sample record with keys "
+                f"{', '.join(_KEYS)}; rerun the export with --resume to rewrite it"
+            )
+        records.append(record)
+        if len(records) == num:
+            break
+    if not records:
         raise ValueError(f"{str(index)!r} holds no samples")
+    return records
+
+
+_KEYS = ("index", "rgb", "instances", "objects")
+
+
+def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.Image:
+    """The first ``num`` samples, each with a translucent mask and a labelled box per object."""
+    if num < 1:
+        raise ValueError(f"num must be >= 1, got {num}")
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    root = Path(root)
     tiles = []
-    for line in lines:
-        r = json.loads(line)
-        rgb = np.asarray(Image.open(root / r["rgb"]).convert("RGB"), dtype=np.float32)
-        inst = np.asarray(Image.open(root / r["instances"]))
+    for r in _records(root, num):
+        rgb = _read_image(root / r["rgb"], "RGB").astype(np.float32)
+        inst = _read_image(root / r["instances"])
+        if inst.shape[:2] != rgb.shape[:2]:
+            raise ValueError(
+                f"{str(root / r['instances'])!r} is {inst.shape[1]}x{inst.shape[0]} px but "
+                f"{str(root / r['rgb'])!r} is {rgb.shape[1]}x{rgb.shape[0]}; rerun the export"
+            )
         for obj in r["objects"]:
             m = inst == obj["instance"]
             colour = _COLOURS[CATEGORIES.index(obj["category"]) % len(_COLOURS)]

@@ -303,13 +303,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise ExportError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise ExportError(
-            f"{str(path)!r} is not valid JSON ({exc}); it is not a manifest this exporter "
-            "wrote, or it was damaged: export to a new folder, or delete the folder yourself"
+            f"{str(path)!r} is not valid JSON ({exc}), so not a manifest this exporter wrote"
         ) from None
     if not isinstance(data, dict):
         raise ExportError(
-            f"{str(path)!r} holds a JSON {type(data).__name__}, expected an object with "
-            f"{', '.join(LEGACY_KEYS)}; export to a new folder, or delete the folder yourself"
+            f"{str(path)!r} holds a JSON {type(data).__name__}, expected an export manifest "
+            f"(an object with {', '.join(LEGACY_KEYS)})"
         )
     return data
 
@@ -323,18 +322,23 @@ def _check_is_export(out: Path, why: str) -> dict[str, Any]:
     """The manifest of the non-empty folder ``out``, or :class:`ExportError` naming what is
     there when ``out`` is not an export of this project (``why``: what was asked)."""
     path = out / MANIFEST
+    fix = "choose another --out, or move its contents away yourself"
     if not path.is_file():
         raise ExportError(
             f"refusing to {why} {str(out)!r}: it has no {MANIFEST}, so it is not an export of "
-            f"this project (it holds {_listing(out)}); choose another --out, or move its "
-            "contents away yourself"
+            f"this project (it holds {_listing(out)}); {fix}"
         )
-    manifest = read_manifest(path)
+    try:
+        manifest = read_manifest(path)
+    except ExportError as exc:
+        raise ExportError(
+            f"refusing to {why} {str(out)!r}: {exc} (the folder holds {_listing(out)}); {fix}"
+        ) from None
     if not _is_export(manifest):
         raise ExportError(
             f"refusing to {why} {str(out)!r}: {str(path)!r} is not an export manifest (no "
-            f"'format': {MANIFEST_FORMAT!r} and not all of {', '.join(LEGACY_KEYS)}; it holds "
-            f"{_listing(out)}); choose another --out"
+            f"'format': {MANIFEST_FORMAT!r} and not all of {', '.join(LEGACY_KEYS)}; the "
+            f"folder holds {_listing(out)}); {fix}"
         )
     return manifest
 

@@ -11,11 +11,44 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from PIL import Image
 
 from envs import ENV_IDS
 from envs.contact_sheet import contact_sheet
+from envs.panda_env import MAX_IMAGE_SIZE
 from randomizers.errors import PresetError
 from randomizers.preview import preview_grid
+
+MAX_NUM = 1024  # frames in one grid (each one is a reset and a render)
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Argument errors, before any env is built or dataset read."""
+    if not 1 <= args.num <= MAX_NUM:
+        raise ValueError(f"--num must be 1..{MAX_NUM}, got {args.num}")
+    if not args.dataset and not 1 <= args.size <= MAX_IMAGE_SIZE:
+        raise ValueError(f"--size must be 1..{MAX_IMAGE_SIZE} px, got {args.size}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {args.out!r} is a folder; give a file name such as preview.png")
+    if not out.absolute().parent.is_dir():
+        raise ValueError(
+            f"--out {args.out!r}: folder {str(out.absolute().parent)!r} does not exist; "
+            "create it first"
+        )
+    extensions = sorted(e for e, f in Image.registered_extensions().items() if f in _SAVABLE)
+    if out.suffix.lower() not in extensions:
+        raise ValueError(
+            f"--out {args.out!r}: unknown image extension {out.suffix!r}; allowed: "
+            f"{', '.join(extensions)}"
+        )
+
+
+_SAVABLE = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,14 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="preview.png", help="output PNG")
     args = p.parse_args(argv)
     try:
+        _check(args)
         if args.dataset:
             grid = contact_sheet(args.dataset, num=args.num)
         else:
             grid = preview_grid(args.env, args.preset, num=args.num, size=args.size, seed=args.seed)
-    except (PresetError, ValueError, FileNotFoundError) as exc:
+        grid.save(args.out)
+    except (PresetError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    grid.save(args.out)
     what = args.dataset or f"{args.env} with preset {args.preset!r}"
     print(f"wrote {args.out} ({args.num} frames of {what})")
     return 0

@@ -67,14 +67,13 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 if key_node.tag == _MERGE_TAG:
                     continue
                 key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
                 try:
-                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                    if key in seen:
+                        raise DuplicateKeyError(key, line, seen[key], key_node.start_mark)
+                    seen[key] = line
                 except TypeError:
                     continue  # an unhashable key: SafeLoader reports it
-                if first != key_node.start_mark.line + 1:
-                    raise DuplicateKeyError(
-                        key, key_node.start_mark.line + 1, first, key_node.start_mark
-                    )
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
@@ -84,12 +83,27 @@ def read_yaml(text: str, label: str) -> Any:
     try:
         return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: no tags
     except DuplicateKeyError as exc:
+        where = (
+            f"line {exc.first_line} and line {exc.line}"
+            if exc.first_line != exc.line
+            else f"both on line {exc.line}"
+        )
         raise PresetError(
-            f"{label}: key {exc.key!r} appears twice in one mapping (line {exc.first_line} and "
-            f"line {exc.line}); each key may appear once: merge the two entries"
+            f"{label}: key {exc.key!r} appears twice in one mapping ({where}); each key may "
+            "appear once: merge the two entries"
         ) from None
     except yaml.YAMLError as exc:
-        raise PresetError(f"{label} is not valid YAML: {exc}") from None
+        raise PresetError(f"{label} is not valid YAML: {_one_line(exc)}") from None
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: what is wrong and where."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    parts = [p for p in (exc.context, exc.problem) if p]
+    mark = exc.problem_mark or exc.context_mark
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(" ".join(parts).split()) + at
 
 
 def preset_dir() -> Path:

@@ -578,6 +578,7 @@ def _replace(
     parent, name = out.absolute().parent, out.absolute().name
     partial = parent / f".{name}.partial-{os.getpid()}"
     aside = parent / f".{name}.old-{os.getpid()}"
+    _remove_stale(parent, name, note)
     shutil.rmtree(partial, ignore_errors=True)
     try:
         _export_into(partial, replace(config, out=str(partial)), manifest, progress, on_done, note)
@@ -607,6 +608,25 @@ def _replace(
         ) from None
     shutil.rmtree(aside, ignore_errors=True)
     return out
+
+
+def _remove_stale(parent: Path, name: str, note: Callable[[str], None]) -> None:
+    """Remove the hidden ``.<name>.partial-<pid>`` / ``.<name>.old-<pid>`` folders that an
+    overwrite killed by a signal left behind (their process no longer runs)."""
+    for kind in ("partial", "old"):
+        for folder in parent.glob(f".{name}.{kind}-*"):
+            pid = folder.name.rsplit("-", 1)[1]
+            if not pid.isdigit() or int(pid) == os.getpid() or not folder.is_dir():
+                continue
+            try:
+                os.kill(int(pid), 0)
+                continue  # that export still runs
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            note(f"removed {str(folder)!r}, left behind by an overwrite that was killed")
 
 
 def _export_into(

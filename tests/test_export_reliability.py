@@ -229,11 +229,17 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
 # --- 3. --resume never mixes datasets ------------------------------------------------------
 
 
-@pytest.mark.parametrize("keep", ["labels-and-rgb", "rgb-only"])
-def test_resume_refuses_samples_without_a_manifest(keep: str, copy: Path, capsys: Any) -> None:
+@pytest.mark.parametrize("keep", ["labels-and-rgb", "rgb-only", "foreign-files"])
+def test_resume_refuses_a_folder_without_a_manifest(keep: str, copy: Path, capsys: Any) -> None:
     (copy / "manifest.json").unlink()
     if keep == "rgb-only":
         shutil.rmtree(copy / "labels")
+    if keep == "foreign-files":
+        for sub in ("labels", "rgb", "instances"):
+            shutil.rmtree(copy / sub)
+        (copy / "samples.jsonl").unlink()
+        (copy / "preview.png").unlink()
+        (copy / "thesis.tex").write_text("\\chapter{Results}")
     before = _tree(copy)
     code, err = _script(["--out", str(copy), "--resume", "--seed", "7", "--num-images", "8",
                          "--size", "32"], capsys)  # fmt: skip
@@ -262,22 +268,29 @@ def _gan_preset(tmp_path: Path) -> tuple[Path, Path]:
     return preset, ckpt
 
 
-def _change_photo(path: Path) -> str:
+def _change_photo(path: Path, out: Path) -> str:
     shutil.copy(path / "grass.jpg", path / "brick.jpg")
     return "brick.jpg' of randomizer 'texture' changed"
 
 
-def _remove_photo(path: Path) -> str:
+def _remove_photo(path: Path, out: Path) -> str:
     (path / "gravel.jpg").unlink()
     return "gravel.jpg' of randomizer 'texture' was removed"
 
 
-def _add_photo(path: Path) -> str:
+def _add_photo(path: Path, out: Path) -> str:
     shutil.copy(PHOTOS / "coffee.jpg", path / "coffee.jpg")
     return "coffee.jpg' of randomizer 'texture' was added"
 
 
-def _retrain_gan(path: Path) -> str:
+def _manifest_without_hashes(path: Path, out: Path) -> str:
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["sources"]  # as an exporter before content hashes wrote it
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return "records no content hashes"
+
+
+def _retrain_gan(path: Path, out: Path) -> str:
     import torch
 
     data = torch.load(path, map_location="cpu", weights_only=True)
@@ -290,8 +303,10 @@ def _retrain_gan(path: Path) -> str:
 @pytest.mark.parametrize(
     ("make_preset", "change"),
     [(_photo_preset, _change_photo), (_photo_preset, _remove_photo),
-     (_photo_preset, _add_photo), (_gan_preset, _retrain_gan)],
-    ids=["photo-changed", "photo-removed", "photo-added", "gan-checkpoint-changed"],
+     (_photo_preset, _add_photo), (_gan_preset, _retrain_gan),
+     (_photo_preset, _manifest_without_hashes)],
+    ids=["photo-changed", "photo-removed", "photo-added", "gan-checkpoint-changed",
+         "old-manifest-without-hashes"],
 )  # fmt: skip
 def test_resume_refuses_changed_source_files(
     make_preset: Callable[[Path], tuple[Path, Path]], change: Callable[[Path], str],
@@ -301,8 +316,8 @@ def test_resume_refuses_changed_source_files(
     out = _export(tmp_path / "d", num_images=2, preset=str(preset))
     sources = json.loads((out / "manifest.json").read_text())["sources"]["texture"]
     assert len(sources.get("images", {})) == 3 or len(sources["gan_sha256"]) == 64
+    why = change(source, out)
     before = _tree(out)
-    why = change(source)
     code, err = _script(["--out", str(out), "--resume", "--preset", str(preset),
                          "--num-images", "4", "--size", str(SIZE)], capsys)  # fmt: skip
     line = _one_line_error(err)
@@ -567,3 +582,16 @@ def test_preview_script_errors(
     line = _one_line_error(capsys.readouterr().err)
     assert expected in line
     assert not (tmp_path / "sheet.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["partial", "old"])
+def test_overwrite_removes_folders_a_killed_overwrite_left(
+    kind: str, copy: Path, tmp_path: Path
+) -> None:
+    stale = tmp_path / f".data.{kind}-999999999"  # above any pid_max: no such process
+    shutil.copytree(copy, stale)
+    notes: list[str] = []
+    export_dataset(ExportConfig(num_images=2, size=SIZE, out=str(copy), overwrite=True),
+                   progress=False, note=notes.append)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert any(str(stale) in n and "left behind" in n for n in notes), notes

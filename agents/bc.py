@@ -26,15 +26,46 @@ from torch import nn
 from tqdm import tqdm
 
 from agents.policies import PolicyError, PolicyMeta
+from agents.rollout import EpisodeResult
 from envs.seeding import episode_seed
 
 CHECKPOINT_FORMAT = "domrand-bc-policy"
 CHECKPOINT_VERSION = 1
 PROPRIO_NAMES = ("ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "finger_width")
 OBS_MODE = "state+rgb"
+EPISODE_KEY = "domrand"
+"""key of the per-episode Minari metadata that :func:`record_demonstrations` adds"""
 
 
 # ------------------------------------------------------------------------ record
+
+
+@dataclass
+class Recording:
+    """What :func:`record_demonstrations` wrote: the Minari dataset and every episode's
+    outcome (seed, randomization params, success, return, events), in episode order."""
+
+    dataset: Any
+    results: list[EpisodeResult]
+    seconds: float
+
+
+def check_dataset_id(dataset_id: str) -> None:
+    """Refuse (``ValueError``) a Minari dataset id that Minari would refuse only after the
+    whole recording: ``(namespace/)name-v(version)``."""
+    try:
+        from minari.dataset.minari_dataset import parse_dataset_id
+    except ImportError:
+        raise ImportError(
+            "recording demonstrations needs Minari (with its create extra): pip install 'domrand[offline]'"
+        ) from None
+    try:
+        parse_dataset_id(dataset_id)
+    except ValueError:
+        raise ValueError(
+            f"malformed Minari dataset id {dataset_id!r}; expected (namespace/)name-v(version), "
+            f"e.g. domrand/reach-expert-v0"
+        ) from None
 
 
 def record_demonstrations(
@@ -46,13 +77,16 @@ def record_demonstrations(
     image_size: int = 64,
     seed: int = 0,
     progress: bool = True,
-) -> Any:
+) -> Recording:
     """Run the scripted expert on ``state+rgb`` observations through ``minari.DataCollector``
     (arrow backend, lossless images) and create the local Minari dataset ``dataset_id``.
 
     Episode ``i`` resets with ``episode_seed(seed, i)`` (visual randomization leaves the
-    expert, which reads the privileged state, at its nominal success). Datasets live in
-    ``$MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``).
+    expert, which reads the privileged state, at its nominal success). Each episode's
+    metadata keeps its ``seed`` (Minari's own key) and, under ``domrand``, its randomization
+    params, success, return, length and events, so a demonstration's domain replays with
+    ``env.reset(options={"randomization": params})`` (:func:`recorded_episodes` reads them).
+    Datasets live in ``$MINARI_DATASETS_PATH`` (default ``~/.minari/datasets``).
     """
     try:
         import minari
@@ -60,10 +94,15 @@ def record_demonstrations(
         raise ImportError(
             "recording demonstrations needs Minari (with its create extra): pip install 'domrand[offline]'"
         ) from None
-    from agents.experts import make_expert
+    from agents.experts import EXPERTS, make_expert
+    from agents.rollout import check_image_size
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if env_id not in EXPERTS:
+        raise ValueError(f"no expert for {env_id!r}; experts exist for: {', '.join(EXPERTS)}")
+    check_image_size(image_size)
+    check_dataset_id(dataset_id)
     if dataset_id in minari.list_local_datasets():
         raise FileExistsError(
             f"a Minari dataset {dataset_id!r} already exists in "
@@ -74,17 +113,26 @@ def record_demonstrations(
     collector = minari.DataCollector(env, record_infos=False, data_format="arrow",
                                      jpeg_encoding=False)  # fmt: skip
     expert = make_expert(env_id)
-    successes = 0
+    results: list[EpisodeResult] = []
+    t0 = time.perf_counter()
     try:
         for i in tqdm(range(episodes), unit="ep", disable=not progress, desc=f"record {dataset_id}"):
-            collector.reset(seed=episode_seed(seed, i))
+            s = episode_seed(seed, i)
+            _, info = collector.reset(seed=s)
+            params = json.loads(json.dumps(info.get("randomization", {})))  # plain JSON data
             expert.reset()
-            done, info = False, {}
+            done, ret, length = False, 0.0, 0
             while not done:
                 action = expert(env.unwrapped.privileged_state())  # type: ignore[attr-defined]
-                _, _, term, trunc, info = collector.step(action)
+                _, reward, term, trunc, info = collector.step(action)
+                ret += float(reward)
+                length += 1
                 done = term or trunc
-            successes += bool(info.get("is_success", False))
+            events = {str(k): int(v) for k, v in info.get("episode_events", {}).items()}
+            results.append(EpisodeResult(index=i, seed=s, success=bool(info.get("is_success", False)),
+                                         episode_return=ret, length=length, events=events,
+                                         params=params))  # fmt: skip
+        successes = sum(r.success for r in results)
         with warnings.catch_warnings():  # Minari asks for author / e-mail / code URL
             warnings.filterwarnings("ignore", message=r"`(author|author_email|code_permalink|eval_env)`")
             dataset = collector.create_dataset(
@@ -95,9 +143,34 @@ def record_demonstrations(
                     f"(obs_mode {OBS_MODE}, {image_size} px, preset {preset!r}, seed {seed})"
                 ),
             )
+        dataset.storage.update_episode_metadata(
+            [{"seed": r.seed, EPISODE_KEY: {"randomization": r.params, "success": r.success,
+              "return": r.episode_return, "length": r.length, "events": r.events}}
+             for r in results],
+            dataset.episode_indices.tolist(),
+        )  # fmt: skip
     finally:
         collector.close()
-    return dataset
+        env.close()
+    return Recording(dataset, results, time.perf_counter() - t0)
+
+
+def recorded_episodes(dataset_id: str) -> list[dict[str, Any]]:
+    """Per episode of a dataset recorded by :func:`record_demonstrations`: ``seed`` and the
+    ``randomization`` params (replay with ``env.reset(options={"randomization": params})``),
+    ``success``, ``return``, ``length`` and ``events``."""
+    import minari
+
+    dataset = minari.load_dataset(dataset_id)
+    out = []
+    for meta in dataset.storage.get_episode_metadata(dataset.episode_indices.tolist()):
+        if EPISODE_KEY not in meta:
+            raise ValueError(
+                f"episode {meta.get('id')} of Minari dataset {dataset_id!r} records no "
+                f"randomization params (recorded by an older domrand); record it again"
+            )
+        out.append({"seed": meta.get("seed"), **meta[EPISODE_KEY]})
+    return out
 
 
 # -------------------------------------------------------------------------- data
@@ -155,6 +228,15 @@ def load_demonstrations(dataset_id: str) -> Demonstrations:
 # ------------------------------------------------------------------------- model
 
 
+def check_bc_image_size(size: int) -> None:
+    """:class:`BCNet` halves the image four times: its side must be a multiple of 16."""
+    if size < 16 or size % 16:
+        raise ValueError(
+            f"behaviour cloning needs images whose side is a multiple of 16 px, got {size}; "
+            f"record them with --image-size 64 (or 32, 48, 128)"
+        )
+
+
 class BCNet(nn.Module):
     """CoordConv CNN over the image, an MLP over proprioception, a joint head; tanh actions."""
 
@@ -201,6 +283,8 @@ class BCConfig:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.shift < 0:
             raise ValueError(f"shift must be >= 0, got {self.shift}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
 
 
 def _random_shift(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
@@ -340,13 +424,21 @@ def load_bc_policy(path: str | Path) -> BCPolicy:
     if payload.get("version") != CHECKPOINT_VERSION:
         raise PolicyError(f"{str(path)!r}: checkpoint version {payload.get('version')} is not "
                           f"{CHECKPOINT_VERSION}")  # fmt: skip
-    size, proprio_dim, action_dim, width = payload["dims"]
-    model = BCNet(size, proprio_dim, action_dim, width)
     try:
+        size, proprio_dim, action_dim, width = (int(v) for v in payload["dims"])
+        model = BCNet(size, proprio_dim, action_dim, width)
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise PolicyError(f"{str(path)!r}: weights do not fit the network: {exc}") from None
-    model.eval()
-    meta = PolicyMeta.from_dict(json.loads(payload["meta"]))
-    return BCPolicy(model, payload["proprio_mean"], payload["proprio_std"],
-                    list(payload["proprio_indices"]), meta, {"loss": list(payload["loss"])})  # fmt: skip
+        meta = PolicyMeta.from_dict(json.loads(payload["meta"]))
+        policy = BCPolicy(model.eval(), torch.as_tensor(payload["proprio_mean"]),
+                          torch.as_tensor(payload["proprio_std"]),
+                          [int(i) for i in payload["proprio_indices"]], meta,
+                          {"loss": [float(v) for v in payload.get("loss", [])]})  # fmt: skip
+    except PolicyError as exc:
+        raise PolicyError(f"{str(path)!r}: invalid policy meta: {exc}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:300]
+        raise PolicyError(
+            f"{str(path)!r} is a damaged behaviour-cloning checkpoint ({type(exc).__name__}: "
+            f"{what}); train it again with scripts/train_bc.py"
+        ) from None
+    return policy

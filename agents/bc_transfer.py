@@ -14,6 +14,7 @@ from typing import Any
 from agents.bc import (
     OBS_MODE,
     BCConfig,
+    check_bc_image_size,
     load_demonstrations,
     record_demonstrations,
     save_bc,
@@ -39,10 +40,22 @@ class TransferConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from agents.experts import EXPERTS
+        from agents.rollout import check_image_size
+
+        if not self.tasks:
+            raise ValueError(f"tasks must name at least one env id; allowed: {', '.join(EXPERTS)}")
+        unknown = [t for t in self.tasks if t not in EXPERTS]
+        if unknown:
+            raise ValueError(
+                f"unknown task(s) {unknown}: expert demonstrations exist for {', '.join(EXPERTS)}"
+            )
         if len(self.demos) != len(self.tasks):
             raise ValueError(f"demos ({len(self.demos)}) needs one count per task ({len(self.tasks)})")
         if min(self.demos) < 1 or self.eval_episodes < 1 or self.epochs < 1:
             raise ValueError("demos, eval_episodes and epochs must be >= 1")
+        check_image_size(self.image_size)
+        check_bc_image_size(self.image_size)
 
 
 def _name(preset: str | None) -> str:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from agents.experts import make_expert
 from envs.panda_env import PandaTaskEnv
-from envs.seeding import episode_seed
+from envs.seeding import action_rng, episode_seed
 from randomizers.rare_events import check_event
 
 
@@ -38,10 +38,17 @@ def collect_steps(
     progress: bool = True,
 ) -> StepData:
     """Roll out episodes in ``state`` mode; label step t positive when ``event`` fires at
-    one of the steps t+1 .. t+horizon."""
+    one of the steps t+1 .. t+horizon. A random policy draws its actions from
+    :func:`envs.seeding.action_rng` of the episode seed, independent of the initial state."""
     check_event(event)
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got {horizon}")
+    if episodes < 2:
+        raise ValueError(
+            f"episodes must be >= 2 (training and held-out episodes), got {episodes}"
+        )
+    if policy not in ("random", "expert"):
+        raise ValueError(f"unknown policy {policy!r}; allowed: random, expert")
     env = gym.make(env_id, obs_mode="state", randomization=preset)
     expert = make_expert(env_id) if policy == "expert" else None
     feats, labels, owner = [], [], []
@@ -49,7 +56,7 @@ def collect_steps(
         for i in tqdm(range(episodes), desc="rollouts", unit="ep", disable=not progress):
             s = episode_seed(seed, i)
             obs, _ = env.reset(seed=s)
-            rng = np.random.default_rng(s)
+            rng = action_rng(s)
             if expert is not None:
                 expert.reset()
             states, fired = [obs], []

@@ -27,6 +27,10 @@ FORMAT = "domrand-gan"
 VERSION = 1
 BATCH = 32  # sampling batch: fixed, so a texture does not depend on how many are drawn
 TRAIN_HINT = "train one with: python scripts/train_gan.py --images DIR --out {path}"
+NEW_PATH_HINT = (
+    "train one into a new file with: python scripts/train_gan.py --images DIR --out NEW.pt "
+    "(train_gan.py does not overwrite a file that is not a GAN checkpoint)"
+)
 
 
 class GanCheckpointError(ValueError):
@@ -76,14 +80,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle errors, unsafe types: all unreadable
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.split(". ")[0][:300]
         raise GanCheckpointError(
             f"cannot read GAN checkpoint {str(p)!r} (truncated, corrupt or not a torch "
-            f"checkpoint: {first}); " + TRAIN_HINT.format(path=p)
+            f"checkpoint: {first}); " + NEW_PATH_HINT
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GanCheckpointError(
             f"{str(p)!r} is not a domrand GAN checkpoint (no 'format': {FORMAT!r} entry); "
-            + TRAIN_HINT.format(path=p)
+            + NEW_PATH_HINT
         )
     if not isinstance(data.get("version"), int) or data["version"] > VERSION:
         raise GanCheckpointError(

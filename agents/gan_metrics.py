@@ -34,6 +34,9 @@ from agents.gan import load_generator, read_checkpoint, sample_textures, single_
 from agents.gan_data import CropConfig, ImageCrops
 from randomizers.texture_sources import PROCEDURAL, procedural
 
+MIN_NUM = 20
+"""fewest textures per set that :func:`quality_report` scores"""
+
 
 @dataclass(frozen=True)
 class Distances:
@@ -200,6 +203,12 @@ def quality_report(
 ) -> list[Distances]:
     """The GAN, the procedural textures and the train-split crops, each against held-out
     crops of ``images`` drawn with the crop settings the GAN was trained with."""
+    if isinstance(num, bool) or not isinstance(num, int) or num < MIN_NUM:
+        raise ValueError(
+            f"num must be at least {MIN_NUM} textures per set (KID averages pairs within "
+            f"subsets and C2ST trains on one half and scores the other; fewer give nan or "
+            f"noise), got {num!r}; the default is 1000"
+        )
     data = read_checkpoint(checkpoint)
     crop = data.get("crops", {})
     crops = CropConfig(size=int(crop.get("size", data["model"].size)),
@@ -239,6 +248,7 @@ def format_report(rows: list[Distances]) -> str:
 
 
 __all__ = [
+    "MIN_NUM",
     "Distances",
     "RandomFeatures",
     "c2st_accuracy",

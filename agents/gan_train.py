@@ -56,10 +56,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         try:
-            torch.device(self.device)
+            device = torch.device(self.device)
         except RuntimeError:
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got "
                              f"{self.device!r}") from None  # fmt: skip
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} is not available here (torch sees no CUDA "
+                             f"GPU); use --device cpu")  # fmt: skip
         for name in ("steps", "batch", "sample_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -16,7 +16,10 @@ and SB3 reads the weights with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -255,9 +258,101 @@ def read_meta(path: str | Path) -> PolicyMeta:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PolicyError(f"{path}: {META_MEMBER} is not valid JSON ({exc})") from None
     try:
-        return PolicyMeta.from_dict(data)
+        meta = PolicyMeta.from_dict(data)
     except (PolicyError, TypeError) as exc:
         raise PolicyError(f"{path}: invalid {META_MEMBER}: {exc}") from None
+    if meta.kind != "sb3":
+        raise PolicyError(
+            f"{path}: {META_MEMBER} says kind {meta.kind!r}, but a .zip checkpoint is a "
+            f"Stable-Baselines3 model (kind 'sb3'); behaviour-cloning policies are .pt files"
+        )
+    return meta
+
+
+SB3_MEMBERS: tuple[str, ...] = ("data", "policy.pth")
+"""zip members every Stable-Baselines3 checkpoint has"""
+
+
+def check_sb3_archive(path: str | Path, meta: PolicyMeta | None = None) -> PolicyMeta:
+    """Check that an SB3 ``.zip`` holds what loading it needs (the SB3 members, a JSON
+    ``data`` member, the recorded spaces and policy class) without unpickling or loading
+    any weights; returns its meta. Raises :class:`PolicyError` naming the file."""
+    path = _existing(path)
+    meta = read_meta(path) if meta is None else meta
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            missing = [m for m in SB3_MEMBERS if m not in names]
+            if missing:
+                raise PolicyError(
+                    f"{path} is not a Stable-Baselines3 checkpoint: it lacks the member(s) "
+                    f"{missing}; save policies with agents.policies.save_sb3 "
+                    f"(scripts/train_policy.py)"
+                )
+            data = json.loads(archive.read("data").decode())
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise PolicyError(
+            f"{path} is not a readable zip file ({_one_line(exc)}); retrain or copy it again"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PolicyError(
+            f"{path}: its Stable-Baselines3 'data' member is not JSON ({_one_line(exc)}); the "
+            f"file is corrupt: retrain or copy it again"
+        ) from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: its Stable-Baselines3 'data' member is not a JSON object")
+    lacking = [k for k in ("observation_space", "action_space", "policy") if k not in meta.extra]
+    if lacking:
+        raise PolicyError(
+            f"{path}: {META_MEMBER} lacks {lacking} (the spaces and policy name are needed to "
+            f"load without unpickling); save it with agents.policies.save_sb3"
+        )
+    for key in ("observation_space", "action_space"):
+        try:
+            space_from_dict(meta.extra[key])
+        except (PolicyError, KeyError, TypeError, ValueError) as exc:
+            raise PolicyError(
+                f"{path}: {META_MEMBER} records an unreadable {key} ({_one_line(exc)})"
+            ) from None
+    return meta
+
+
+def check_spaces(meta: PolicyMeta, observation_space: gym.Space, action_space: gym.Space,
+                 *, where: str = "the policy") -> None:  # fmt: skip
+    """Refuse (:class:`PolicyMismatchError`) a policy whose recorded spaces differ from an
+    env's (another image size, another state layout, another action dimension); a meta
+    without recorded spaces (behaviour cloning) passes. Nothing is loaded."""
+    for key, space in (("observation_space", observation_space), ("action_space", action_space)):
+        if key not in meta.extra:
+            continue
+        try:
+            recorded = _shapes(space_from_dict(meta.extra[key]))
+        except (PolicyError, KeyError, TypeError, ValueError) as exc:
+            raise PolicyError(f"{where}: unreadable recorded {key} ({_one_line(exc)})") from None
+        actual = _shapes(space)
+        if recorded != actual:
+            raise PolicyMismatchError(
+                f"{where} was trained with {key} {recorded}, but {meta.env_id} with obs_mode "
+                f"{meta.obs_mode!r} has {actual}; the checkpoint's {META_MEMBER} does not match "
+                f"this env: use a checkpoint trained on it (scripts/train_policy.py)"
+            )
+
+
+def _shapes(space: gym.Space) -> Any:
+    """Shapes of a space, images channels-first (SB3 records images transposed)."""
+    if isinstance(space, gym.spaces.Dict):
+        return {k: _shapes(s) for k, s in space.spaces.items()}
+    shape = tuple(int(v) for v in (space.shape or ()))
+    if len(shape) == 3 and shape[-1] in (1, 2, 3, 4) and shape[0] not in (1, 2, 3, 4):
+        return (shape[2], shape[0], shape[1])
+    return shape
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line (some messages span paragraphs)."""
+    text = " ".join(str(exc).split())
+    first = text.split(". ")[0] if text else type(exc).__name__
+    return first[:300]
 
 
 def _algo_class(algo: str) -> Any:
@@ -346,18 +441,21 @@ def _safe_custom_objects(path: Path, meta: PolicyMeta, algo_cls: Any) -> dict[st
 def load_sb3(path: str | Path, *, trusted: bool = False) -> SB3Policy:
     """Load an SB3 ``.zip`` checkpoint with its meta on the CPU."""
     path = _existing(path)
-    meta = read_meta(path)
+    meta = check_sb3_archive(path)  # refused here, before SB3 reads (or unpickles) anything
     algo_cls = _algo_class(meta.algo)
     custom = None if trusted else _safe_custom_objects(path, meta, algo_cls)
     try:
-        model = algo_cls.load(path, device="cpu", custom_objects=custom)
+        with warnings.catch_warnings():  # torch's note on a foreign pickle protocol
+            warnings.filterwarnings("ignore", message=r"Detected pickle protocol")
+            model = algo_cls.load(path, device="cpu", custom_objects=custom)
     except (
         zipfile.BadZipFile, KeyError, RuntimeError, ValueError, EOFError, OSError,
-        pickle.UnpicklingError,
+        pickle.UnpicklingError, AttributeError, TypeError,
     ) as exc:  # fmt: skip
         raise PolicyError(
-            f"{path}: Stable-Baselines3 could not load it ({type(exc).__name__}: {exc}); the "
-            f"file is corrupt or from an incompatible version: retrain or copy it again"
+            f"{path}: Stable-Baselines3 could not load it ({type(exc).__name__}: "
+            f"{_one_line(exc)}); the file is corrupt or from an incompatible version: retrain "
+            f"or copy it again"
         ) from None
     return SB3Policy(model, meta)
 
@@ -410,7 +508,7 @@ def policy_meta(path: str | Path) -> PolicyMeta:
     behaviour-cloning ``.pt`` is loaded to read it."""
     path = _existing(path)
     if path.suffix.lower() == ".zip":
-        return read_meta(path)
+        return check_sb3_archive(path)
     return load_policy(path).meta
 
 
@@ -425,3 +523,113 @@ def _existing(path: str | Path) -> Path:
         hint = "train one with scripts/train_policy.py" if not path.exists() else "not a file"
         raise PolicyError(f"policy checkpoint {str(path)!r} does not exist ({hint})")
     return path
+
+
+# ---------------------------------------------------------------- output paths
+
+CHECKPOINT_KINDS: dict[str, str] = {
+    "sb3": "Stable-Baselines3 policy",
+    "bc": "behaviour-cloning policy",
+    "regressor": "pose-regressor",
+    "gan": "appearance-GAN",
+}
+"""every checkpoint kind the training scripts write, with the words that describe it"""
+_PT_FORMATS = {"domrand-bc-policy": "bc", "domrand-pose-regressor": "regressor", "domrand-gan": "gan"}
+
+
+class OutputPathError(ValueError):
+    """An output path that cannot or must not be written (checked before any work)."""
+
+
+def checkpoint_kind(path: str | Path) -> str | None:
+    """The kind (a key of :data:`CHECKPOINT_KINDS`) of the domrand checkpoint at ``path``;
+    None for a missing, unreadable or foreign file. Reads with ``weights_only=True``."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return None
+    if zipfile.is_zipfile(p):
+        try:
+            with zipfile.ZipFile(p) as archive:
+                if META_MEMBER in archive.namelist():
+                    data = json.loads(archive.read(META_MEMBER).decode())
+                    if isinstance(data, dict) and data.get("kind") == "sb3":
+                        return "sb3"
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            return None
+    try:
+        import torch
+
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception:  # anything torch cannot read safely is not one of ours
+        return None
+    fmt = payload.get("format") if isinstance(payload, dict) else None
+    return _PT_FORMATS.get(fmt) if isinstance(fmt, str) else None
+
+
+def check_output_file(
+    path: str | Path,
+    *,
+    kind: str,
+    suffixes: tuple[str, ...],
+    force: bool = False,
+    flag: str = "--out",
+) -> Path:
+    """Check, before any training, that a checkpoint can be written to ``path``: the suffix
+    is one of ``suffixes``, ``path`` is not a folder, its folder exists (or can be made) and
+    is writable, and an existing file there is a checkpoint of the same ``kind`` (replaced)
+    unless ``force``. Raises :class:`OutputPathError` with a one-line reason."""
+    p = Path(path).expanduser()
+    what = CHECKPOINT_KINDS[kind]
+    if p.suffix.lower() not in suffixes:
+        raise OutputPathError(
+            f"{flag} must end in {' or '.join(suffixes)} (a {what} checkpoint), got {str(p)!r}"
+        )
+    if p.is_dir():
+        raise OutputPathError(
+            f"{flag} {str(p)!r} is an existing folder, but a {what} checkpoint is a file; "
+            f"give a file path such as {str(p / ('model' + suffixes[0]))!r}"
+        )
+    if p.exists() and not force:
+        found = checkpoint_kind(p)
+        if found != kind:
+            it = f"a {CHECKPOINT_KINDS[found]} checkpoint" if found else "not a domrand checkpoint"
+            raise OutputPathError(
+                f"{flag} {str(p)!r} already exists and is {it}, not a {what} checkpoint; "
+                f"refusing to overwrite it: choose another path, or pass --force to replace it"
+            )
+    _check_writable_folder(p.parent, flag, str(p))
+    return p
+
+
+def check_output_dir(path: str | Path, *, flag: str = "--out") -> Path:
+    """Check, before any work, that ``path`` is a folder (or can be made) and is writable.
+    Raises :class:`OutputPathError` with a one-line reason."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise OutputPathError(
+            f"{flag} {str(p)!r} is an existing file, but a folder is expected here; "
+            f"give a folder path (it is created if missing)"
+        )
+    _check_writable_folder(p, flag, str(p))
+    return p
+
+
+def _check_writable_folder(folder: Path, flag: str, target: str) -> None:
+    """The nearest existing ancestor of ``folder`` is a folder we can create files in."""
+    existing = folder if str(folder) else Path(".")
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(
+            f"{flag} {target!r}: {str(existing)!r} is a file, not a folder, so nothing can be "
+            f"written below it; choose another path"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".domrand-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputPathError(
+            f"{flag} {target!r}: the folder {str(existing)!r} is not writable "
+            f"({exc.strerror or type(exc).__name__}); choose a writable location"
+        ) from None

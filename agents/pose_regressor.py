@@ -101,8 +101,14 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     images, targets, visible, pixels = [], [], [], []
     for r in records:
-        with Image.open(root / r["rgb"]) as im:
-            images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+        try:
+            with Image.open(root / r["rgb"]) as im:
+                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+        except OSError as exc:  # missing, truncated or not an image
+            raise ValueError(
+                f"{root}: sample {r.get('index')}'s image {r['rgb']!r} cannot be read "
+                f"({type(exc).__name__}); export the dataset again"
+            ) from None
         targets.append(object_position_in_robot_frame(r, object_name))
         pixels.append(projected_centre(r, object_name))
         obj = next(o for o in r["objects"] if o["name"] == object_name)
@@ -268,6 +274,35 @@ class RegressorConfig:
             raise ValueError(
                 f"unknown architecture {self.arch!r}; allowed: {', '.join(ARCHITECTURES)}"
             )
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: torch's default), got {self.threads}")
+
+
+def check_training_data(train: PoseData, val: PoseData | None = None) -> None:
+    """Refuse, before any training, data the network cannot take (images that are not
+    square powers of two >= 32 px) and validation data that does not match the training
+    data (another env or another image size): the run would fail or mean nothing after
+    all its epochs."""
+    h, w = int(train.images.shape[-2]), int(train.images.shape[-1])
+    if h != w or w < 32 or w & (w - 1):
+        raise ValueError(
+            f"{train.root!r} holds {w}x{h} px images; the regressor needs square images whose "
+            f"side is a power of two >= 32: export the data with --size 64 (or 32, 128)"
+        )
+    if val is None:
+        return
+    vh, vw = int(val.images.shape[-2]), int(val.images.shape[-1])
+    if (vh, vw) != (h, w):
+        raise ValueError(
+            f"--val {val.root!r} holds {vw} px images but --train {train.root!r} holds {w} px "
+            f"images; export the validation data with --size {w}"
+        )
+    env_t, env_v = train.manifest.get("env_id"), val.manifest.get("env_id")
+    if env_t and env_v and env_t != env_v:
+        raise ValueError(
+            f"--val {val.root!r} was exported from {env_v} but --train {train.root!r} from "
+            f"{env_t}; export the validation data from {env_t}"
+        )
 
 
 @dataclass
@@ -441,14 +476,35 @@ def load_regressor(path: str | Path) -> LoadedRegressor:
             f"{str(path)!r} has checkpoint version {payload.get('version')}; this code reads "
             f"version {CHECKPOINT_VERSION}"
         )
-    config = RegressorConfig(**payload["config"])
-    model = build_network(config.arch, int(payload["image_size"]), config.width)
+    try:
+        config = RegressorConfig(**payload["config"])
+        model = build_network(config.arch, int(payload["image_size"]), config.width)
+    except (KeyError, TypeError, ValueError) as exc:
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:300]
+        raise ValueError(
+            f"{str(path)!r} is a damaged pose-regressor checkpoint ({type(exc).__name__}: "
+            f"{what}); train it again with scripts/train_regressor.py"
+        ) from None
     try:
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        raise ValueError(f"{str(path)!r}: weights do not fit the network: {exc}") from None
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise ValueError(f"{str(path)!r}: weights do not fit the network: {detail}") from None
     model.eval()
-    return LoadedRegressor(model, payload["mean"], payload["std"], json.loads(payload["meta"]))
+    try:
+        meta = json.loads(payload["meta"])
+        mean, std = torch.as_tensor(payload["mean"]), torch.as_tensor(payload["std"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{str(path)!r} is a damaged pose-regressor checkpoint ({type(exc).__name__}: "
+            f"{exc}); train it again with scripts/train_regressor.py"
+        ) from None
+    if not isinstance(meta, dict) or mean.shape != (3,) or std.shape != (3,):
+        raise ValueError(
+            f"{str(path)!r} is a damaged pose-regressor checkpoint (meta or normalization of "
+            f"the wrong form); train it again with scripts/train_regressor.py"
+        )
+    return LoadedRegressor(model, mean, std, meta)
 
 
 def check_compatible(model: LoadedRegressor, data: PoseData, path: str | Path) -> None:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.policies import PolicyMeta, save_sb3
+from agents.policies import PolicyMeta, check_output_file, save_sb3
+from agents.rollout import WORKER_ERRORS, VectorEnvWorkerError, check_image_size
 
 ALGOS: tuple[str, ...] = ("sac", "ppo")
 VEC_ENVS: tuple[str, ...] = ("auto", "dummy", "subproc")
@@ -116,9 +117,10 @@ class TrainConfig:
             raise ValueError(f"unknown obs_mode {self.obs_mode!r}; allowed: {', '.join(OBS_MODES)}")
         if self.vec_env not in VEC_ENVS:
             raise ValueError(f"unknown vec_env {self.vec_env!r}; allowed: {', '.join(VEC_ENVS)}")
-        for name in ("steps", "num_envs", "image_size", "torch_threads"):
+        for name in ("steps", "num_envs", "torch_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_image_size(self.image_size)
         if self.demos < 0 or self.pretrain_steps < 0:
             raise ValueError(
                 f"demos and pretrain_steps must be >= 0, got {self.demos}, {self.pretrain_steps}"
@@ -340,9 +342,15 @@ def _real_next_obs(new_obs: Any, dones: np.ndarray, infos: list[dict[str, Any]])
 
 
 def train(config: TrainConfig, *, progress: bool = True, verbose: int = 0) -> TrainResult:
-    """Train ``config.algo`` on ``config.env_id`` and save the checkpoint with its meta."""
+    """Train ``config.algo`` on ``config.env_id`` and save the checkpoint with its meta.
+
+    The output path is checked first (a folder, or a folder that cannot be written, fails
+    before any training; replacing existing files is the caller's decision, see
+    ``scripts/train_policy.py --force``). A subprocess env worker that dies raises
+    :class:`agents.rollout.VectorEnvWorkerError`."""
     import stable_baselines3 as sb3
 
+    check_output_file(config.out, kind="sb3", suffixes=(".zip",), force=True, flag="out")
     torch.set_num_threads(config.torch_threads)
     tb_dir: str | None = None
     if config.tensorboard:
@@ -357,6 +365,7 @@ def train(config: TrainConfig, *, progress: bool = True, verbose: int = 0) -> Tr
     venv = make_train_env(config)
     cls = {"sac": sb3.SAC, "ppo": sb3.PPO}[config.algo]
     demo_steps = 0
+    dead: VectorEnvWorkerError | None = None
     try:
         model = cls(
             config.policy_name(), venv, seed=config.seed, tensorboard_log=tb_dir,
@@ -384,8 +393,14 @@ def train(config: TrainConfig, *, progress: bool = True, verbose: int = 0) -> Tr
             total_timesteps=config.steps, progress_bar=progress, tb_log_name=config.algo
         )
         seconds = time.perf_counter() - t0
+    except WORKER_ERRORS as exc:
+        if not hasattr(venv, "processes"):
+            raise
+        dead = _worker_died(venv, exc)
     finally:
-        venv.close()
+        _close_venv(venv, dead is not None)
+    if dead is not None:
+        raise dead from None
     meta = PolicyMeta(
         kind="sb3",
         algo=config.algo,
@@ -404,6 +419,27 @@ def train(config: TrainConfig, *, progress: bool = True, verbose: int = 0) -> Tr
     )
     path = save_sb3(model, config.out, meta)
     return TrainResult(path=path, meta=meta, seconds=seconds, steps=config.steps)
+
+
+def _worker_died(venv: Any, exc: BaseException) -> VectorEnvWorkerError:
+    """The error for an SB3 ``SubprocVecEnv`` whose worker process died."""
+    from agents.rollout import worker_died
+
+    return worker_died(venv, exc)
+
+
+def _close_venv(venv: Any, worker_dead: bool) -> None:
+    """Close an SB3 vector env; after a worker died, terminate the rest instead."""
+    if not worker_dead:
+        venv.close()
+        return
+    for proc in venv.processes:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(timeout=5)
+    for remote in getattr(venv, "remotes", []):
+        remote.close()
+    venv.closed = True
 
 
 def _preset_text(preset: str | None) -> str | None:

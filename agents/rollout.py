@@ -1,8 +1,12 @@
 """Run episodes of a policy on one or many envs and summarize success, return and events.
 
 Episode ``i`` of a run is a pure function of ``(env_id, env kwargs, seed, i)``: its reset
-seed and its random actions come from :func:`envs.seeding.episode_seed`, so one env and
-``K`` parallel envs produce the same episodes.
+seed comes from :func:`envs.seeding.episode_seed`, and a random policy's actions from
+:func:`envs.seeding.action_rng` of that seed (a stream independent of the domain and the
+initial state), so one env and ``K`` parallel envs produce the same episodes.
+
+A vector-env worker process that dies (killed for memory, a crash in native code) ends the
+run with :class:`VectorEnvWorkerError`, not an ``EOFError`` or a hang.
 """
 
 from __future__ import annotations
@@ -18,12 +22,48 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.experts import EXPERTS, Expert, make_expert
-from agents.policies import LoadedPolicy, is_checkpoint, load_policy, policy_meta
+from agents.policies import LoadedPolicy, check_spaces, is_checkpoint, load_policy, policy_meta
 from envs.events import EVENT_NAMES
-from envs.seeding import episode_seed
+from envs.panda_env import MAX_IMAGE_SIZE
+from envs.seeding import action_rng, episode_seed
 
 POLICIES = ("random", "expert")
 """built-in policies; ``RolloutConfig.policy`` also takes a checkpoint path (.zip or .pt)"""
+DEFAULT_IMAGE_SIZE = 128
+WORKER_ERRORS: tuple[type[BaseException], ...] = (EOFError, BrokenPipeError, ConnectionResetError)
+"""what a pipe to a dead worker process raises"""
+
+
+class VectorEnvWorkerError(RuntimeError):
+    """A vector env's worker process died (killed, out of memory, a native crash)."""
+
+
+def check_image_size(value: Any, name: str = "image_size") -> int:
+    """An observation image size: an int in 1..MAX_IMAGE_SIZE (never silently a default)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int number of pixels, got {value!r}")
+    if not 1 <= value <= MAX_IMAGE_SIZE:
+        raise ValueError(
+            f"{name} must be 1..{MAX_IMAGE_SIZE} px, got {value}; pick a size in that range "
+            f"(e.g. 64)"
+        )
+    return int(value)
+
+
+def worker_died(envs: Any, exc: BaseException) -> VectorEnvWorkerError:
+    """The error to raise when talking to a vector env's worker failed with ``exc``."""
+    codes = []
+    deadline = time.monotonic() + 1.0  # a dying process may need a moment to be reaped
+    for i, proc in enumerate(getattr(envs, "processes", None) or []):
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        if proc.exitcode is not None:
+            signal = f" (signal {-proc.exitcode})" if proc.exitcode < 0 else ""
+            codes.append(f"worker {i} exited with code {proc.exitcode}{signal}")
+    detail = "; ".join(codes) or f"{type(exc).__name__} on its pipe"
+    return VectorEnvWorkerError(
+        f"a vector-env worker process died ({detail}); it was killed (out of memory?) or "
+        f"crashed: rerun with --num-envs 1 to see the underlying error"
+    )
 
 
 @dataclass(frozen=True)
@@ -44,7 +84,8 @@ class RolloutConfig:
     num_envs: int = 1
     """parallel envs; > 1 uses Gymnasium's AsyncVectorEnv (one process each)"""
     image_size: int | None = None
-    """observation image size for image modes; None: the checkpoint's, or 128"""
+    """observation image size for image modes (1..MAX_IMAGE_SIZE px); None: the
+    checkpoint's, or :data:`DEFAULT_IMAGE_SIZE`"""
     video_episodes: int = 0
     """record this many episodes (from the first env) as frames"""
     render_size: int = 256
@@ -53,6 +94,8 @@ class RolloutConfig:
     """extra keyword arguments for ``gym.make``"""
 
     def __post_init__(self) -> None:
+        if self.image_size is not None:
+            check_image_size(self.image_size)
         if is_checkpoint(self.policy):
             meta = policy_meta(self.policy)  # missing or corrupt files fail here
             meta.check(env_id=self.env_id, obs_mode=self.obs_mode)
@@ -70,7 +113,8 @@ class RolloutConfig:
                 f"of a checkpoint (.zip from scripts/train_policy.py, or .pt)"
             )
         object.__setattr__(self, "obs_mode", self.obs_mode or "state")
-        object.__setattr__(self, "image_size", self.image_size or 128)
+        if self.image_size is None:
+            object.__setattr__(self, "image_size", DEFAULT_IMAGE_SIZE)
         if self.policy == "expert" and self.env_id not in EXPERTS:
             raise ValueError(
                 f"no expert for {self.env_id!r}; experts exist for: {', '.join(EXPERTS)}"
@@ -80,6 +124,13 @@ class RolloutConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.video_episodes < 0:
             raise ValueError(f"video_episodes must be >= 0, got {self.video_episodes}")
+        if self.video_episodes:
+            check_image_size(self.render_size, "render_size")
+        preset = self.env_kwargs.get("randomization")
+        if isinstance(preset, str):
+            from randomizers.presets import load_preset
+
+            load_preset(preset)  # an unknown preset fails here (PresetError), not in a worker
 
 
 @dataclass
@@ -203,7 +254,13 @@ def run_rollouts(
     ]
     learned: LoadedPolicy | None = None
     if is_checkpoint(config.policy):
-        learned = load_policy(config.policy, env_id=config.env_id, obs_mode=config.obs_mode)
+        try:  # the recorded spaces are checked before any weights are read
+            check_spaces(policy_meta(config.policy), envs.single_observation_space, space,
+                         where=repr(config.policy))  # fmt: skip
+            learned = load_policy(config.policy, env_id=config.env_id, obs_mode=config.obs_mode)
+        except BaseException:
+            envs.close()
+            raise
     obs: Any = None
     rngs: list[np.random.Generator | None] = [None] * n
     slot_episode = [-1] * n
@@ -224,7 +281,7 @@ def run_rollouts(
             slot_episode[i] = idx
             s = episode_seed(config.seed, max(idx, 0))
             seeds[i] = s
-            rngs[i] = np.random.default_rng(s)
+            rngs[i] = action_rng(s)
             returns[i], lengths[i] = 0.0, 0
             if experts[i] is not None:
                 experts[i].reset()  # type: ignore[union-attr]
@@ -246,6 +303,7 @@ def run_rollouts(
 
     t0 = time.perf_counter()
     bar = tqdm(total=config.episodes, unit="ep", disable=not progress, desc=config.env_id)
+    dead: VectorEnvWorkerError | None = None
     try:
         assign(np.ones(n, dtype=bool))
         if recording and on_frame is not None:
@@ -290,11 +348,31 @@ def run_rollouts(
                 assign(done)
                 if recording and on_frame is not None and done[0]:
                     on_frame(envs.call("render")[0])
+    except WORKER_ERRORS as exc:
+        if n == 1:
+            raise
+        dead = worker_died(envs, exc)
     finally:
         bar.close()
-        envs.close()
+        _close(envs, dead is not None)
+    if dead is not None:
+        raise dead from None
     results.sort(key=lambda r: r.index)
     return summarize(config, results, time.perf_counter() - t0), results
+
+
+def _close(envs: Any, worker_dead: bool) -> None:
+    """Close a vector env; after a worker died, terminate the others without waiting."""
+    if not worker_dead:
+        envs.close()
+        return
+    from gymnasium.vector.async_vector_env import AsyncState
+
+    envs._state = AsyncState.DEFAULT  # the pending call can never complete: drop it
+    try:
+        envs.close(terminate=True)
+    except (EOFError, OSError):  # BrokenPipeError and ConnectionResetError are OSErrors
+        envs.closed = True  # nothing left to close; keeps __del__ from trying again
 
 
 def _row(obs: Any, i: int) -> Any:

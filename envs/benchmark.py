@@ -18,8 +18,51 @@ import pybullet
 import pybullet_data
 from pybullet_utils import bullet_client
 
-from envs.panda_env import PandaTaskEnv
+from envs.panda_env import MAX_IMAGE_SIZE, PandaTaskEnv
 from envs.robot import ARM_JOINTS, FINGER_JOINTS
+from envs.seeding import action_rng
+
+
+def check_arguments(
+    *,
+    env_ids: tuple[str, ...],
+    sizes: tuple[int, ...],
+    steps: int,
+    resets: int,
+    repeats: int,
+    presets: tuple[str, ...] = (),
+    processes: tuple[int, ...] = (1,),
+) -> None:
+    """Refuse (``ValueError``, one line) benchmark settings that would fail or divide by zero
+    later: unknown env ids or presets, image sizes outside 1..MAX_IMAGE_SIZE, counts < 1."""
+    from envs.registration import ENV_IDS
+
+    if not env_ids:
+        raise ValueError(f"no env to benchmark; give --env with one or more of {', '.join(ENV_IDS)}")
+    unknown = [e for e in env_ids if e not in ENV_IDS]
+    if unknown:
+        raise ValueError(f"unknown env id(s) {unknown}; allowed: {', '.join(ENV_IDS)}")
+    if not sizes:
+        raise ValueError("no image size to benchmark; give --sizes with one or more sizes (px)")
+    bad = [s for s in sizes if not 1 <= s <= MAX_IMAGE_SIZE]
+    if bad:
+        raise ValueError(
+            f"image sizes must be 1..{MAX_IMAGE_SIZE} px, got {bad}; pick sizes such as 64 128"
+        )
+    for name, value in (("steps", steps), ("resets", resets), ("repeats", repeats)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if not processes or min(processes) < 1:
+        raise ValueError(f"process counts must be >= 1 (at least one), got {list(processes)}")
+    if presets:
+        from randomizers.errors import PresetError
+        from randomizers.presets import load_preset
+
+        for preset in presets:
+            try:
+                load_preset(preset)
+            except PresetError as exc:
+                raise ValueError(str(exc)) from None
 
 
 @dataclass
@@ -166,7 +209,7 @@ def _rollout_trace(
     The trace holds, per step, the joint targets the env commanded and, after a step that
     ended an episode, the state the env reset to, so the raw scene can follow exactly.
     """
-    rng = np.random.default_rng(seed)
+    rng = action_rng(seed)  # not default_rng(seed): that would tie the actions to the reset
     actions = rng.uniform(-1, 1, size=(n_steps, *(env.action_space.shape or ()))).astype(np.float32)
     env.reset(seed=seed)
     trace: list[tuple[list[float], dict[str, Any] | None]] = []
@@ -276,7 +319,7 @@ def measure_randomized_frames(
     import gymnasium as gym
 
     rows = []
-    rng = np.random.default_rng(seed)
+    rng = action_rng(seed)
     for size in sizes:
         env = cast(
             PandaTaskEnv,

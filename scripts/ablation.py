@@ -17,6 +17,10 @@ import sys
 from pathlib import Path
 
 from agents.ablation import TABLE_II, TRAIN_CONFIGS, AblationConfig, run_ablation
+from agents.policies import check_output_dir
+from agents.rollout import check_image_size
+from envs import ENV_IDS
+from envs.export import ExportError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,8 +28,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = AblationConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", default=d.out, help="folder for data, models and results")
-    p.add_argument("--env", default=d.env_id, help="env id (the target object is --object)")
-    p.add_argument("--size", type=int, default=d.size, help="image size (px)")
+    p.add_argument("--env", default=d.env_id, choices=ENV_IDS,
+                   help="env id (the target object is --object)")  # fmt: skip
+    p.add_argument("--size", type=int, default=d.size,
+                   help="image size (px): a power of two >= 32 (the regressor's input)")  # fmt: skip
     p.add_argument("--train-images", type=int, default=d.train_images)
     p.add_argument("--test-images", type=int, default=d.test_images)
     p.add_argument("--epochs", type=int, default=d.epochs)
@@ -48,10 +54,22 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed, configs=tuple(c for c in args.configs.split(",") if c),
             object_name=args.object,
         )  # fmt: skip
+        if args.size < 32 or args.size & (args.size - 1):
+            raise ValueError(
+                f"--size must be a power of two >= 32 (the pose regressor's input), got "
+                f"{args.size}; use 64 (or 32, 128)"
+            )
+        check_image_size(args.size, "--size")
+        check_output_dir(args.out)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    results = run_ablation(config, progress=not args.no_progress)
+    try:
+        results = run_ablation(config, progress=not args.no_progress)
+    except (ExportError, KeyError) as exc:  # e.g. an --object the env does not have
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     out = Path(config.out)
     print()
     print((out / "table.md").read_text())

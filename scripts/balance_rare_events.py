@@ -15,7 +15,8 @@ import argparse
 import sys
 
 from agents.balance import BalanceConfig, balance, save_balanced
-from agents.rollout import POLICIES
+from agents.policies import check_output_dir
+from agents.rollout import POLICIES, VectorEnvWorkerError, check_image_size
 from envs import ENV_IDS
 from envs.events import EVENT_NAMES
 from randomizers.errors import PresetError
@@ -59,25 +60,35 @@ def main(argv: list[str] | None = None) -> int:
             batch=args.batch, max_rounds=args.max_rounds, method=args.method, seed=args.seed,
             num_envs=args.num_envs,
         )  # fmt: skip
+        check_output_dir(args.out)  # before the rollouts, not after them
+        if args.export:
+            check_image_size(args.size, "--size")
+            if args.workers < 1:
+                raise ValueError(f"--workers must be >= 1, got {args.workers}")
+            check_output_dir(args.export, flag="--export")
         report, natural, resimulated = balance(config, progress=not args.no_progress)
-    except (ValueError, PresetError, ImportError) as exc:
+    except (ValueError, PresetError, ImportError, VectorEnvWorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = save_balanced(args.out, config, report, natural, resimulated)
     print(report.table())
     print(f"\nwrote {out / 'episodes.jsonl'} and {out / 'summary.md'}")
     if args.export:
-        from envs.export import ExportConfig, export_dataset
+        from envs.export import ExportConfig, ExportError, export_dataset
 
         n = len(natural) + len(resimulated)
-        dataset = export_dataset(
-            ExportConfig(
-                env_id=args.env, preset=args.preset, num_images=n, size=args.size,
-                out=args.export, workers=args.workers,
-                episodes_file=str(out / "episodes.jsonl"),
-            ),
-            progress=not args.no_progress,
-        )  # fmt: skip
+        try:
+            dataset = export_dataset(
+                ExportConfig(
+                    env_id=args.env, preset=args.preset, num_images=n, size=args.size,
+                    out=args.export, workers=args.workers,
+                    episodes_file=str(out / "episodes.jsonl"),
+                ),
+                progress=not args.no_progress,
+            )  # fmt: skip
+        except (ValueError, ExportError) as exc:
+            print(f"error: --export: {exc}", file=sys.stderr)
+            return 2
         print(f"exported {n} images of the balanced episodes to {dataset}")
     return 0
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from agents.bc_transfer import TransferConfig, run_transfer
+from agents.policies import check_output_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,12 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     try:
+        try:
+            demos = tuple(int(x) for x in args.demos.split(","))
+        except ValueError:
+            raise ValueError(
+                f"--demos expects comma-separated episode counts, one per task (e.g. 300,200), "
+                f"got {args.demos!r}"
+            ) from None
         config = TransferConfig(
-            out=args.out, tasks=tuple(args.tasks.split(",")),
-            demos=tuple(int(x) for x in args.demos.split(",")), eval_episodes=args.eval_episodes,
-            image_size=args.image_size, epochs=args.epochs, seed=args.seed,
+            out=args.out, tasks=tuple(t for t in args.tasks.split(",") if t), demos=demos,
+            eval_episodes=args.eval_episodes, image_size=args.image_size, epochs=args.epochs,
+            seed=args.seed,
         )  # fmt: skip
-    except ValueError as exc:
+        check_output_dir(args.out)
+    except (ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     results = run_transfer(config, progress=not args.no_progress)

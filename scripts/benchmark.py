@@ -20,9 +20,11 @@ import platform
 import sys
 from pathlib import Path
 
+from agents.policies import OutputPathError, check_output_dir
 from envs import ENV_IDS
 from envs.benchmark import (
     EXPORT_DEFINITIONS,
+    check_arguments,
     export_table,
     markdown_table,
     measure_env,
@@ -67,6 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     args.export = args.export or args.export_only
+    try:
+        presets = [*args.presets, *([args.randomized_preset] if args.randomized_preset else [])]
+        check_arguments(
+            env_ids=tuple(args.env), sizes=tuple(args.sizes), steps=args.steps,
+            resets=args.resets, repeats=args.repeats, presets=tuple(presets),
+            processes=tuple(args.processes),
+        )  # fmt: skip
+        if args.out_dir:
+            check_output_dir(args.out_dir, flag="--out-dir")
+    except (ValueError, OutputPathError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     load_start = os.getloadavg()[0]  # other jobs on the machine skew every figure
     rows = []
     for env_id in [] if args.export_only else args.env:

@@ -17,6 +17,7 @@ import json
 import sys
 
 from agents.evaluation import EvalConfig, evaluate
+from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS
 from randomizers.errors import PresetError
 
@@ -57,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from randomizers.presets import load_preset
 
         load_preset(args.preset)
-    except (ValueError, PresetError, ImportError) as exc:
+        report, _ = evaluate(config, progress=not args.no_progress)
+    except (ValueError, PresetError, ImportError, VectorEnvWorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report, _ = evaluate(config, progress=not args.no_progress)
     print(json.dumps(report.as_dict()) if args.json else report.table())
     return 0
 

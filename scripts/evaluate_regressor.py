@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from agents.plots import scatter_xy
+from agents.policies import OutputPathError, check_output_dir
 from agents.pose_regressor import (
     check_compatible,
     error_summary,
@@ -40,17 +41,21 @@ def main(argv: list[str] | None = None) -> int:
         model = load_regressor(args.model)
         data = load_pose_data(args.data, model.meta.get("object", "cube"))
         check_compatible(model, data, args.model)
+        plot = Path(args.plot) if args.plot else Path(args.model).with_name(
+            f"{Path(args.model).stem}_on_{Path(args.data).name}.png"
+        )
+        if plot.is_dir():
+            raise OutputPathError(f"--plot {str(plot)!r} is an existing folder; give a .png path")
+        check_output_dir(plot.parent, flag="--plot")
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
         return 2
     pred = predict(model, data.images)
     true = data.targets.numpy()
     import numpy as np
 
     summary = error_summary(np.linalg.norm(pred - true, axis=1))
-    plot = Path(args.plot) if args.plot else Path(args.model).with_name(
-        f"{Path(args.model).stem}_on_{Path(args.data).name}.png"
-    )
     scatter_xy(true[:, :2], pred[:, :2],
                title=f"{Path(args.model).name} on {Path(args.data).name}: "
                      f"{summary['mean_cm']:.2f} +- {summary['std_cm']:.2f} cm").save(plot)  # fmt: skip

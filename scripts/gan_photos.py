@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from agents.gan_data import DEMO_PHOTOS, write_demo_photos
+from agents.policies import check_output_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--names", nargs="*", default=list(DEMO_PHOTOS), help="which photos")
     args = p.parse_args(argv)
     try:
+        check_output_dir(args.out)
         paths = write_demo_photos(args.out, tuple(args.names))
     except (ImportError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

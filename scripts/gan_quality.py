@@ -18,7 +18,7 @@ import sys
 from dataclasses import asdict
 
 from agents.gan import GanCheckpointError
-from agents.gan_metrics import format_report, quality_report
+from agents.gan_metrics import MIN_NUM, format_report, quality_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", required=True, help="checkpoint written by train_gan.py")
     p.add_argument("--images", required=True, help="the folder the GAN was trained on")
-    p.add_argument("--num", type=int, default=1000, help="textures per set")
+    p.add_argument("--num", type=int, default=1000,
+                   help=f"textures per set (at least {MIN_NUM})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = p.parse_args(argv)

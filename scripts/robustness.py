@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.policies import policy_meta
+from agents.policies import check_output_dir, policy_meta
 from agents.rl import ALGOS, TrainConfig
 from agents.robustness import RobustnessConfig, run_robustness
+from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS
 from randomizers.errors import PresetError
 from scripts.train_policy import parse_hyperparams
@@ -76,12 +77,18 @@ def main(argv: list[str] | None = None) -> int:
             episodes=args.episodes, eval_seed=args.eval_seed, num_envs=args.eval_envs,
             expert_reference=not args.no_expert, out=args.out,
         )  # fmt: skip
+        from randomizers.presets import load_preset
+
+        for preset in args.train_presets:
+            if preset not in checkpoints:
+                load_preset(preset)  # a bad training preset fails now, not after other runs
         for path in checkpoints.values():
             policy_meta(path).check(env_id=args.env)  # a wrong checkpoint fails before training
-    except (ValueError, PresetError, ImportError) as exc:
+        check_output_dir(args.out)
+        result = run_robustness(config, progress=not args.no_progress)
+    except (ValueError, PresetError, ImportError, VectorEnvWorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = run_robustness(config, progress=not args.no_progress)
     out = result.save()
     print(result.markdown())
     print(f"\nwrote {out / 'robustness.md'}, robustness.json and robustness.png")

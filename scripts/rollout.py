@@ -15,10 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from agents.rollout import POLICIES, RolloutConfig, run_rollouts, save_video
+from agents.policies import OutputPathError, check_output_dir
+from agents.rollout import POLICIES, RolloutConfig, VectorEnvWorkerError, run_rollouts, save_video
 from envs import ENV_IDS
-from envs.panda_env import OBS_MODES
+from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
+
+RECORD_IMAGE_SIZE = 64
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--image-size",
         type=int,
         default=None,
-        help="observation image size in px (default: the checkpoint's, else 128)",
+        help=f"observation image size in px, 1..{MAX_IMAGE_SIZE} (default: the checkpoint's, "
+        f"else 128; {RECORD_IMAGE_SIZE} with --record)",
     )
     p.add_argument("--preset", default=None, help="randomization preset name or .yaml path")
     p.add_argument("--seed", type=int, default=0, help="run seed")
@@ -65,9 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
-    if args.record:
-        return record(args)
     try:
+        if args.record:
+            return record(args)
         config = RolloutConfig(
             env_id=args.env,
             episodes=args.episodes,
@@ -80,49 +85,73 @@ def main(argv: list[str] | None = None) -> int:
             render_size=args.render_size,
             env_kwargs={"randomization": args.preset} if args.preset else {},
         )
-        if args.video and not args.video.lower().endswith((".gif", ".mp4")):
-            raise ValueError(f"--video must end in .gif or .mp4, got {args.video!r}")
-    except (ValueError, ImportError) as exc:
+        if args.video:
+            check_video_path(args.video)
+        frames: list = []
+        summary, _ = run_rollouts(
+            config, progress=not args.no_progress, on_frame=frames.append if args.video else None
+        )
+        path = save_video(frames, args.video) if args.video else None
+    except (ValueError, ImportError, FileExistsError, VectorEnvWorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    frames: list = []
-    summary, _ = run_rollouts(
-        config, progress=not args.no_progress, on_frame=frames.append if args.video else None
-    )
-    if args.video:
-        path = save_video(frames, args.video)
     if args.json:
         out = summary.as_dict()
-        if args.video:
+        if path is not None:
             out["video"] = str(path)
         print(json.dumps(out))
     else:
         print(summary.table())
-        if args.video:
+        if path is not None:
             print(f"\nvideo: {path} ({len(frames)} frames)")
     return 0
 
 
+def check_video_path(video: str) -> None:
+    """``--video``: a .gif or .mp4 file in a writable folder (checked before any episode)."""
+    if not video.lower().endswith((".gif", ".mp4")):
+        raise ValueError(f"--video must end in .gif or .mp4, got {video!r}")
+    if Path(video).is_dir():
+        raise OutputPathError(f"--video {video!r} is an existing folder; give a file path "
+                              f"such as {str(Path(video) / 'rollout.gif')!r}")  # fmt: skip
+    check_output_dir(Path(video).parent, flag="--video")
+
+
 def record(args: argparse.Namespace) -> int:
-    """``--record NAME``: expert demonstrations into a Minari dataset."""
-    from agents.bc import OBS_MODE, record_demonstrations
+    """``--record NAME``: expert demonstrations into a Minari dataset; prints the same
+    summary as a plain rollout. Errors propagate to :func:`main`."""
+    from agents.bc import OBS_MODE, check_dataset_id, record_demonstrations
+    from agents.rollout import summarize
 
     if args.policy != "expert":
-        print("error: --record records the scripted expert; use --policy expert", file=sys.stderr)
-        return 2
+        raise ValueError("--record records the scripted expert; use --policy expert")
     if args.obs_mode not in (None, OBS_MODE):
-        print(f"error: --record stores {OBS_MODE!r} observations; drop --obs-mode", file=sys.stderr)
-        return 2
-    try:
-        dataset = record_demonstrations(
-            args.env, args.record, episodes=args.episodes, preset=args.preset,
-            image_size=args.image_size or 64, seed=args.seed, progress=not args.no_progress,
-        )  # fmt: skip
-    except (ValueError, FileExistsError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"recorded {dataset.total_episodes} episodes ({dataset.total_steps} steps) as Minari "
-          f"dataset {args.record!r}")  # fmt: skip
+        raise ValueError(f"--record stores {OBS_MODE!r} observations; drop --obs-mode")
+    if args.num_envs != 1:
+        raise ValueError("--record runs one env; drop --num-envs")
+    if args.video:
+        raise ValueError("--record writes no video; drop --video (or run once without --record)")
+    image_size = RECORD_IMAGE_SIZE if args.image_size is None else args.image_size
+    config = RolloutConfig(  # validates env, episodes, image size and preset up front
+        env_id=args.env, episodes=args.episodes, policy="expert", obs_mode=OBS_MODE,
+        seed=args.seed, image_size=image_size,
+        env_kwargs={"randomization": args.preset} if args.preset else {},
+    )  # fmt: skip
+    check_dataset_id(args.record)
+    recording = record_demonstrations(
+        args.env, args.record, episodes=args.episodes, preset=args.preset,
+        image_size=image_size, seed=args.seed, progress=not args.no_progress,
+    )  # fmt: skip
+    summary = summarize(config, recording.results, recording.seconds)
+    dataset = recording.dataset
+    line = (f"recorded {dataset.total_episodes} episodes ({dataset.total_steps} steps) as Minari "
+            f"dataset {args.record!r}")  # fmt: skip
+    if args.json:
+        print(json.dumps({**summary.as_dict(), "dataset": args.record,
+                          "steps": dataset.total_steps}))  # fmt: skip
+    else:
+        print(summary.table())
+        print(f"\n{line}")
     return 0
 
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from agents.gan import GanCheckpointError, load_generator, sample_textures
 from agents.gan_plots import image_grid
+from agents.policies import OutputPathError, check_output_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --num must be >= 1, got {args.num}", file=sys.stderr)
         return 2
     try:
+        check_output_dir(args.out)
         textures = sample_textures(load_generator(args.model), args.num, seed=args.seed)
-    except (FileNotFoundError, GanCheckpointError) as exc:
+    except (FileNotFoundError, GanCheckpointError, OutputPathError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)

@@ -15,9 +15,16 @@ import argparse
 import json
 import sys
 
-from agents.bc import OBS_MODE, BCConfig, load_demonstrations, save_bc, train_bc
+from agents.bc import (
+    OBS_MODE,
+    BCConfig,
+    check_bc_image_size,
+    load_demonstrations,
+    save_bc,
+    train_bc,
+)
 from agents.plots import line_chart
-from agents.policies import PolicyMeta
+from agents.policies import PolicyMeta, check_output_file
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,7 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = BCConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dataset", required=True, help="Minari dataset id (recorded with --record)")
-    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument(
+        "--out", required=True,
+        help="checkpoint path (.pt); an existing behaviour-cloning checkpoint there is\n"
+        "replaced, any other existing file is kept unless --force",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace whatever file --out names")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -42,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = BCConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           width=args.width, shift=args.shift, seed=args.seed)  # fmt: skip
-        if not args.out.endswith(".pt"):
-            raise ValueError(f"--out must end in .pt, got {args.out!r}")
+        check_output_file(args.out, kind="bc", suffixes=(".pt",), force=args.force)
         demos = load_demonstrations(args.dataset)
-    except (ValueError, FileNotFoundError) as exc:
+        check_bc_image_size(int(demos.images.shape[-1]))
+    except (ValueError, FileNotFoundError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     meta = PolicyMeta(kind="bc", algo="bc", env_id=demos.env_id, preset=demos.preset,

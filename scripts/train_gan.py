@@ -17,13 +17,17 @@ import sys
 from agents.gan_data import CropConfig
 from agents.gan_model import SIZES, UPSAMPLING, GANConfig
 from agents.gan_train import TrainConfig, train_gan
+from agents.policies import check_output_file
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--images", required=True, help="folder of training images")
-    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument("--out", required=True,
+                   help="checkpoint path (.pt); an existing GAN checkpoint there is replaced,\n"
+                   "any other existing file is kept unless --force")
+    p.add_argument("--force", action="store_true", help="replace whatever file --out names")
     p.add_argument("--steps", type=int, default=3000, help="generator updates")
     p.add_argument("--size", type=int, default=64, choices=SIZES, help="texture side (px)")
     p.add_argument("--seed", type=int, default=0)
@@ -53,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         config = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed,
                              lr_g=args.lr, lr_d=args.lr, sample_every=args.sample_every,
                              threads=args.threads, device=args.device)
+        check_output_file(args.out, kind="gan", suffixes=(".pt",), force=args.force)
         result = train_gan(args.images, args.out, model, crops, config, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

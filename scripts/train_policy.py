@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
+from agents.policies import check_output_file
 from agents.rl import ALGOS, VEC_ENVS, TrainConfig, train
+from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS
 from envs.panda_env import OBS_MODES
 from randomizers.errors import PresetError
@@ -70,7 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--hp", action="append", default=[], metavar="KEY=VALUE",
         help="override an SB3 hyperparameter (repeatable), e.g. --hp learning_rate=3e-4",
     )  # fmt: skip
-    p.add_argument("--out", default="runs/policy.zip", help="checkpoint path (.zip)")
+    p.add_argument(
+        "--out", default="runs/policy.zip",
+        help="checkpoint path (.zip); an existing Stable-Baselines3 checkpoint there is\n"
+        "replaced, any other existing file is kept unless --force",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace whatever file --out names")
     p.add_argument("--no-tensorboard", action="store_true", help="do not log to TensorBoard")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -88,12 +95,13 @@ def main(argv: list[str] | None = None) -> int:
             pretrain_steps=args.pretrain_steps, bc_weight=args.bc_weight,
             hyperparams=parse_hyperparams(args.hp), tensorboard=not args.no_tensorboard,
         )  # fmt: skip
+        check_output_file(args.out, kind="sb3", suffixes=(".zip",), force=args.force)
     except (ValueError, PresetError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         result = train(config, progress=not args.no_progress)
-    except ImportError as exc:
+    except (ImportError, VectorEnvWorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = {

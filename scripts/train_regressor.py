@@ -19,8 +19,10 @@ import json
 import sys
 
 from agents.plots import line_chart
+from agents.policies import check_output_file
 from agents.pose_regressor import (
     RegressorConfig,
+    check_training_data,
     error_summary,
     load_pose_data,
     position_errors,
@@ -34,7 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--train", required=True, help="exported dataset to train on")
     p.add_argument("--val", default=None, help="exported dataset to validate on each epoch")
-    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument(
+        "--out", required=True,
+        help="checkpoint path (.pt); an existing pose-regressor checkpoint there is replaced,\n"
+        "any other existing file is kept unless --force",
+    )  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace whatever file --out names")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -54,10 +61,13 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width,
             seed=args.seed, object_name=args.object, threads=args.threads,
         )  # fmt: skip
+        check_output_file(args.out, kind="regressor", suffixes=(".pt",), force=args.force)
         train = load_pose_data(args.train, args.object)
         val = load_pose_data(args.val, args.object) if args.val else None
+        check_training_data(train, val)
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
         return 2
     result = train_regressor(train, val, config, progress=not args.no_progress)
     meta = {

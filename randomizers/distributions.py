@@ -60,7 +60,10 @@ def _number(value: Any, where: str) -> float:
 
 def _show(value: Any, limit: int = 60) -> str:
     """``repr(value)``, shortened to ``limit`` characters."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"an integer of {value.bit_length()} bits"
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
 
 

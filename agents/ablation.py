@@ -29,7 +29,7 @@ from agents.pose_regressor import (
     train_regressor,
 )
 from envs.export import ExportConfig, export_dataset
-from randomizers.presets import preset_dir, resolve_paths
+from randomizers.presets import preset_dir, read_yaml, resolve_paths
 
 TRAIN_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
     # name: (base preset, kinds removed)
@@ -58,9 +58,12 @@ def _photo_dir() -> str:
 
 
 def _load_yaml(name: str) -> dict[str, Any]:
-    data = yaml.safe_load((preset_dir() / f"{name}.yaml").read_text()) or {}
+    path = preset_dir() / f"{name}.yaml"
+    data = read_yaml(path.read_text(), str(path)) or {}
     # the derived presets are written elsewhere: make their paths absolute
-    return {k: resolve_paths(v, preset_dir()) if isinstance(v, dict) else v for k, v in data.items()}
+    return {
+        k: resolve_paths(v, preset_dir()) if isinstance(v, dict) else v for k, v in data.items()
+    }
 
 
 def train_preset(name: str) -> dict[str, Any]:
@@ -112,7 +115,9 @@ class AblationConfig:
     def __post_init__(self) -> None:
         unknown = [c for c in self.configs if c not in TRAIN_CONFIGS]
         if unknown:
-            raise ValueError(f"unknown configuration(s) {unknown}; allowed: {', '.join(TRAIN_CONFIGS)}")
+            raise ValueError(
+                f"unknown configuration(s) {unknown}; allowed: {', '.join(TRAIN_CONFIGS)}"
+            )
         for key in ("train_images", "test_images", "epochs", "workers", "occlusion_oversample"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -232,7 +237,11 @@ def markdown_table(results: Mapping[str, Any]) -> str:
     for name, row in results["rows"].items():
         cells = [f"{row[t]['mean_cm']:.1f} ± {row[t]['std_cm']:.1f}" for t in TEST_SETS]
         lines.append(f"| {TRAIN_LABELS[name]} | " + " | ".join(cells) + " |")
-    n = {t: next(iter(results["rows"].values()))[t]["n"] for t in TEST_SETS} if results["rows"] else {}
+    n = (
+        {t: next(iter(results["rows"].values()))[t]["n"] for t in TEST_SETS}
+        if results["rows"]
+        else {}
+    )
     lines.append("")
     lines.append(
         "Mean ± std position error in cm on the held-out `target` domain "

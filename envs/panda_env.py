@@ -180,25 +180,29 @@ class PandaTaskEnv(gym.Env):
             physics, control, workspace, gui=render_mode == "human",
             visual_detail=visual_detail, renderer=renderer,
         )  # fmt: skip
-        self.task = self.task_cls(self.scene, **dict(task_kwargs or {}))
-        self.robot = self.scene.robot
-        target = self.task.target_body()
-        self.scene.roles["target"] = [target]
-        self.scene.roles["objects"] = [n for n in self.task.objects if n != target]
-        base_camera = camera or CameraConfig()
-        self.scene.camera_config = base_camera
-        self.camera: Camera = self.scene.add_camera(base_camera.resized(width, height))
-        self.render_camera: Camera = (
-            self.camera
-            if (r_height, r_width) == (height, width)
-            else self.scene.add_camera(base_camera.resized(r_width, r_height))
-        )
-        if self.scene.sim.is_gui:
-            c = base_camera
-            self.scene.client.resetDebugVisualizerCamera(1.6, 90, -35, list(c.target))
-        if self.randomizer is not None:
-            self.randomizer.setup(self.scene)  # pools and texture slots, before the snapshot
-        self.scene.sim.snapshot()
+        try:
+            self.task = self.task_cls(self.scene, **dict(task_kwargs or {}))
+            self.robot = self.scene.robot
+            target = self.task.target_body()
+            self.scene.roles["target"] = [target]
+            self.scene.roles["objects"] = [n for n in self.task.objects if n != target]
+            base_camera = camera or CameraConfig()
+            self.scene.camera_config = base_camera
+            self.camera: Camera = self.scene.add_camera(base_camera.resized(width, height))
+            self.render_camera: Camera = (
+                self.camera
+                if (r_height, r_width) == (height, width)
+                else self.scene.add_camera(base_camera.resized(r_width, r_height))
+            )
+            if self.scene.sim.is_gui:
+                c = base_camera
+                self.scene.client.resetDebugVisualizerCamera(1.6, 90, -35, list(c.target))
+            if self.randomizer is not None:
+                self.randomizer.setup(self.scene)  # pools and texture slots, before the snapshot
+            self.scene.sim.snapshot()
+        except BaseException:
+            self.scene.sim.close()  # a failed construction leaves no PyBullet client behind
+            raise
 
         n_act = 4 if self.task_cls.uses_gripper else 3
         self._n_actions = n_act

@@ -61,6 +61,9 @@ class Randomizer(ABC):
         unknown = sorted(set(options) - set(allowed))
         if unknown:
             raise PresetError(f"{where}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+        n = options.get("every_n_steps")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise PresetError(f"{where}.every_n_steps: expected an int >= 1, got {n!r}")
         if "every_n_steps" in options and not cls.step_schedulable:
             raise PresetError(
                 f"{where}.every_n_steps: every_n_steps is not supported by the {cls.kind!r} "

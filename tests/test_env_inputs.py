@@ -61,3 +61,27 @@ def test_non_numeric_actions_name_the_expected_action(action) -> None:
     obs, *_ = env.step(np.zeros(4))  # the env is still usable
     assert np.isfinite(obs).all()
     env.close()
+
+
+def test_a_failed_construction_closes_its_physics_client() -> None:
+    from randomizers.physics import Physics
+
+    seen = []
+
+    class Broken(Physics):
+        def setup(self, scene) -> None:
+            seen.append(scene.client)
+            raise RuntimeError("setup failed")
+
+    with pytest.raises(RuntimeError, match="setup failed"):
+        gym.make("domrand/Lift-v0", randomization=Broken())
+    assert seen and seen[0].getConnectionInfo()["isConnected"] == 0
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, "often", True])
+def test_every_n_steps_errors_name_the_preset_key(value) -> None:
+    from randomizers.errors import PresetError
+    from randomizers.presets import load_preset
+
+    with pytest.raises(PresetError, match=r"^preset: camera\.every_n_steps: expected an int >= 1"):
+        load_preset({"camera": {"every_n_steps": value}})

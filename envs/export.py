@@ -20,6 +20,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import struct
 import sys
@@ -629,6 +630,18 @@ def _remove_stale(parent: Path, name: str, note: Callable[[str], None]) -> None:
             note(f"removed {str(folder)!r}, left behind by an overwrite that was killed")
 
 
+_TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")  # what _write_atomic writes before renaming
+
+
+def _remove_temporaries(out: Path) -> None:
+    """Delete the temporary files of writes that a killed process never renamed."""
+    for folder in (out, *(out / sub for sub in (*SUBFOLDERS, "bop"))):
+        if folder.is_dir():
+            for path in folder.glob(".*.tmp"):
+                if _TEMPORARY.match(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+
+
 def _export_into(
     out: Path,
     config: ExportConfig,
@@ -639,6 +652,7 @@ def _export_into(
 ) -> None:
     """Write the manifest, the missing samples and the index files into ``out``."""
     _mkdir(out)
+    _remove_temporaries(out)
     _write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     for sub in SUBFOLDERS[:3] + (("depth",) if config.depth else ()):
         _mkdir(out / sub)

@@ -372,6 +372,19 @@ def test_resume_redoes_damaged_samples(damage: str, copy: Path, reference: Path)
     assert any("redoing 1 damaged sample(s) [2]" in n for n in notes), notes
 
 
+@pytest.mark.parametrize("folder", ["labels", "rgb", "top-level"])
+def test_resume_removes_temporary_files_of_killed_writes(
+    folder: str, copy: Path, reference: Path
+) -> None:
+    """A process killed inside ``_write_atomic`` leaves ``.<name>.<pid>.tmp`` behind."""
+    (copy / "labels" / "000002.json").unlink()  # the sample whose write was cut
+    name = {"labels": "labels/.000002.json", "rgb": "rgb/.000002.png",
+            "top-level": ".samples.jsonl"}[folder]  # fmt: skip
+    (copy / f"{name}.4242.tmp").write_bytes(b'{"index": 2, "rg')
+    _export(copy, resume=True)
+    assert _tree(copy) == _tree(reference)
+
+
 @pytest.fixture(scope="module")
 def with_formats(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _export(tmp_path_factory.mktemp("formats") / "f", num_images=2, formats=("coco", "bop"))
@@ -515,6 +528,7 @@ def _read_only(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ("case", "expected"),
     [("read-only-folder", "Permission denied"), ("out-is-a-file", "is an existing file"),
      ("out-under-a-file", "cannot create folder"), ("ray-not-installed", "needs Ray")],
+    ids=["read-only-folder", "out-is-a-file", "out-under-a-file", "ray-not-installed"],
 )  # fmt: skip
 def test_script_errors_are_one_line(
     case: str, expected: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
@@ -563,6 +577,9 @@ def _record_without_keys(d: Path) -> None:
      ("samples-record-without-keys", [], "samples.jsonl' line 1: expected a sample record"),
      ("grid-seed-negative", ["--seed", "-1"], "--seed must be >= 0, got -1"),
      ("grid-size-above-max", ["--size", "4096"], "--size must be 1..2048 px, got 4096")],
+    ids=["num-zero", "num-negative", "out-folder-missing", "out-unknown-extension",
+         "out-is-a-folder", "samples-line-corrupt", "samples-record-without-keys",
+         "grid-seed-negative", "grid-size-above-max"],
 )  # fmt: skip
 def test_preview_script_errors(
     case: str, argv: list[str], expected: str, reference: Path, tmp_path: Path, capsys: Any

@@ -29,6 +29,7 @@ from agents.pose_regressor import (
     train_regressor,
 )
 from envs.export import ExportConfig, export_dataset
+from envs.files import write_atomic
 from randomizers.presets import preset_dir, read_yaml, resolve_paths
 
 TRAIN_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -128,7 +129,7 @@ def _write_preset(out: Path, name: str, data: Mapping[str, Any]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(dict(data), sort_keys=False)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        write_atomic(path, text)
     return str(path)
 
 
@@ -206,13 +207,13 @@ def run_ablation(
             timings[f"train {name}"] = time.perf_counter() - t0
             row = {t: error_summary(position_errors(result, data)) for t, data in tests.items()}
             row_file.parent.mkdir(parents=True, exist_ok=True)
-            row_file.write_text(json.dumps({"settings": settings, "row": row}, indent=1))
+            write_atomic(row_file, json.dumps({"settings": settings, "row": row}, indent=1))
         results["rows"][name] = row
         log(f"{TRAIN_LABELS[name]:<26}" + "".join(
             f"{t}: {row[t]['mean_cm']:.2f} +- {row[t]['std_cm']:.2f} cm   " for t in TEST_SETS))  # fmt: skip
     results["wall_s"] = time.perf_counter() - t_start
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "table.md").write_text(markdown_table(results))
+    write_atomic(out / "results.json", json.dumps(results, indent=1))
+    write_atomic(out / "table.md", markdown_table(results))
     series = {
         t.replace("_", " "): [results["rows"][c][t]["mean_cm"] for c in results["rows"]]
         for t in TEST_SETS

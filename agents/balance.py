@@ -11,6 +11,7 @@ import numpy as np
 
 from agents.policies import is_checkpoint, policy_meta
 from agents.rollout import POLICIES, EpisodeResult, RolloutConfig, run_rollouts
+from envs.files import write_atomic
 from randomizers.compose import Compose
 from randomizers.rare_events import (
     BalanceReport,
@@ -131,19 +132,21 @@ def save_balanced(
     / ``summary.md``; returns the folder."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "episodes.jsonl").open("w") as f:
-        for source, eps in (("natural", natural), ("proposal", resimulated)):
-            for ep in eps:
-                row = {
-                    "source": source, "index": ep.index, "seed": ep.seed,
-                    "label": int(ep.events.get(config.event, 0) > 0),
-                    "success": ep.success, "events": ep.events, "params": ep.params,
-                }  # fmt: skip
-                f.write(json.dumps(row) + "\n")
+    lines = []
+    for source, eps in (("natural", natural), ("proposal", resimulated)):
+        for ep in eps:
+            row = {
+                "source": source, "index": ep.index, "seed": ep.seed,
+                "label": int(ep.events.get(config.event, 0) > 0),
+                "success": ep.success, "events": ep.events, "params": ep.params,
+            }  # fmt: skip
+            lines.append(json.dumps(row) + "\n")
+    write_atomic(out / "episodes.jsonl", "".join(lines))
     summary = {"config": asdict(config), "report": asdict(report)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / "summary.md").write_text(
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    write_atomic(
+        out / "summary.md",
         f"# Rare-event balancing: {config.event} on {config.env_id} ({config.preset})\n\n"
-        f"```\n{report.table()}\n```\n"
+        f"```\n{report.table()}\n```\n",
     )
     return out

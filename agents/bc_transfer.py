@@ -22,6 +22,7 @@ from agents.bc import (
 )
 from agents.evaluation import EvalConfig, evaluate
 from agents.policies import PolicyMeta
+from envs.files import write_atomic
 
 TRAIN_PRESETS = ("tobin", None)
 EVAL_PRESETS = ("target", None)
@@ -51,7 +52,9 @@ class TransferConfig:
                 f"unknown task(s) {unknown}: expert demonstrations exist for {', '.join(EXPERTS)}"
             )
         if len(self.demos) != len(self.tasks):
-            raise ValueError(f"demos ({len(self.demos)}) needs one count per task ({len(self.tasks)})")
+            raise ValueError(
+                f"demos ({len(self.demos)}) needs one count per task ({len(self.tasks)})"
+            )
         if min(self.demos) < 1 or self.eval_episodes < 1 or self.epochs < 1:
             raise ValueError("demos, eval_episodes and epochs must be >= 1")
         check_image_size(self.image_size)
@@ -113,8 +116,8 @@ def run_transfer(
                     f"{row['evaluated_on']:<6}: success {report.success_rate:.2f} "
                     f"[{lo:.2f}, {hi:.2f}]")  # fmt: skip
     results = {"config": asdict(config), "rows": rows, "wall_s": time.perf_counter() - t_start}
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "table.md").write_text(markdown_table(results))
+    write_atomic(out / "results.json", json.dumps(results, indent=1))
+    write_atomic(out / "table.md", markdown_table(results))
     return results
 
 

@@ -16,6 +16,7 @@ from agents.evaluation import EvalConfig, EvalReport, evaluate
 from agents.plots import bar_chart
 from agents.policies import policy_meta
 from agents.rl import TrainConfig, train
+from envs.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,11 @@ class RobustnessResult:
     def markdown(self) -> str:
         """The result as a Markdown table: success [95% CI] and mean return per preset."""
         presets = self.config.eval_presets
-        head = "| policy | " + " | ".join(
-            f"success on `{p}` [95% CI] | return on `{p}`" for p in presets
-        ) + " |"
+        head = (
+            "| policy | "
+            + " | ".join(f"success on `{p}` [95% CI] | return on `{p}`" for p in presets)
+            + " |"
+        )
         sep = "|---|" + "|".join("---:|---:" for _ in presets) + "|"
         lines = [head, sep]
         for row in self.rows:
@@ -120,8 +123,8 @@ class RobustnessResult:
         """Write ``robustness.md``, ``robustness.json`` and ``robustness.png``; returns the folder."""
         out = Path(self.config.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "robustness.md").write_text(self.markdown() + "\n")
-        (out / "robustness.json").write_text(json.dumps(self.as_dict(), indent=2))
+        write_atomic(out / "robustness.md", self.markdown() + "\n")
+        write_atomic(out / "robustness.json", json.dumps(self.as_dict(), indent=2))
         chart = bar_chart(
             list(self.config.eval_presets),
             {r.label.replace("`", ""): [100 * r.reports[p].success_rate for p in self.config.eval_presets]

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from envs.files import write_atomic
 from envs.labels import CATEGORIES, sample_labels
 from envs.panda_env import MAX_IMAGE_SIZE, PandaTaskEnv
 from envs.seeding import action_rng, episode_seed
@@ -121,12 +122,9 @@ def _dump(obj: Any) -> str:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary name beside ``path``, then rename: a reader (or a
     crash, a full disk, ``ulimit -f``) sees the old file or the new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_atomic(path, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(
             f"cannot write {str(path)!r}: {exc.strerror or exc}; free space or raise the "
             "file-size limit (ulimit -f), check the folder's permissions, then rerun"

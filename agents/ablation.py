@@ -51,6 +51,7 @@ TRAIN_LABELS = {
     "tobin_gan": "full + GAN textures",
 }
 TEST_SETS = ("object_only", "distractors", "occlusions")
+HELD_OUT = ("target", "target_camera_shift")  # the held-out domains the test sets build on
 OCCLUDED = (0.1, 0.9)  # visible-fraction range of the target that counts as occluded
 
 
@@ -76,10 +77,12 @@ def train_preset(name: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in drop}
 
 
-def eval_preset(name: str) -> dict[str, Any]:
-    """The ``target`` domain, alone or with photo-textured distractors (spread over the
-    table, or placed around the target to occlude it)."""
-    data = _load_yaml("target")
+def eval_preset(name: str, domain: str = "target") -> dict[str, Any]:
+    """A held-out domain (:data:`HELD_OUT`), alone or with photo-textured distractors
+    (spread over the table, or placed around the target to occlude it)."""
+    if domain not in HELD_OUT:
+        raise ValueError(f"unknown held-out domain {domain!r}; allowed: {', '.join(HELD_OUT)}")
+    data = _load_yaml(domain)
     clutter = {
         "shapes": ["random", "sphere", "cylinder"],
         "image_dir": _photo_dir(),
@@ -112,12 +115,17 @@ class AblationConfig:
     configs: tuple[str, ...] = TABLE_II
     object_name: str = "cube"
     occlusion_oversample: int = 4  # occluded test samples are filtered from this many x more
+    domain: str = "target"  # held-out domain of the test sets: target or target_camera_shift
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.configs if c not in TRAIN_CONFIGS]
         if unknown:
             raise ValueError(
                 f"unknown configuration(s) {unknown}; allowed: {', '.join(TRAIN_CONFIGS)}"
+            )
+        if self.domain not in HELD_OUT:
+            raise ValueError(
+                f"unknown held-out domain {self.domain!r}; allowed: {', '.join(HELD_OUT)}"
             )
         for key in ("train_images", "test_images", "epochs", "workers", "occlusion_oversample"):
             if getattr(self, key) < 1:
@@ -162,9 +170,10 @@ def run_ablation(
     tests = {}
     for i, name in enumerate(TEST_SETS):
         t0 = time.perf_counter()
-        preset = _write_preset(out, f"test_{name}", eval_preset(name))
+        test = f"test_{name}" if config.domain == "target" else f"test_{config.domain}_{name}"
+        preset = _write_preset(out, test, eval_preset(name, config.domain))
         n = config.test_images * (config.occlusion_oversample if name == "occlusions" else 1)
-        folder = _export(config, preset, out / "data" / f"test_{name}", n,
+        folder = _export(config, preset, out / "data" / test, n,
                          seed=10_000 + config.seed * 100 + i, progress=progress)  # fmt: skip
         data = load_pose_data(folder, config.object_name)
         if name == "occlusions":
@@ -189,7 +198,8 @@ def run_ablation(
         row_file = out / "rows" / f"{name}.json"
         settings = {"env_id": config.env_id, "size": config.size, "seed": config.seed,
                     "train_images": config.train_images, "epochs": config.epochs,
-                    "test_images": config.test_images, "object": config.object_name}  # fmt: skip
+                    "test_images": config.test_images, "object": config.object_name,
+                    "domain": config.domain}  # fmt: skip
         done = json.loads(row_file.read_text()) if row_file.exists() else None
         if done is not None and done["settings"] == settings and ckpt.exists():
             row = done["row"]  # finished in an earlier run with the same settings
@@ -221,7 +231,7 @@ def run_ablation(
     chart = bar_chart(
         [TRAIN_LABELS[c] for c in results["rows"]],
         series,
-        title=f"pose error on the target domain ({config.size} px, {config.train_images} "
+        title=f"pose error on {config.domain} ({config.size} px, {config.train_images} "
         "training images)",
         ylabel="mean error (cm)",
     )
@@ -244,8 +254,9 @@ def markdown_table(results: Mapping[str, Any]) -> str:
         else {}
     )
     lines.append("")
+    domain = results.get("config", {}).get("domain", "target")
     lines.append(
-        "Mean ± std position error in cm on the held-out `target` domain "
+        f"Mean ± std position error in cm on the held-out `{domain}` domain "
         f"(test images: {', '.join(f'{t} {n[t]}' for t in n)}); "
         f"this invocation {results.get('wall_s', 0) / 60:.1f} min (configurations finished by "
         "an earlier run with the same settings are reused, not retrained)."

@@ -25,7 +25,7 @@ from agents.policies import PolicyMeta
 from envs.files import write_atomic
 
 TRAIN_PRESETS = ("tobin", None)
-EVAL_PRESETS = ("target", None)
+EVAL_PRESETS = ("target", "target_camera_shift", None)
 
 
 @dataclass(frozen=True)
@@ -123,17 +123,20 @@ def run_transfer(
 
 def markdown_table(results: dict[str, Any]) -> str:
     """Success rates with 95% Wilson intervals, one row per task and training data."""
-    lines = ["| task | demonstrations | success on `target` | success on nominal visuals |",
-             "|---|---|---:|---:|"]  # fmt: skip
+    lines = ["| task | demonstrations | success on `target` | on `target_camera_shift` "
+             "| on nominal visuals |", "|---|---|---:|---:|---:|"]  # fmt: skip
     by = {(r["env_id"], r["trained_on"], r["evaluated_on"]): r for r in results["rows"]}
     pairs = dict.fromkeys((env, trained) for env, trained, _ in by)
     for env_id, trained in pairs:
         cells = []
-        for ev in ("target", "none"):
-            r = by[(env_id, trained, ev)]
+        for ev in ("target", "target_camera_shift", "none"):
+            r = by.get((env_id, trained, ev))
+            if r is None:  # results written before target_camera_shift was evaluated
+                cells.append("-")
+                continue
             cells.append(f"{r['success_rate']:.2f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]")
         label = "randomized (`tobin`)" if trained == "tobin" else "nominal visuals"
-        lines.append(f"| {env_id} | {label} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {env_id} | {label} | " + " | ".join(cells) + " |")
     n = results["rows"][0]["episodes"] if results["rows"] else 0
     lines += ["", f"Success rate over {n} episodes each, 95% Wilson interval; whole run "
                   f"{results['wall_s'] / 60:.1f} min."]  # fmt: skip

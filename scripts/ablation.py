@@ -6,8 +6,8 @@ with distractors, with occlusions). Writes ``table.md``, ``results.json`` and
 ``ablation.png`` into ``--out``; a rerun reuses the datasets exported there and the
 configurations already trained with the same settings (so an interrupted run resumes).
 
-Example (the README's table):
-    python scripts/ablation.py --out runs/ablation
+Example (the README's table, measured on the camera-shift domain):
+    python scripts/ablation.py --out runs/ablation --domain target_camera_shift
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.ablation import TABLE_II, TRAIN_CONFIGS, AblationConfig, run_ablation
+from agents.ablation import HELD_OUT, TABLE_II, TRAIN_CONFIGS, AblationConfig, run_ablation
 from agents.policies import check_output_dir
 from agents.rollout import check_image_size
 from envs import ENV_IDS
@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--configs", default=",".join(TABLE_II),
                    help=f"comma-separated subset of {','.join(TRAIN_CONFIGS)}")  # fmt: skip
     p.add_argument("--object", default=d.object_name, help="object whose position to regress")
+    p.add_argument("--domain", default=d.domain, choices=HELD_OUT,
+                   help="held-out domain of the test sets")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             out=args.out, env_id=args.env, size=args.size, train_images=args.train_images,
             test_images=args.test_images, epochs=args.epochs, workers=args.workers,
             seed=args.seed, configs=tuple(c for c in args.configs.split(",") if c),
-            object_name=args.object,
+            object_name=args.object, domain=args.domain,
         )  # fmt: skip
         if args.size < 32 or args.size & (args.size - 1):
             raise ValueError(

@@ -120,15 +120,20 @@ def test_tiny_transfer_run_writes_a_table(minari_home: str, tmp_path: Path) -> N
     config = TransferConfig(out=str(tmp_path / "t"), tasks=("domrand/Reach-v0",), demos=(2,),
                             eval_episodes=2, image_size=32, epochs=1)  # fmt: skip
     results = run_transfer(config, progress=False, log=lambda _: None)
-    assert len(results["rows"]) == 4
+    assert len(results["rows"]) == 6
     assert {(r["trained_on"], r["evaluated_on"]) for r in results["rows"]} == {
-        ("tobin", "target"), ("tobin", "none"), ("none", "target"), ("none", "none")}
+        (trained, evaluated)
+        for trained in ("tobin", "none")
+        for evaluated in ("target", "target_camera_shift", "none")
+    }
     table = (tmp_path / "t" / "table.md").read_text()
     assert "| domrand/Reach-v0 | randomized (`tobin`) |" in table
     assert "| domrand/Reach-v0 | nominal visuals |" in table
 
 
-def test_rollout_script_records_a_minari_dataset(minari_home: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollout_script_records_a_minari_dataset(
+    minari_home: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from scripts import rollout
 
     argv = ["--env", "domrand/Push-v0", "--episodes", "2", "--policy", "expert", "--preset",

@@ -19,17 +19,26 @@ def test_shipped_presets() -> None:
     assert "physics" not in kinds["target"]
 
 
-def test_target_lies_outside_the_training_ranges() -> None:
-    """The held-out domain: camera and lighting ranges do not overlap tobin's."""
+def test_target_appearance_lies_outside_the_training_ranges_camera_inside() -> None:
+    """The held-out domain: lighting and textures outside tobin's, the calibrated camera well
+    inside tobin's camera range; target_camera_shift moves the camera outside it."""
     tobin = {r.kind: r for r in load_preset("tobin").randomizers}
+    for name in ("target", "target_camera_shift"):
+        held_out = {r.kind: r for r in load_preset(name).randomizers}
+        assert "physics" not in held_out
+        assert held_out["lighting"].elevation.high <= tobin["lighting"].elevation.low
+        assert (held_out["lighting"].scalars["ambient"].low
+                >= tobin["lighting"].scalars["ambient"].high)  # fmt: skip
+        assert held_out["texture"].bank.sources == ("image",)
+        assert set(tobin["texture"].bank.sources).isdisjoint(held_out["texture"].bank.sources)
     target = {r.kind: r for r in load_preset("target").randomizers}
+    shift = {r.kind: r for r in load_preset("target_camera_shift").randomizers}
     for axis in range(3):
-        assert target["camera"].eye_offset[axis].low >= tobin["camera"].eye_offset[axis].high
-    assert target["camera"].fov_scale.low > tobin["camera"].fov_scale.high
-    assert target["lighting"].elevation.high <= tobin["lighting"].elevation.low
-    assert target["lighting"].scalars["ambient"].low >= tobin["lighting"].scalars["ambient"].high
-    assert target["texture"].bank.sources == ("image",)
-    assert set(tobin["texture"].bank.sources).isdisjoint(target["texture"].bank.sources)
+        lo, hi = tobin["camera"].eye_offset[axis].bounds
+        t_lo, t_hi = target["camera"].eye_offset[axis].bounds
+        assert lo < t_lo < 0 < t_hi < hi and t_hi <= 0.01  # calibration error: millimetres
+        assert shift["camera"].eye_offset[axis].low >= hi
+    assert shift["camera"].fov_scale.low > tobin["camera"].fov_scale.high
 
 
 def test_env_accepts_name_path_dict_and_rejects_other_types(tmp_path) -> None:

@@ -59,6 +59,18 @@ def _image_shape(image_size: Any, name: str) -> tuple[int, int]:
     return h, w
 
 
+def _canonical(value: Any) -> Any:
+    """Params with every number as a float: sampled params (ints where a choice gave ints)
+    and the same params replayed (validated: floats) hash alike."""
+    if isinstance(value, Mapping):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    return float(value)
+
+
 def _check_task_kwargs(task_cls: type[Task], kwargs: Mapping[str, Any]) -> None:
     """Unknown task arguments fail with the ones the task accepts."""
     import inspect
@@ -309,8 +321,7 @@ class PandaTaskEnv(gym.Env):
         """The episode's generator for action and observation noise and per-step
         randomization: seeded by a hash of the params, so params alone replay an episode."""
         if self._noise_rng is None:
-            canonical = self._validate_randomization(self.randomization)
-            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+            text = json.dumps(_canonical(self.randomization), sort_keys=True)
             digest = hashlib.sha256(text.encode()).digest()
             self._noise_rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
         return self._noise_rng

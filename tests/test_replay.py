@@ -18,6 +18,9 @@ from randomizers.rare_events import propose
 NOISY = {  # every per-episode draw that is not a randomizer param: action and observation noise
     "physics": {"action_noise": [0.05, 0.1], "observation_noise": [0.001, 0.01], "latency": 0}
 }
+INT_CHOICE = {  # a continuous param sampled as an int: the replayed, validated value is a float
+    "physics": {"mass": {"dist": "choice", "values": [1, 2]}, "action_noise": 0.05}
+}
 TASK_NAMES = {
     "domrand/Reach-v0": ["target.x", "target.y", "target.z"],
     "domrand/Push-v0": ["cube.x", "cube.y", "cube.yaw", "goal.x", "goal.y"],
@@ -29,6 +32,7 @@ CASES = [
     ("domrand/Lift-v0", None, "state"),
     ("domrand/Push-v0", NOISY, "state"),
     ("domrand/Lift-v0", NOISY, "state"),
+    ("domrand/Lift-v0", INT_CHOICE, "state"),
     ("domrand/Push-v0", "tobin", "rgb"),
     ("domrand/Lift-v0", "tobin", "state+rgb"),
 ]
@@ -56,7 +60,10 @@ def _episode(env: gym.Env, actions: np.ndarray, **reset) -> tuple[list[bytes], d
 @pytest.mark.parametrize(
     ("env_id", "preset", "obs_mode"),
     CASES,
-    ids=[f"{e.split('/')[1]}-{'noisy' if isinstance(p, dict) else p}" for e, p, _ in CASES],
+    ids=[
+        f"{e.split('/')[1]}-{'noisy' if p is NOISY else 'int-choice' if p is INT_CHOICE else p}"
+        for e, p, _ in CASES
+    ],  # fmt: skip
 )
 def test_params_alone_replay_the_episode_whatever_the_seed(env_id, preset, obs_mode) -> None:
     env = _make(env_id, preset, obs_mode)

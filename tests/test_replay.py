@@ -63,7 +63,7 @@ def _episode(env: gym.Env, actions: np.ndarray, **reset) -> tuple[list[bytes], d
     ids=[
         f"{e.split('/')[1]}-{'noisy' if p is NOISY else 'int-choice' if p is INT_CHOICE else p}"
         for e, p, _ in CASES
-    ],  # fmt: skip
+    ],
 )
 def test_params_alone_replay_the_episode_whatever_the_seed(env_id, preset, obs_mode) -> None:
     env = _make(env_id, preset, obs_mode)

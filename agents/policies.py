@@ -84,8 +84,7 @@ class PolicyMeta:
             )
         if self.obs_mode not in _OBS_MODES:
             raise PolicyError(
-                f"PolicyMeta.obs_mode must be one of {', '.join(_OBS_MODES)}, "
-                f"got {self.obs_mode!r}"
+                f"PolicyMeta.obs_mode must be one of {', '.join(_OBS_MODES)}, got {self.obs_mode!r}"
             )
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int):
             raise PolicyError(f"PolicyMeta.image_size must be an int, got {self.image_size!r}")
@@ -532,9 +531,11 @@ CHECKPOINT_KINDS: dict[str, str] = {
     "bc": "behaviour-cloning policy",
     "regressor": "pose-regressor",
     "gan": "appearance-GAN",
+    "localizer": "localizer",
 }
 """every checkpoint kind the training scripts write, with the words that describe it"""
-_PT_FORMATS = {"domrand-bc-policy": "bc", "domrand-pose-regressor": "regressor", "domrand-gan": "gan"}
+_PT_FORMATS = {"domrand-bc-policy": "bc", "domrand-pose-regressor": "regressor", "domrand-gan": "gan",
+               "domrand-localizer": "localizer"}  # fmt: skip
 
 
 class OutputPathError(ValueError):

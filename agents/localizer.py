@@ -1,0 +1,361 @@
+"""Object localizer: a heatmap CNN finds where the object's centre projects in the image,
+and the known (calibrated) camera turns that pixel into a 3D position on the table plane.
+
+Unlike direct regression (:mod:`agents.pose_regressor`), the network only answers "where
+in the image"; the geometry the simulator and a real calibration give for free does the
+rest. Checkpoints are tensors and JSON (``torch.load(..., weights_only=True)``) and record
+the env, image size, object, the nominal camera and the plane height they assume.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from agents.camera_geometry import back_project
+from agents.pose_regressor import PoseData, load_pose_data
+
+CHECKPOINT_FORMAT = "domrand-localizer"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LocalizerConfig:
+    """Training settings (chosen on randomized validation data only)."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 3e-3  # peak of the one-cycle schedule
+    width: int = 16  # channels of the first stage; later stages use 2x and 4x
+    sigma: float = 1.0  # std of the target heatmap's Gaussian, in heatmap cells
+    pixel_weight: float = 0.5  # weight of the soft-argmax L1 term next to the heatmap loss
+    seed: int = 0
+    object_name: str = "cube"
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "width"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be an int >= 1, got {value!r}")
+        for key in ("lr", "sigma"):
+            value = getattr(self, key)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise ValueError(f"{key} must be a finite number > 0, got {value!r}")
+        if not (np.isfinite(self.pixel_weight) and self.pixel_weight >= 0):
+            raise ValueError(f"pixel_weight must be finite and >= 0, got {self.pixel_weight!r}")
+
+
+def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(i, o, 3, stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(o),
+        nn.ReLU(inplace=True),
+    )
+
+
+class HeatmapNet(nn.Module):
+    """Image (plus two pixel-coordinate channels) -> heatmap logits at half resolution: a
+    full-resolution stem, a stride-4 stage with dilated convolutions for context, and an
+    upsampling stage that merges the stride-2 features back in."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        w = width
+        self.stem = _block(5, w)
+        self.down = nn.Sequential(_block(w, 2 * w, 2), _block(2 * w, 2 * w))
+        self.context = nn.Sequential(
+            _block(2 * w, 4 * w, 2),
+            _block(4 * w, 4 * w, dilation=2),
+            _block(4 * w, 4 * w, dilation=4),
+        )
+        self.up = nn.Sequential(_block(6 * w, 2 * w), _block(2 * w, 2 * w))
+        self.head = nn.Conv2d(2 * w, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, H/2, W/2) logits."""
+        n, _, h, w = x.shape
+        yy, xx = torch.meshgrid(
+            torch.linspace(-1, 1, h, device=x.device), torch.linspace(-1, 1, w, device=x.device),
+            indexing="ij",
+        )  # fmt: skip
+        x = torch.cat([x, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)
+        half = self.down(self.stem(x))
+        ctx = F.interpolate(self.context(half), size=half.shape[-2:], mode="bilinear",
+                            align_corners=False)  # fmt: skip
+        return self.head(self.up(torch.cat([ctx, half], 1)))[:, 0]
+
+
+def _centres(n: int) -> torch.Tensor:
+    return torch.arange(n, dtype=torch.float32) + 0.5
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """Expected (x, y) position, in heatmap cells, under the softmax of each heatmap."""
+    n, h, w = logits.shape
+    p = torch.softmax(logits.reshape(n, -1), 1).reshape(n, h, w)
+    return torch.stack([(p.sum(1) * _centres(w)).sum(1), (p.sum(2) * _centres(h)).sum(1)], 1)
+
+
+def local_soft_argmax(logits: torch.Tensor, radius: int = 2) -> torch.Tensor:
+    """Soft-argmax within a (2r+1)^2 window around each heatmap's maximum (cells): sub-cell
+    precision without being pulled toward a second, weaker peak elsewhere."""
+    n, h, w = logits.shape
+    idx = logits.reshape(n, -1).argmax(1)
+    cy, cx = idx // w, idx % w
+    off = torch.arange(-radius, radius + 1)
+    k = len(off)
+    ys = (cy[:, None, None] + off[None, :, None]).expand(n, k, k)
+    xs = (cx[:, None, None] + off[None, None, :]).expand(n, k, k)
+    valid = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+    rows = torch.arange(n)[:, None, None].expand(n, k, k)
+    vals = logits[rows, ys.clamp(0, h - 1), xs.clamp(0, w - 1)].masked_fill(~valid, -torch.inf)
+    p = torch.softmax(vals.reshape(n, -1), 1).reshape(n, k, k)
+    return torch.stack([(p * (xs + 0.5)).sum((1, 2)), (p * (ys + 0.5)).sum((1, 2))], 1)
+
+
+def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, sigma: float,
+                 pixel_weight: float) -> torch.Tensor:  # fmt: skip
+    """Cross-entropy against a Gaussian at ``target`` (cells) plus L1 on the soft-argmax."""
+    n, h, w = logits.shape
+    dx = _centres(w)[None, None, :] - target[:, 0, None, None]
+    dy = _centres(h)[None, :, None] - target[:, 1, None, None]
+    g = torch.exp(-(dx**2 + dy**2) / (2 * sigma**2))
+    g = g / g.sum((1, 2), keepdim=True).clamp_min(1e-12)
+    log_p = torch.log_softmax(logits.reshape(n, -1), 1).reshape(n, h, w)
+    ce = -(g * log_p).sum((1, 2)).mean()
+    l1 = (soft_argmax(logits) - target).abs().sum(1).mean()
+    return ce + pixel_weight * l1
+
+
+def _to_input(images: torch.Tensor) -> torch.Tensor:
+    return images.float().div(127.5).sub(1.0)
+
+
+def _cells(pixels: torch.Tensor, heat: int) -> torch.Tensor:
+    """Projected centres in [-1, 1] (as :class:`PoseData` holds them) -> heatmap cells."""
+    return (pixels + 1.0) * 0.5 * heat
+
+
+@dataclass
+class Localizer:
+    """A trained network and what it assumes: image size, nominal camera, plane height."""
+
+    model: HeatmapNet
+    config: LocalizerConfig
+    meta: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the square input images (px)."""
+        return int(self.meta["image_size"])
+
+    @torch.no_grad()
+    def pixels(self, images: torch.Tensor) -> np.ndarray:
+        """Projected object centres (N, 2), image pixels (u, v), from uint8 (N, 3, H, W)."""
+        self.model.eval()
+        out = [local_soft_argmax(self.model(_to_input(images[i : i + 256])))
+               for i in range(0, len(images), 256)]  # fmt: skip
+        scale = images.shape[-1] / (images.shape[-1] // 2)
+        return (torch.cat(out) * scale).numpy().astype(np.float64)
+
+    def positions(self, images: torch.Tensor) -> np.ndarray:
+        """World positions (N, 3), metres, back-projected through the nominal camera onto the
+        plane at the object's rest height."""
+        cam = self.meta["camera"]
+        return back_project(self.pixels(images), np.asarray(cam["K"]),
+                            np.asarray(cam["extrinsics"]), self.meta["plane_z"])  # fmt: skip
+
+
+def nominal_camera(env_id: str, image_size: int) -> dict[str, Any]:
+    """The env's un-randomized camera at ``image_size`` (what a calibration measures)."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, image_size=image_size)
+    try:
+        return env.unwrapped.camera.info()  # type: ignore[attr-defined, no-any-return]
+    finally:
+        env.close()
+
+
+def world_positions(root: str | Path, object_name: str) -> np.ndarray:
+    """The object's world position (N, 3) in every sample of an export, in index order."""
+    rows = (Path(root) / "samples.jsonl").read_text().splitlines()
+    out = []
+    for line in rows:
+        if line.strip():
+            record = json.loads(line)
+            obj = next(o for o in record["objects"] if o["name"] == object_name)
+            out.append(obj["world_pose"]["position"])
+    return np.asarray(out, dtype=np.float64)
+
+
+def _pixel_errors(loc: Localizer, data: PoseData) -> np.ndarray:
+    assert data.pixels is not None
+    true = (data.pixels.numpy().astype(np.float64) + 1.0) * 0.5 * data.images.shape[-1]
+    return np.linalg.norm(loc.pixels(data.images) - true, axis=1)
+
+
+def train_localizer(
+    train: PoseData,
+    val: PoseData | None,
+    config: LocalizerConfig,
+    *,
+    env_id: str,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Localizer:
+    """Fit the heatmap network; keeps the epoch with the lowest mean validation pixel error
+    (validation data must come from a randomized training domain, never a held-out one)."""
+    if train.pixels is None or len(train) < config.batch_size:
+        raise ValueError(
+            f"need at least batch_size={config.batch_size} training samples with projected "
+            f"centres, got {len(train)}"
+        )
+    size = int(train.images.shape[-1])
+    if train.images.shape[-2] != size or size % 2:
+        raise ValueError(
+            f"the localizer needs square images of even size, got {tuple(train.images.shape[-2:])}"
+        )
+    heat = size // 2
+    with torch.random.fork_rng():  # seeded initialization without touching the global state
+        torch.manual_seed(config.seed)
+        model = HeatmapNet(config.width)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    per_epoch = len(train) // config.batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, config.lr, total_steps=config.epochs * per_epoch
+    )
+    gen = torch.Generator().manual_seed(config.seed)
+    z = world_positions(train.root, config.object_name)[:, 2]
+    meta = {"env_id": env_id, "image_size": size, "object": config.object_name,
+            "camera": nominal_camera(env_id, size), "plane_z": float(np.median(z)),
+            "train_preset": (train.manifest.get("preset") or {}).get("name"),
+            "num_train": len(train)}  # fmt: skip
+    loc = Localizer(model, config, meta)
+    best: tuple[float, dict[str, torch.Tensor]] | None = None
+    bar = tqdm(range(config.epochs), desc="localizer", unit="epoch", disable=not progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train), generator=gen)
+        total = 0.0
+        for b in range(per_epoch):
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            logits = model(_to_input(train.images[idx]))
+            loss = heatmap_loss(logits, _cells(train.pixels[idx], heat), config.sigma,
+                                config.pixel_weight)  # fmt: skip
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+        row = {"epoch": epoch + 1, "loss": total / per_epoch, "seconds": time.perf_counter() - t0}
+        if val is not None:
+            err = _pixel_errors(loc, val)
+            row |= {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
+            if best is None or row["val_px_mean"] < best[0]:
+                best = (row["val_px_mean"], {k: v.clone() for k, v in model.state_dict().items()})
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val_px=f"{row['val_px_mean']:.2f}")
+        loc.history.append(row)
+        if log is not None:
+            log(json.dumps(row))
+    if best is not None:
+        model.load_state_dict(best[1])
+        loc.meta["selected_epoch"] = int(np.argmin([r["val_px_mean"] for r in loc.history])) + 1
+    model.eval()
+    return loc
+
+
+def save_localizer(loc: Localizer, path: str | Path) -> Path:
+    """Write weights, settings and what the model assumes (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": asdict(loc.config),
+        "meta": json.dumps(loc.meta, sort_keys=True),
+        "history": json.dumps(loc.history),
+        "state_dict": loc.model.state_dict(),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_localizer(path: str | Path) -> Localizer:
+    """Read a checkpoint of :func:`save_localizer` (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"localizer checkpoint {str(path)!r} not found; train one with "
+            "python scripts/train_localizer.py --train DIR --val DIR --out CKPT"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(
+            f"{str(path)!r} is not a readable localizer checkpoint ({type(exc).__name__}: "
+            f"{first}); it may be truncated or corrupt: train it again"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not a localizer checkpoint (expected format "
+            f"{CHECKPOINT_FORMAT!r}); was it written by scripts/train_localizer.py?"
+        )
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{str(path)!r} has version {payload.get('version')}; this code "
+                         f"reads version {CHECKPOINT_VERSION}")  # fmt: skip
+    try:
+        config = LocalizerConfig(**payload["config"])
+        model = HeatmapNet(config.width)
+        model.load_state_dict(payload["state_dict"])
+        meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{str(path)!r} is a damaged localizer checkpoint: "
+                         f"{str(exc).splitlines()[0]}") from None  # fmt: skip
+    model.eval()
+    return Localizer(model, config, meta, history)
+
+
+def check_compatible(loc: Localizer, data: PoseData, path: str | Path) -> None:
+    """Refuse data made for another env, image size or object, naming both sides."""
+    size = int(data.images.shape[-1])
+    if size != loc.image_size or data.images.shape[-2] != loc.image_size:
+        raise ValueError(f"{str(path)!r} was trained on {loc.image_size} px images; "
+                         f"{data.root!r} holds {tuple(data.images.shape[-2:])} px images")  # fmt: skip
+    env_id = data.manifest.get("env_id")
+    if env_id is not None and env_id != loc.meta["env_id"]:
+        raise ValueError(f"{str(path)!r} was trained on {loc.meta['env_id']}; "
+                         f"{data.root!r} was exported from {env_id}")  # fmt: skip
+
+
+def evaluate_localizer(loc: Localizer, data: PoseData) -> dict[str, Any]:
+    """Position errors (cm, back-projection through the nominal camera) and pixel errors."""
+    true = world_positions(data.root, loc.meta["object"])
+    pred = loc.positions(data.images)
+    cm = np.linalg.norm(pred - true, axis=1) * 100.0
+    cm = np.where(np.isfinite(cm), cm, 100.0)  # a ray that misses the plane counts as 1 m
+    px = _pixel_errors(loc, data)
+    return {"mean_cm": float(cm.mean()), "std_cm": float(cm.std()),
+            "median_cm": float(np.median(cm)), "p90_cm": float(np.percentile(cm, 90)),
+            "n": len(cm), "px_mean": float(px.mean()), "px_median": float(np.median(px)),
+            "predicted_xy": pred[:, :2].tolist(), "true_xy": true[:, :2].tolist()}  # fmt: skip
+
+
+def load_data(root: str | Path, object_name: str) -> PoseData:
+    """An export's images and labels (see :func:`agents.pose_regressor.load_pose_data`)."""
+    return load_pose_data(root, object_name)

@@ -1,0 +1,69 @@
+#!/usr/bin/env python
+"""Evaluate an object localizer on exported datasets: position error (cm) of the pixel it
+finds back-projected through the calibrated camera, pixel error, and a top-view PNG.
+
+Example:
+    python scripts/evaluate_localizer.py --model runs/localizer64.pt --data data/target --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from agents.localizer import check_compatible, evaluate_localizer, load_data, load_localizer
+from agents.plots import scatter_xy
+from agents.policies import OutputPathError, check_output_dir
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", required=True, help="checkpoint from scripts/train_localizer.py")
+    p.add_argument("--data", required=True, nargs="+", help="exported dataset(s)")
+    p.add_argument("--plot-dir", default=None,
+                   help="folder for the predicted-vs-true PNGs (default: beside the model)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print one JSON object per dataset")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    try:
+        loc = load_localizer(args.model)
+        sets = []
+        for root in args.data:
+            data = load_data(root, loc.meta["object"])
+            check_compatible(loc, data, args.model)
+            sets.append(data)
+        plots = Path(args.plot_dir) if args.plot_dir else Path(args.model).parent
+        if plots.exists() and not plots.is_dir():
+            raise OutputPathError(f"--plot-dir {str(plots)!r} is a file; give a folder")
+        check_output_dir(plots, flag="--plot-dir")
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    plots.mkdir(parents=True, exist_ok=True)
+    for root, data in zip(args.data, sets, strict=True):
+        s = evaluate_localizer(loc, data)
+        png = plots / f"{Path(args.model).stem}_on_{Path(root).name}.png"
+        scatter_xy(np.asarray(s.pop("true_xy")), np.asarray(s.pop("predicted_xy")),
+                   title=f"{Path(args.model).name} on {Path(root).name}: "
+                         f"{s['mean_cm']:.2f} cm mean").save(png)  # fmt: skip
+        if args.json:
+            print(json.dumps({**s, "model": args.model, "data": root, "plot": str(png)}))
+        else:
+            print(f"{root}: {s['mean_cm']:.2f} +- {s['std_cm']:.2f} cm (median "
+                  f"{s['median_cm']:.2f}, p90 {s['p90_cm']:.2f}, n={s['n']}); pixels "
+                  f"{s['px_mean']:.2f} mean, {s['px_median']:.2f} median; plot {png}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -343,17 +343,39 @@ def check_compatible(loc: Localizer, data: PoseData, path: str | Path) -> None:
                          f"{data.root!r} was exported from {env_id}")  # fmt: skip
 
 
-def evaluate_localizer(loc: Localizer, data: PoseData) -> dict[str, Any]:
-    """Position errors (cm, back-projection through the nominal camera) and pixel errors."""
+CAMERAS = ("nominal", "recorded")
+
+
+def _recorded_cameras(root: str | Path) -> list[dict[str, Any]]:
+    rows = (Path(root) / "samples.jsonl").read_text().splitlines()
+    return [json.loads(line)["camera"] for line in rows if line.strip()]
+
+
+def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") -> dict[str, Any]:
+    """Position errors (cm) and pixel errors. ``camera="nominal"`` back-projects through the
+    calibrated camera the checkpoint records (what a deployment knows); ``"recorded"``
+    through each sample's own, possibly randomized, camera (the detector's accuracy alone,
+    for randomized validation data)."""
+    if camera not in CAMERAS:
+        raise ValueError(f"unknown camera {camera!r}; allowed: {', '.join(CAMERAS)}")
     true = world_positions(data.root, loc.meta["object"])
-    pred = loc.positions(data.images)
+    if camera == "nominal":
+        pred = loc.positions(data.images)
+    else:
+        uv = loc.pixels(data.images)
+        pred = np.concatenate([
+            back_project(uv[i : i + 1], np.asarray(c["K"]), np.asarray(c["extrinsics"]),
+                         loc.meta["plane_z"])
+            for i, c in enumerate(_recorded_cameras(data.root))
+        ])  # fmt: skip
     cm = np.linalg.norm(pred - true, axis=1) * 100.0
     cm = np.where(np.isfinite(cm), cm, 100.0)  # a ray that misses the plane counts as 1 m
     px = _pixel_errors(loc, data)
     return {"mean_cm": float(cm.mean()), "std_cm": float(cm.std()),
             "median_cm": float(np.median(cm)), "p90_cm": float(np.percentile(cm, 90)),
             "n": len(cm), "px_mean": float(px.mean()), "px_median": float(np.median(px)),
-            "predicted_xy": pred[:, :2].tolist(), "true_xy": true[:, :2].tolist()}  # fmt: skip
+            "camera": camera, "predicted_xy": pred[:, :2].tolist(),
+            "true_xy": true[:, :2].tolist()}  # fmt: skip
 
 
 def load_data(root: str | Path, object_name: str) -> PoseData:

@@ -27,6 +27,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, nargs="+", help="exported dataset(s)")
     p.add_argument("--plot-dir", default=None,
                    help="folder for the predicted-vs-true PNGs (default: beside the model)")  # fmt: skip
+    p.add_argument(
+        "--camera",
+        default="nominal",
+        choices=["nominal", "recorded"],
+        help="back-project through the calibrated camera (nominal: what a deployment "
+        "knows) or each sample's own camera (recorded: for randomized validation data)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per dataset")
     return p.parse_args(argv)
 
@@ -51,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plots.mkdir(parents=True, exist_ok=True)
     for root, data in zip(args.data, sets, strict=True):
-        s = evaluate_localizer(loc, data)
+        s = evaluate_localizer(loc, data, args.camera)
         png = plots / f"{Path(args.model).stem}_on_{Path(root).name}.png"
         scatter_xy(np.asarray(s.pop("true_xy")), np.asarray(s.pop("predicted_xy")),
                    title=f"{Path(args.model).name} on {Path(root).name}: "

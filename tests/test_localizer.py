@@ -77,6 +77,10 @@ def test_scripts_train_then_evaluate(
                                  str(data["val"]), "--json"]) == 0  # fmt: skip
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["n"] for r in rows] == [16, 16]
+    assert evaluate_script.main(["--model", str(ckpt), "--data", str(data["val"]), "--json",
+                                 "--camera", "recorded"]) == 0  # fmt: skip
+    rows += [json.loads(capsys.readouterr().out)]
+    assert rows[-1]["camera"] == "recorded" and rows[-1]["px_mean"] == rows[1]["px_mean"]
     for r in rows:
         assert {"mean_cm", "median_cm", "p90_cm", "n", "px_mean"} <= set(r)
         assert 0 <= r["median_cm"] <= r["p90_cm"] and Path(r["plot"]).is_file()

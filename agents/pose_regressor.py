@@ -86,7 +86,11 @@ class PoseData:
 
 
 def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
-    """Read an exported dataset (native format) into memory for regression."""
+    """Read an exported dataset (native format) into memory for regression.
+
+    A damaged ``samples.jsonl`` line, a record without the fields a sample needs, or an
+    image that is missing or does not decode is a ``ValueError`` naming the file (and the
+    line) and how to repair the export."""
     root = Path(root)
     index = root / "samples.jsonl"
     if not index.exists():
@@ -94,26 +98,53 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
             f"{str(index)!r} not found: export a dataset first "
             "(python scripts/export_dataset.py --env domrand/Lift-v0 --out DIR ...)"
         )
-    records = [json.loads(line) for line in index.read_text().splitlines() if line]
+    repair = (
+        f"repair the dataset: rerun the export command that made {str(root)!r} with --resume "
+        "(same settings; it rewrites samples.jsonl and redoes damaged samples)"
+    )
+    records = _read_records(index, repair)
     if not records:
         raise ValueError(f"{str(index)!r} holds no samples; export at least one image")
     manifest_path = root / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    try:
+        manifest = json.loads(manifest_path.read_bytes()) if manifest_path.exists() else {}
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(
+            f"{str(manifest_path)!r} is not valid JSON ({_one_line(exc)}); {repair}"
+        ) from None
     images, targets, visible, pixels = [], [], [], []
-    for r in records:
+    for line, r in records:
+        rel = r["rgb"]
+        image = root / rel
         try:
-            with Image.open(root / r["rgb"]) as im:
+            with Image.open(image) as im:
                 images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
-        except OSError as exc:  # missing, truncated or not an image
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            why = "does not exist" if isinstance(exc, FileNotFoundError) else (
+                f"does not decode as an image ({type(exc).__name__})"
+            )  # fmt: skip
             raise ValueError(
-                f"{root}: sample {r.get('index')}'s image {r['rgb']!r} cannot be read "
-                f"({type(exc).__name__}); export the dataset again"
+                f"{str(image)!r} (the image of sample {r.get('index')}, {index.name} line "
+                f"{line}) {why}; {repair}"
             ) from None
-        targets.append(object_position_in_robot_frame(r, object_name))
-        pixels.append(projected_centre(r, object_name))
-        obj = next(o for o in r["objects"] if o["name"] == object_name)
-        vf = obj.get("visible_fraction")
-        visible.append(np.nan if vf is None else float(vf))
+        try:
+            targets.append(object_position_in_robot_frame(r, object_name))
+            pixels.append(projected_centre(r, object_name))
+            obj = next(o for o in r["objects"] if o["name"] == object_name)
+            vf = obj.get("visible_fraction")
+            visible.append(np.nan if vf is None else float(vf))
+        except KeyError as exc:
+            if " has no object named " in str(exc.args[0]):  # a wrong --object, not damage
+                raise ValueError(f"{index}: {exc.args[0]}") from None
+            raise ValueError(
+                f"{str(index)!r} line {line}: the record of sample {r.get('index')} lacks "
+                f"{exc.args[0]!r} or holds it in another shape; {repair}"
+            ) from None
+        except (TypeError, ValueError, IndexError, StopIteration) as exc:
+            raise ValueError(
+                f"{str(index)!r} line {line}: the record of sample {r.get('index')} is damaged "
+                f"({type(exc).__name__}: {exc}); {repair}"
+            ) from None
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise ValueError(f"{root}: images of different sizes {sorted(shapes)}; export one size")
@@ -125,6 +156,38 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
         manifest=manifest,
         pixels=torch.from_numpy(np.stack(pixels).astype(np.float32)),
     )
+
+
+def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` of each non-empty line of ``samples.jsonl``."""
+    try:
+        text = index.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{str(index)!r} is not UTF-8 text (byte {exc.start}); {repair}") from None
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:  # JSONDecodeError, or an int past str()'s digit limit
+            raise ValueError(
+                f"{str(index)!r} line {number} is not valid JSON ({_one_line(exc)}); {repair}"
+            ) from None
+        if not isinstance(record, dict) or not isinstance(record.get("rgb"), str):
+            raise ValueError(
+                f"{str(index)!r} line {number} is not a sample record (a JSON object with an "
+                f"'rgb' image path); {repair}"
+            )
+        records.append((number, record))
+    return records
+
+
+def _one_line(exc: Exception) -> str:
+    text = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        text += f" at column {exc.colno}"
+    return " ".join(text.split())[:200]
 
 
 # -------------------------------------------------------------------------- model

@@ -11,9 +11,11 @@ run with :class:`VectorEnvWorkerError`, not an ``EOFError`` or a hang.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -82,7 +84,8 @@ class RolloutConfig:
     seed: int = 0
     """run seed; episode i uses ``episode_seed(seed, i)``"""
     num_envs: int = 1
-    """parallel envs; > 1 uses Gymnasium's AsyncVectorEnv (one process each)"""
+    """parallel envs; > 1 uses Gymnasium's AsyncVectorEnv (one process each); a run uses
+    at most one per episode and per CPU (:meth:`envs_to_run`)"""
     image_size: int | None = None
     """observation image size for image modes (1..MAX_IMAGE_SIZE px); None: the
     checkpoint's, or :data:`DEFAULT_IMAGE_SIZE`"""
@@ -131,6 +134,16 @@ class RolloutConfig:
             from randomizers.presets import load_preset
 
             load_preset(preset)  # an unknown preset fails here (PresetError), not in a worker
+
+    def envs_to_run(self) -> int:
+        """The envs a run uses: ``num_envs``, but no more than the episodes (an idle env
+        is a process doing nothing) or the CPUs (more processes than cores only slow each
+        other down)."""
+        return max(1, min(self.num_envs, self.episodes, os.cpu_count() or 1))
+
+
+def _stderr_note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -234,8 +247,13 @@ def run_rollouts(
     progress: bool = True,
     on_frame: Callable[[np.ndarray], None] | None = None,
     randomizations: Sequence[Mapping[str, Any]] | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> tuple[RolloutSummary, list[EpisodeResult]]:
     """Run ``config.episodes`` episodes and return the summary and per-episode results.
+
+    At most :meth:`RolloutConfig.envs_to_run` envs run (never more than the episodes or the
+    CPUs); a smaller count than ``config.num_envs`` is said through ``note`` (default: one
+    ``note: ...`` line on stderr) and changes no episode.
 
     ``on_frame`` receives the rendered frames of the first ``video_episodes`` episodes
     that run in env 0. ``randomizations`` (one params dict per episode) replays given
@@ -246,6 +264,13 @@ def run_rollouts(
             f"randomizations must hold one params dict per episode ({config.episodes}), "
             f"got {len(randomizations)}"
         )
+    num_envs = config.envs_to_run()
+    if num_envs < config.num_envs:
+        (note or _stderr_note)(
+            f"--num-envs {config.num_envs} capped to {num_envs} ({config.episodes} episodes, "
+            f"{os.cpu_count() or 1} CPUs); the episodes are the same for any number of envs"
+        )
+        config = replace(config, num_envs=num_envs)
     envs = make_vector_env(config)
     n = config.num_envs
     space = envs.single_action_space

@@ -14,6 +14,7 @@ an error instead of the last one silently winning.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,21 @@ class UniqueKeyLoader(yaml.SafeLoader):
                     continue  # an unhashable key: SafeLoader reports it
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:  # a scalar Python cannot hold
+            raise ScalarValueError(node, exc) from None
+
+
+class ScalarValueError(yaml.constructor.ConstructorError):
+    """A YAML scalar that Python refuses to convert (an int past ``str()``'s digit limit,
+    a date such as 2024-13-45)."""
+
+    def __init__(self, node: yaml.Node, exc: Exception) -> None:
+        super().__init__(None, None, " ".join(str(exc).split()), node.start_mark)
+        self.node, self.exc = node, exc
+
 
 def read_yaml(text: str, label: str) -> Any:
     """Parse preset text like ``yaml.safe_load``, refusing repeated keys; errors are
@@ -92,8 +108,58 @@ def read_yaml(text: str, label: str) -> Any:
             f"{label}: key {exc.key!r} appears twice in one mapping ({where}); each key may "
             "appear once: merge the two entries"
         ) from None
+    except ScalarValueError as exc:
+        raise PresetError(f"{label}: {_scalar_problem(text, exc)}") from None
     except yaml.YAMLError as exc:
         raise PresetError(f"{label} is not valid YAML: {_one_line(exc)}") from None
+
+
+def _scalar_problem(text: str, exc: ScalarValueError) -> str:
+    """What is wrong with a scalar Python could not convert, and where (key and line)."""
+    mark = exc.node.start_mark
+    key = _key_at(text, mark.index)
+    where = f"{key}: " if key else ""
+    at = f"line {mark.line + 1}, column {mark.column + 1}"
+    value = str(exc.node.value)
+    digits = sum(ch.isdigit() for ch in value)
+    if exc.node.tag == "tag:yaml.org,2002:int" and digits > sys.get_int_max_str_digits() > 0:
+        return (
+            f"{where}the integer at {at} has {digits} digits, more than Python reads from "
+            f"text (sys.get_int_max_str_digits() = {sys.get_int_max_str_digits()}); write a "
+            "number in the option's allowed range"
+        )
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    return (
+        f"{where}the value {shown!r} at {at} cannot be read ({exc.problem}); quote it if "
+        "it is text, or write a number in the option's allowed range"
+    )
+
+
+def _key_at(text: str, index: int) -> str:
+    """The dotted key path (``physics.latency``, ``camera.roll.values[1]``) of the node that
+    starts at character ``index`` of ``text``, or '' if it cannot be found."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return ""
+
+    def walk(node: yaml.Node, path: str) -> str | None:
+        if node.start_mark.index == index and isinstance(node, yaml.ScalarNode):
+            return path
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                found = walk(key_node, path) or walk(value_node, f"{path}.{name}".lstrip("."))
+                if found is not None:
+                    return found
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                found = walk(item, f"{path}[{i}]")
+                if found is not None:
+                    return found
+        return None
+
+    return (walk(root, "") or "") if root is not None else ""
 
 
 def _one_line(exc: yaml.YAMLError) -> str:

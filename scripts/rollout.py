@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run episodes of a random, scripted-expert or trained policy and print success, return
+r"""Run episodes of a random, scripted-expert or trained policy and print success, return
 and events.
 
 Examples:
@@ -58,7 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="record the expert's episodes (state+rgb) as the Minari dataset NAME "
         "(e.g. domrand/push-expert-v0; needs pip install 'domrand[offline]')",
     )
-    p.add_argument("--num-envs", type=int, default=1, help="parallel envs (AsyncVectorEnv)")
+    p.add_argument(
+        "--num-envs", type=int, default=1,
+        help="parallel envs (AsyncVectorEnv); at most one per episode and per CPU is used",
+    )  # fmt: skip
     p.add_argument("--video", default=None, help="write a .gif or .mp4 of the first episodes")
     p.add_argument("--video-episodes", type=int, default=2, help="episodes in the video")
     p.add_argument("--render-size", type=int, default=256, help="video frame size (px)")

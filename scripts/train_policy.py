@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train a Stable-Baselines3 policy (SAC or PPO) on a domrand env with a randomization preset.
+r"""Train a Stable-Baselines3 policy (SAC or PPO) on a domrand env with a randomization preset.
 
 The checkpoint (.zip) records env id, preset and obs mode; TensorBoard logs go next to it
 (`<out>_tb/`, view with `tensorboard --logdir <out>_tb`).
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from agents.policies import check_output_file
-from agents.rl import ALGOS, VEC_ENVS, TrainConfig, train
+from agents.rl import ALGOS, VEC_ENVS, HyperparamError, TrainConfig, hyperparam_help, train
 from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS
 from envs.panda_env import OBS_MODES
@@ -30,17 +30,46 @@ from randomizers.errors import PresetError
 
 
 def parse_hyperparams(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; values parse as YAML (numbers, lists, dicts, true/false)."""
+    """``KEY=VALUE`` pairs; values parse as YAML (numbers, lists, mappings, true/false,
+    null). A dotted key sets one entry of a mapping: ``policy_kwargs.net_arch=[64,64]`` is
+    ``policy_kwargs={net_arch: [64, 64]}``. Types and ranges are checked by
+    :class:`agents.rl.TrainConfig` (:data:`agents.rl.HYPERPARAMS`)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--hp expects KEY=VALUE (e.g. --hp gamma=0.98), got {item!r}")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ValueError(
+                f"--hp expects KEY=VALUE (e.g. --hp gamma=0.98 or "
+                f"--hp policy_kwargs.net_arch=[64,64]), got {item!r}"
+            )
         try:
-            out[key] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"--hp {key}: cannot parse {value!r} ({exc})") from None
+            parsed = yaml.safe_load(value)
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: an int past str()'s limit
+            detail = " ".join(str(exc).split())[:200]
+            raise ValueError(
+                f"--hp {key}: cannot parse {value[:80]!r} as YAML ({detail}); give a "
+                "number, a [list] or a {mapping}, e.g. --hp gamma=0.98"
+            ) from None
+        target = out
+        for depth, part in enumerate(parts[:-1]):
+            inner = target.setdefault(part, {})
+            if not isinstance(inner, dict):
+                raise ValueError(
+                    f"--hp {key}: {'.'.join(parts[: depth + 1])} was already given as "
+                    f"{inner!r}, not a mapping; give it once, as a mapping or key by key"
+                )
+            target = inner
+        target[parts[-1]] = parsed
     return out
+
+
+HP_HELP = """override a Stable-Baselines3 hyperparameter (repeatable); VALUE is read as YAML:
+  --hp learning_rate=3e-4 --hp gamma=0.98 --hp train_freq=[1,episode] --hp ent_coef=auto_0.1
+policy_kwargs is a mapping, given whole or key by key (either replaces the default's):
+  --hp 'policy_kwargs={net_arch: [64, 64]}'   or   --hp policy_kwargs.net_arch=[64,64]
+each value is checked (type and range) before any env is built or demo collected:
+"""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -70,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     p.add_argument(
         "--hp", action="append", default=[], metavar="KEY=VALUE",
-        help="override an SB3 hyperparameter (repeatable), e.g. --hp learning_rate=3e-4",
+        help=HP_HELP + hyperparam_help(),
     )  # fmt: skip
     p.add_argument(
         "--out", default="runs/policy.zip",
@@ -101,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = train(config, progress=not args.no_progress)
-    except (ImportError, VectorEnvWorkerError) as exc:
+    except (ImportError, VectorEnvWorkerError, HyperparamError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = {

@@ -148,6 +148,14 @@ YAML_CASES: list[tuple[str, str, list[str]]] = [
     ("mass-1e308", "physics:\n  mass: 1.0e+308\n", ["physics.mass", "(0, 100]", "1e+308"]),
     ("normal-mean-outside", "physics:\n  gravity: {dist: normal, mean: -9.8, std: 1, low: 0, high: 5}\n",
      ["physics.gravity.mean", "must lie in [low, high] = [0, 5]", "-9.8"]),
+    # scalars Python refuses to convert: named by key and line, not a bare ValueError
+    ("latency-5000-digits", "physics:\n  latency: 1" + "0" * 5000 + "\n",
+     ["physics.latency", "the integer at line 2, column 12 has 5001 digits", "allowed range"]),
+    ("count-choice-5000-digits",
+     "distractors:\n  count: {dist: choice, values: [1, 1" + "0" * 5000 + "]}\n",
+     ["distractors.count.values[1]", "has 5001 digits", "line 2"]),
+    ("mass-impossible-date", "physics:\n  mass: 2024-13-45\n",
+     ["physics.mass", "'2024-13-45' at line 2, column 9 cannot be read", "month must be in 1..12"]),
 ]  # fmt: skip
 
 

@@ -311,6 +311,7 @@ def test_a_dead_vector_env_worker_is_one_clear_error(
         pytest.importorskip("stable_baselines3")
         _fork_subproc_vec_env(monkeypatch)
     _die_in_workers(monkeypatch, how)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)  # two worker processes on any machine
     assert call(module.main, argv) == 2
     one_line_error(capsys, "a vector-env worker process died (", "--num-envs 1")
 
@@ -764,3 +765,245 @@ def test_careless_inputs_are_one_line_errors(
     capsys.readouterr()
     assert call(module.main, [*base, *argv]) == 2
     one_line_error(capsys, *words)
+
+
+# ------------------------------------------------------------ hyperparameters (--hp)
+
+
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the training env (and so collecting demos) fails the test: a bad
+    hyperparameter must be refused before."""
+    import agents.rl
+
+    def refuse(config: Any) -> Any:
+        raise AssertionError("the training env was built before the hyperparameters were checked")
+
+    monkeypatch.setattr(agents.rl, "make_train_env", refuse)
+
+
+HP_CASES: list[tuple[str, list[str], list[str]]] = [
+    ("learning_rate-text", ["--hp", "learning_rate=abc"],
+     ["sac hyperparameter learning_rate must be a finite number > 0", "got 'abc'",
+      "--hp learning_rate=3e-4"]),
+    ("policy_kwargs-text", ["--hp", "policy_kwargs=foo"],
+     ["hyperparameter policy_kwargs must be a mapping", "got 'foo'", "net_arch: [64, 64]"]),
+    ("learning_starts-text", ["--hp", "learning_starts=x"],
+     ["learning_starts must be an integer >= 0", "got 'x'"]),
+    ("ppo-n_steps-0", ["--algo", "ppo", "--hp", "n_steps=0"],
+     ["ppo hyperparameter n_steps must be an integer >= 1", "got 0"]),
+    ("bc_weight-nan", ["--demos", "1", "--pretrain-steps", "1", "--bc-weight", "nan"],
+     ["bc_weight must be a finite number >= 0", "got nan"]),
+    ("gamma-2", ["--hp", "gamma=2"], ["gamma must be a finite number in (0, 1]", "got 2"]),
+    ("gamma-yaml-nan", ["--hp", "gamma=.nan"], ["gamma must be a finite number in (0, 1]", "got nan"]),
+    ("gamma-text-nan", ["--hp", "gamma=nan"], ["gamma must be", "got 'nan'"]),
+    ("tau-0", ["--hp", "tau=0"], ["tau must be a finite number in (0, 1]", "got 0"]),
+    ("batch_size-fraction", ["--hp", "batch_size=32.5"],
+     ["batch_size must be an integer >= 1", "got 32.5", "not a whole number"]),
+    ("batch_size-true", ["--hp", "batch_size=true"], ["batch_size must be an integer", "got True"]),
+    ("buffer_size-0", ["--hp", "buffer_size=0"], ["buffer_size must be an integer >= 1", "got 0"]),
+    ("gradient_steps-0", ["--hp", "gradient_steps=0"], ["gradient_steps must be an integer >= 1, or -1"]),
+    ("train_freq-hours", ["--hp", "train_freq=[1,hour]"],
+     ["train_freq must be", "[count, step] or [count, episode]", "got [1, 'hour']"]),
+    ("train_freq-episodes-2-envs", ["--num-envs", "2", "--hp", "train_freq=[1,episode]"],
+     ["train_freq=[1, 'episode'] counts episodes, which needs one env", "num_envs=2"]),
+    ("ent_coef-auto_0", ["--hp", "ent_coef=auto_0"],
+     ["ent_coef must be", "'auto_<initial value > 0>'", "got 'auto_0'"]),
+    ("ppo-ent_coef-auto", ["--algo", "ppo", "--hp", "ent_coef=auto"],
+     ["ppo hyperparameter ent_coef must be a finite number >= 0", "got 'auto'"]),
+    ("net_arch-zero-width", ["--hp", "policy_kwargs={net_arch: [64, 0]}"],
+     ["policy_kwargs must be", "got {'net_arch': [64, 0]}", "layer widths >= 1"]),
+    ("net_arch-other-head", ["--hp", "policy_kwargs.net_arch={pi: [8], vf: [8]}"],
+     ["policy_kwargs must be", "net_arch keys ['vf'] are not among ['pi', 'qf']"]),
+    ("policy_kwargs-unknown-key", ["--hp", "policy_kwargs={foo: 1}"],
+     ["policy_kwargs has unknown key(s) ['foo'] for SACPolicy", "net_arch"]),
+    ("activation_fn-text", ["--hp", "policy_kwargs.activation_fn=relu"],
+     ["policy_kwargs must be", "activation_fn takes a Python class"]),
+    ("ppo-batch_size-1", ["--algo", "ppo", "--hp", "batch_size=1"],
+     ["ppo hyperparameter batch_size must be an integer >= 2", "got 1"]),
+    ("ppo-n_steps-1-one-env", ["--algo", "ppo", "--hp", "n_steps=1"],
+     ["n_steps x num_envs must be >= 2", "n_steps=1 x 1"]),
+    ("learning_starts-5000-digits", ["--hp", "learning_starts=1" + "0" * 5000],
+     ["--hp learning_starts: cannot parse", "Exceeds the limit"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "words"), [c[1:] for c in HP_CASES], ids=[c[0] for c in HP_CASES])
+def test_bad_hyperparameters_fail_before_any_env(
+    argv: list[str], words: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    pytest.importorskip("stable_baselines3")
+    from scripts import train_policy
+
+    _no_env(monkeypatch)
+    out = tmp_path / "x.zip"
+    capsys.readouterr()
+    code = call(train_policy.main, ["--env", REACH, "--steps", "200", "--no-tensorboard",
+                                    "--no-progress", "--out", str(out), *argv])  # fmt: skip
+    assert code == 2
+    one_line_error(capsys, *words)
+    assert not out.exists()
+
+
+def test_hyperparameters_sb3_refuses_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A combination only SB3's constructor knows is wrong: one line naming the
+    hyperparameter, before any demo is collected."""
+    pytest.importorskip("stable_baselines3")
+    import agents.rl
+    from scripts import train_policy
+
+    def no_demos(*args: Any, **kwargs: Any) -> int:
+        raise AssertionError("demos were collected before SB3 accepted the hyperparameters")
+
+    monkeypatch.setattr(agents.rl, "add_expert_demos", no_demos)
+    capsys.readouterr()
+    code = call(train_policy.main, ["--env", REACH, "--steps", "200", "--no-tensorboard",
+                                    "--no-progress", "--out", str(tmp_path / "x.zip"),
+                                    "--demos", "1", "--hp", "optimize_memory_usage=true"])  # fmt: skip
+    assert code == 2
+    one_line_error(capsys, "Stable-Baselines3 SAC refused hyperparameter(s) optimize_memory_usage=True",
+                   "ValueError", "change or drop those --hp values")  # fmt: skip
+
+
+def test_hyperparameters_written_as_text_become_numbers() -> None:
+    """YAML 1.1 reads 3e-4 and 1e3 as text: they are numbers for SB3, and a dotted key
+    sets one entry of policy_kwargs."""
+    pytest.importorskip("stable_baselines3")
+    from agents.rl import TrainConfig
+    from scripts.train_policy import parse_hyperparams
+
+    hp = parse_hyperparams(["learning_rate=3e-4", "buffer_size=1e3", "train_freq=[2,step]",
+                            "policy_kwargs.net_arch=[8,8]", "ent_coef=auto_0.1"])  # fmt: skip
+    config = TrainConfig(env_id=REACH, steps=10, hyperparams=hp, tensorboard=False)
+    assert config.hyperparams == {"learning_rate": 3e-4, "buffer_size": 1000, "train_freq": (2, "step"),
+                                  "policy_kwargs": {"net_arch": [8, 8]}, "ent_coef": "auto_0.1"}  # fmt: skip
+    assert type(config.hyperparams["buffer_size"]) is int
+    kwargs = config.algo_kwargs()
+    kwargs["policy_kwargs"]["use_sde"] = False  # SB3 writes into the dict it is given
+    assert "use_sde" not in config.algo_kwargs()["policy_kwargs"]
+
+
+def test_every_sb3_hyperparameter_has_a_rule() -> None:
+    pytest.importorskip("stable_baselines3")
+    from agents.rl import HYPERPARAMS, _allowed_names
+    from scripts.train_policy import parse_args
+
+    for algo, table in HYPERPARAMS.items():
+        assert set(table) == _allowed_names(algo), algo
+    assert parse_args([]).hp == []
+
+
+# ------------------------------------------------------------ damaged exported datasets
+
+
+def _damage_dataset(src: Path, dst: Path, how: str) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    index = dst / "samples.jsonl"
+    lines = index.read_text().splitlines()
+    if how == "line4-not-json":
+        lines[3] = lines[3][:40] + "#" + lines[3][41:]
+    elif how == "line4-not-a-record":
+        lines[3] = "[1, 2]"
+    elif how == "line2-no-objects":
+        record = json.loads(lines[1])
+        del record["objects"]
+        lines[1] = json.dumps(record)
+    elif how == "image-missing":
+        (dst / "rgb" / "000002.png").unlink()
+    elif how == "image-undecodable":
+        (dst / "rgb" / "000001.png").write_bytes(b"not a png")
+    if how == "not-utf8":
+        index.write_bytes(b"\xff\xfe" + index.read_bytes())
+    else:
+        index.write_text("\n".join(lines) + "\n")
+    return dst
+
+
+DATA_CASES: list[tuple[str, str, str, list[str]]] = [
+    ("train-line4-not-json", "train_regressor", "line4-not-json",
+     ["samples.jsonl' line 4 is not valid JSON", "Expecting value", "--resume"]),
+    ("evaluate-line4-not-json", "evaluate_regressor", "line4-not-json",
+     ["samples.jsonl' line 4 is not valid JSON", "--resume"]),
+    ("train-line4-not-a-record", "train_regressor", "line4-not-a-record",
+     ["samples.jsonl' line 4 is not a sample record", "--resume"]),
+    ("evaluate-line2-no-objects", "evaluate_regressor", "line2-no-objects",
+     ["samples.jsonl' line 2: the record of sample 1 lacks 'objects'", "--resume"]),
+    ("train-image-missing", "train_regressor", "image-missing",
+     ["rgb/000002.png' (the image of sample 2, samples.jsonl line 3) does not exist", "--resume"]),
+    ("evaluate-image-undecodable", "evaluate_regressor", "image-undecodable",
+     ["rgb/000001.png' (the image of sample 1, samples.jsonl line 2) does not decode as an image",
+      "--resume"]),
+    ("train-not-utf8", "train_regressor", "not-utf8",
+     ["samples.jsonl' is not UTF-8 text (byte 0)", "--resume"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("script", "how", "words"), [c[1:] for c in DATA_CASES],
+                         ids=[c[0] for c in DATA_CASES])  # fmt: skip
+def test_damaged_datasets_name_the_file(
+    script: str, how: str, words: list[str], data: dict[str, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from scripts import evaluate_regressor, train_regressor
+
+    bad = _damage_dataset(data["lift32"], tmp_path / "dmg", how)
+    capsys.readouterr()
+    if script == "train_regressor":
+        code = train_regressor.main(["--train", str(bad), "--out", str(tmp_path / "r.pt"),
+                                     "--epochs", "1", "--width", "8", "--no-progress"])  # fmt: skip
+    else:
+        code = evaluate_regressor.main(["--model", str(data["regressor"]), "--data", str(bad)])
+    assert code == 2
+    line = one_line_error(capsys, *words)
+    assert str(bad) in line
+    assert not (tmp_path / "r.pt").exists()
+
+
+# ------------------------------------------------------------ more envs than useful
+
+
+@pytest.mark.parametrize(
+    ("episodes", "cpus", "words"),
+    [(2, 4, "--num-envs 500 capped to 2 (2 episodes, 4 CPUs)"),
+     (3, 2, "--num-envs 500 capped to 2 (3 episodes, 2 CPUs)")],
+    ids=["episodes", "cpus"],
+)  # fmt: skip
+def test_num_envs_is_capped_and_episodes_do_not_change(
+    episodes: int, cpus: int, words: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import agents.rollout
+    from agents.rollout import RolloutConfig, run_rollouts
+    from scripts import rollout
+
+    make = agents.rollout.make_vector_env
+
+    def capped(config: Any) -> Any:
+        assert config.num_envs <= min(episodes, cpus), f"{config.num_envs} env processes"
+        return make(config)
+
+    monkeypatch.setattr(agents.rollout, "make_vector_env", capped)
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    argv = ["--env", REACH, "--episodes", str(episodes), "--policy", "random", "--json",
+            "--no-progress"]  # fmt: skip
+    capsys.readouterr()
+    assert rollout.main([*argv, "--num-envs", "500"]) == 0
+    out, err = capsys.readouterr()
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and words in notes[0], err
+    many = json.loads(out)
+    assert rollout.main([*argv, "--num-envs", "1"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    for key in ("episodes", "success_rate", "mean_return", "std_return", "mean_length",
+                "event_counts"):  # fmt: skip
+        assert many[key] == one[key], key
+    cfg = {"env_id": REACH, "episodes": episodes, "policy": "random", "seed": 3}
+    _, r1 = run_rollouts(RolloutConfig(**cfg, num_envs=1), progress=False)
+    _, rn = run_rollouts(RolloutConfig(**cfg, num_envs=500), progress=False, note=lambda m: None)
+    assert [(r.seed, r.episode_return, r.length, r.params) for r in r1] == [
+        (r.seed, r.episode_return, r.length, r.params) for r in rn
+    ]

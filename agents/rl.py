@@ -31,6 +31,8 @@ from agents.rollout import WORKER_ERRORS, VectorEnvWorkerError, check_image_size
 
 ALGOS: tuple[str, ...] = ("sac", "ppo")
 VEC_ENVS: tuple[str, ...] = ("auto", "dummy", "subproc")
+MIN_CNN_IMAGE_SIZE = 36
+"""the smallest image SB3's NatureCNN (8x8/4, 4x4/2, 3x3/1 convolutions) can take"""
 DEMO_NOISE = 0.1
 """std of the Gaussian noise on expert demo actions (diverse demos train a better critic)"""
 
@@ -124,6 +126,12 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_image_size(self.image_size)
+        if self.obs_mode != "state" and self.image_size < MIN_CNN_IMAGE_SIZE:
+            raise ValueError(
+                f"obs_mode {self.obs_mode!r} trains Stable-Baselines3's NatureCNN, which needs "
+                f"images of at least {MIN_CNN_IMAGE_SIZE} px; got image_size {self.image_size}: "
+                "use --image-size 64"
+            )
         if self.demos < 0 or self.pretrain_steps < 0:
             raise ValueError(
                 f"demos and pretrain_steps must be >= 0, got {self.demos}, {self.pretrain_steps}"
@@ -520,13 +528,21 @@ def _check_combination(config: TrainConfig) -> None:
 def _sb3_refused(config: TrainConfig, exc: BaseException) -> HyperparamError:
     """One line for an error raised by SB3's constructor, naming the hyperparameters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    named = [k for k in config.hyperparams if k in text] or sorted(config.hyperparams)
-    given = ", ".join(f"{k}={_jsonable(config.algo_kwargs()[k])!r}" for k in named)
-    which = f"hyperparameter(s) {given}" if named else "its default hyperparameters"
-    return HyperparamError(
-        f"Stable-Baselines3 {config.algo.upper()} refused {which}: "
-        f"{type(exc).__name__}: {text}; change or drop those --hp values"
-    )
+    kwargs = config.algo_kwargs()
+    named = [k for k in config.hyperparams if k in text]
+    given = ", ".join(f"{k}={_jsonable(kwargs[k])!r}" for k in named or sorted(config.hyperparams))
+    what = f"{type(exc).__name__}: {text}"
+    algo = f"Stable-Baselines3 {config.algo.upper()}"
+    if named:
+        return HyperparamError(
+            f"{algo} refused hyperparameter(s) {given}: {what}; change or drop those --hp values"
+        )
+    if given:
+        return HyperparamError(
+            f"{algo} could not be built with hyperparameter(s) {given}: {what}; check those "
+            "--hp values"
+        )
+    return HyperparamError(f"{algo} could not be built for this env: {what}")
 
 
 def hyperparam_help() -> str:
@@ -719,7 +735,7 @@ def train(config: TrainConfig, *, progress: bool = True, verbose: int = 0) -> Tr
                 config.policy_name(), venv, seed=config.seed, tensorboard_log=tb_dir,
                 device="cpu", verbose=verbose, **config.algo_kwargs(),
             )  # fmt: skip
-        except (AssertionError, TypeError, ValueError, KeyError, MemoryError) as exc:
+        except (AssertionError, TypeError, ValueError, KeyError, RuntimeError, MemoryError) as exc:
             raise _sb3_refused(config, exc) from None
         demo_buffer = None
         if config.bc_weight:

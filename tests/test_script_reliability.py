@@ -824,6 +824,8 @@ HP_CASES: list[tuple[str, list[str], list[str]]] = [
      ["n_steps x num_envs must be >= 2", "n_steps=1 x 1"]),
     ("learning_starts-5000-digits", ["--hp", "learning_starts=1" + "0" * 5000],
      ["--hp learning_starts: cannot parse", "Exceeds the limit"]),
+    ("rgb-16px-image", ["--algo", "ppo", "--obs-mode", "rgb", "--image-size", "16"],
+     ["obs_mode 'rgb' trains Stable-Baselines3's NatureCNN", "at least 36 px", "got image_size 16"]),
 ]  # fmt: skip
 
 

@@ -7,16 +7,22 @@ last, so an interrupted export loses at most the samples in flight and ``resume=
 continues where it stopped, after checking the finished samples and the manifest (settings
 and the content hashes of every photo and GAN checkpoint the preset reads).
 
-``overwrite=True`` replaces only a folder that holds an export of this project, and only
-once the new export has succeeded: it is written to a hidden sibling folder and swapped in.
+``overwrite=True`` replaces only a folder that holds an export of this project and nothing
+else, and only once the new export has succeeded: it is written to a hidden sibling
+``.<name>.partial-<pid>`` of the resolved folder (a symlinked ``out`` keeps pointing at the
+new data, on the same disk) and swapped in through ``.<name>.old-<pid>``. An overwrite killed
+between the two renames is undone by the next run, which renames the old dataset back.
 A pool worker that dies (``kill -9``, the OOM killer) stops the run with an error naming the
-samples in flight instead of hanging it.
+samples queued or running instead of hanging it. One export holds at most
+``MAX_NUM_IMAGES`` samples; split a larger dataset into several exports.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -51,6 +57,10 @@ MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as
 LEGACY_KEYS = ("env_id", "preset", "package_version", "num_images", "seed")  # older manifests
 NOT_COMPARED = ("num_images", "format", "sources")  # keys a resume may change or checks apart
 SUBFOLDERS = ("rgb", "instances", "labels", "depth")
+MAX_NUM_IMAGES = 10_000_000  # per export: index files and resume checks stay in memory
+EXPORT_ENTRIES = frozenset(  # what an export writes at its top level (--overwrite may delete)
+    (*SUBFOLDERS, "bop", MANIFEST, "samples.jsonl", "annotations.json", "preview.png")
+)
 
 
 class ExportError(RuntimeError):
@@ -89,9 +99,14 @@ class ExportConfig:
     shard_size: int = 50  # samples per Ray task
 
     def __post_init__(self) -> None:
-        for key in ("num_images", "workers"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 1 <= self.num_images <= MAX_NUM_IMAGES:
+            raise ValueError(
+                f"num_images must be >= 1 and <= {MAX_NUM_IMAGES:,} per export, got "
+                f"{self.num_images:,}; split a larger dataset into several exports (each its "
+                "own --out and --seed)"
+            )
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
         if not 1 <= self.size <= MAX_IMAGE_SIZE:
             raise ValueError(
                 f"size must be 1..{MAX_IMAGE_SIZE} px per side, got {self.size}; "
@@ -416,6 +431,28 @@ def _changed_source(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return None
 
 
+_ABSENT = object()  # a key the first run's manifest does not have
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """What a resume compares: a preset by its contents (and randomizers), not by the name
+    or path it was given by (``ph/p.yaml`` and ``../ph/p.yaml`` are the same preset)."""
+    if key == "preset" and isinstance(value, dict) and "contents" in value:
+        return {k: v for k, v in value.items() if k != "name"}
+    return value
+
+
+def _shown(key: str, value: Any, limit: int = 60) -> str:
+    """A short form of a manifest value for an error message."""
+    if value is _ABSENT:
+        return "(not recorded)"
+    if key == "preset" and isinstance(value, dict):
+        digest = hashlib.sha256(str(value.get("contents", "")).encode()).hexdigest()[:12]
+        return f"{value.get('name')!r} (contents sha256 {digest}...)"
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _check_resume(out: Path, manifest: dict[str, Any]) -> None:
     """Refuse to resume into ``out`` unless it is an export with the same settings and the
     same source files (what ``manifest`` says now)."""
@@ -432,10 +469,19 @@ def _check_resume(out: Path, manifest: dict[str, Any]) -> None:
             _check_is_export(out, "resume into")  # raises, naming what is there
         return  # only empty folders: the first run stopped before writing anything
     old = _check_is_export(out, "resume into")
-    changed = sorted(k for k in manifest if k not in NOT_COMPARED and old.get(k) != manifest[k])
+    changed = sorted(
+        k
+        for k in manifest
+        if k not in NOT_COMPARED and _comparable(k, old.get(k)) != _comparable(k, manifest[k])
+    )
     if changed:
+        shown = "; ".join(
+            f"{k}: {_shown(k, old.get(k, _ABSENT))} then, {_shown(k, manifest[k])} now"
+            for k in changed
+        )
         raise ValueError(
-            f"cannot resume {str(out)!r}: settings differ from the first run in {changed}"
+            f"cannot resume {str(out)!r}: settings differ from the first run in {changed} "
+            f"({shown}); rerun with the first run's settings, or export to a new folder"
         )
     if "sources" not in old:
         if manifest["sources"]:
@@ -480,9 +526,27 @@ def _sample_problem(out: Path, index: int, config: ExportConfig) -> str | None:
     return None
 
 
+def _labelled(out: Path, num_images: int) -> set[int]:
+    """Indices below ``num_images`` whose label file exists: one listing of labels/ (never
+    one probe per index, nor a structure the size of ``num_images``)."""
+    done: set[int] = set()
+    try:
+        entries = os.scandir(out / "labels")
+    except FileNotFoundError:
+        return done
+    with entries:
+        for entry in entries:
+            stem, _, ext = entry.name.partition(".")
+            if ext == "json" and stem.isascii() and stem.isdigit() and len(stem) >= 6:
+                i = int(stem)
+                if i < num_images and f"{i:06d}" == stem:
+                    done.add(i)
+    return done
+
+
 def _finished(out: Path, config: ExportConfig, note: Callable[[str], None]) -> set[int]:
     """Indices whose label exists; on resume, broken samples are dropped (to be redone)."""
-    done = {i for i in range(config.num_images) if (out / "labels" / f"{i:06d}.json").exists()}
+    done = _labelled(out, config.num_images)
     if not config.resume:
         return done
     broken = {i: why for i in sorted(done) if (why := _sample_problem(out, i, config))}
@@ -527,6 +591,7 @@ def export_dataset(
     ``note(message)`` receives remarks (default: one ``note: ...`` line on stderr)."""
     note = note or _stderr_note
     out = Path(config.out)
+    _restore_interrupted_swap(out, note)  # first: an overwrite killed mid-swap is undone
     if config.backend == "ray":
         _import_ray()  # before anything is created, so a plain rerun works
     if (
@@ -545,7 +610,9 @@ def export_dataset(
     if out.is_dir() and any(out.iterdir()):
         if config.overwrite:
             _check_is_export(out, "overwrite")
-            return _replace(out, config, manifest, progress, on_done, note)
+            _check_only_export_entries(out)
+            _replace(_swap_target(out), config, manifest, progress, on_done, note)
+            return out
         if not config.resume:
             raise FileExistsError(
                 f"{str(out)!r} is not empty; pass resume=True (--resume) to continue an "
@@ -564,6 +631,41 @@ def export_dataset(
     return out
 
 
+def _check_only_export_entries(out: Path) -> None:
+    """Refuse to overwrite an export folder that also holds entries an export never writes
+    (the user's notes, an analysis folder): --overwrite would delete them with it."""
+    foreign = sorted(
+        p.name + ("/" if p.is_dir() else "")
+        for p in out.iterdir()
+        if p.name not in EXPORT_ENTRIES and not _TEMPORARY.match(p.name)
+    )
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f", ... ({len(foreign)} entries)" if len(foreign) > 5
+                                          else "")  # fmt: skip
+        raise ExportError(
+            f"refusing to overwrite {str(out)!r}: it holds {shown}, which an export never "
+            f"writes, and --overwrite would delete them; move them out of the folder (or "
+            "choose another --out), then rerun"
+        )
+
+
+def _swap_target(out: Path) -> Path:
+    """The real folder an overwrite swaps: ``out`` with symlinks, ``.`` and ``..`` resolved
+    (a symlinked ``out`` keeps pointing at the new data, on the same disk). Refuses, before
+    any work, a folder that is or holds the current folder: the swap would delete it from
+    under this process and the shell that started it."""
+    target = out.resolve()
+    cwd = Path.cwd().resolve()
+    if not target.name or cwd == target or cwd.is_relative_to(target):
+        where = "the current folder" if cwd == target else "a folder above the current one"
+        raise ExportError(
+            f"refusing to overwrite {str(out)!r}: it is {where} ({str(target)!r}), which the "
+            f"swap would delete from under this shell; run from outside it (cd "
+            f"{str(target.parent)!r}) and pass --out {target.name or '<name>'} --overwrite"
+        )
+    return target
+
+
 def _replace(
     out: Path,
     config: ExportConfig,
@@ -572,11 +674,13 @@ def _replace(
     on_done: Callable[[int], None] | None,
     note: Callable[[str], None],
 ) -> Path:
-    """Export into a hidden sibling folder, then swap it in for ``out`` (whose old dataset
-    is deleted only after the new one is complete)."""
-    parent, name = out.absolute().parent, out.absolute().name
+    """Export into a hidden sibling folder, then swap it in for ``out`` (a resolved real
+    folder, see :func:`_swap_target`), whose old dataset is deleted only after the new one
+    is complete."""
+    parent, name = out.parent, out.name
     partial = parent / f".{name}.partial-{os.getpid()}"
     aside = parent / f".{name}.old-{os.getpid()}"
+    assert not partial.is_relative_to(out), "the partial export must be a sibling"
     _remove_stale(parent, name, note)
     shutil.rmtree(partial, ignore_errors=True)
     try:
@@ -609,23 +713,75 @@ def _replace(
     return out
 
 
+def _left_by_dead_overwrite(parent: Path, name: str, kind: str) -> list[Path]:
+    """The ``.<name>.<kind>-<pid>`` entries of ``parent`` whose process no longer runs
+    (``name`` is matched literally, never as a glob pattern)."""
+    found = []
+    for entry in sorted(parent.glob(f".{glob.escape(name)}.{kind}-*")):
+        pid = entry.name.rsplit("-", 1)[1]
+        if not pid.isascii() or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if not (entry.is_symlink() or entry.is_dir()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that export still runs
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        found.append(entry)
+    return found
+
+
+def _restore_interrupted_swap(out: Path, note: Callable[[str], None]) -> None:
+    """When ``out`` is missing but an overwrite killed between its two renames left the old
+    dataset as ``.<name>.old-<pid>``, rename it back (before anything else is done)."""
+    try:
+        target = out.resolve()
+    except (OSError, RuntimeError):
+        return
+    if not target.name or target.exists() or target.is_symlink() or not target.parent.is_dir():
+        return
+    olds = _left_by_dead_overwrite(target.parent, target.name, "old")
+    if len(olds) > 1:
+        raise ExportError(
+            f"{str(out)!r} is missing and overwrites killed during their swap left several "
+            f"old datasets: {', '.join(repr(str(p)) for p in olds)}; rename the one to keep "
+            f"to {str(target)!r}, then rerun"
+        )
+    if olds:
+        try:
+            olds[0].rename(target)
+        except OSError as exc:
+            raise ExportError(
+                f"{str(out)!r} is missing and cannot be restored from {str(olds[0])!r} (left "
+                f"by an overwrite killed during its swap): {exc.strerror or exc}; rename it "
+                "back yourself, then rerun"
+            ) from None
+        note(f"restored {str(target)!r} from {str(olds[0])!r}, which an overwrite killed "
+             "during its swap left behind")  # fmt: skip
+
+
 def _remove_stale(parent: Path, name: str, note: Callable[[str], None]) -> None:
     """Remove the hidden ``.<name>.partial-<pid>`` / ``.<name>.old-<pid>`` folders that an
-    overwrite killed by a signal left behind (their process no longer runs)."""
+    overwrite killed by a signal left behind (their process no longer runs). Only while
+    ``parent / name`` exists: an ``.old-`` folder may then be the only copy of the dataset.
+    A stale entry that is a symlink is unlinked (its target is not touched)."""
+    if not (parent / name).is_dir():
+        return
     for kind in ("partial", "old"):
-        for folder in parent.glob(f".{name}.{kind}-*"):
-            pid = folder.name.rsplit("-", 1)[1]
-            if not pid.isdigit() or int(pid) == os.getpid() or not folder.is_dir():
-                continue
+        for entry in _left_by_dead_overwrite(parent, name, kind):
             try:
-                os.kill(int(pid), 0)
-                continue  # that export still runs
-            except ProcessLookupError:
-                pass
-            except OSError:
+                if entry.is_symlink():
+                    entry.unlink()
+                else:
+                    shutil.rmtree(entry)
+            except OSError as exc:
+                note(f"cannot remove {str(entry)!r}, left behind by an overwrite that was "
+                     f"killed: {exc.strerror or exc}; remove it yourself")  # fmt: skip
                 continue
-            shutil.rmtree(folder, ignore_errors=True)
-            note(f"removed {str(folder)!r}, left behind by an overwrite that was killed")
+            note(f"removed {str(entry)!r}, left behind by an overwrite that was killed")
 
 
 _TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")  # what _write_atomic writes before renaming
@@ -654,12 +810,14 @@ def _export_into(
     _write_atomic(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     for sub in SUBFOLDERS[:3] + (("depth",) if config.depth else ()):
         _mkdir(out / sub)
-    todo = sorted(set(range(config.num_images)) - _finished(out, config, note))
-    workers = min(config.workers, os.cpu_count() or 1, max(len(todo), 1))
+    finished = _finished(out, config, note)
+    count = config.num_images - len(finished)  # images to do, in index order (lazily)
+    todo = (i for i in range(config.num_images) if i not in finished)
+    workers = min(config.workers, os.cpu_count() or 1, max(count, 1))
     if workers < config.workers and config.backend == "local":
         note(f"--workers {config.workers} capped to {workers} ({os.cpu_count()} CPUs, "
-             f"{len(todo)} images to do)")  # fmt: skip
-    bar = tqdm(total=config.num_images, initial=config.num_images - len(todo), unit="img",
+             f"{count} images to do)")  # fmt: skip
+    bar = tqdm(total=config.num_images, initial=config.num_images - count, unit="img",
                disable=not progress, desc="export")  # fmt: skip
 
     def done(n: int) -> None:
@@ -671,7 +829,7 @@ def _export_into(
         if config.backend == "ray":
             _run_ray(config, todo, done)
         elif workers == 1:
-            if todo:
+            if count:
                 _init_worker(config)
                 assert _Worker.env is not None
                 try:
@@ -687,34 +845,50 @@ def _export_into(
     write_index(out, config)
 
 
+def _chunks(todo: Iterator[int], size: int) -> Iterator[list[int]]:
+    """Consecutive lists of ``size`` indices (the last one shorter), drawn lazily."""
+    while chunk := list(itertools.islice(todo, size)):
+        yield chunk
+
+
 def _run_pool(
-    config: ExportConfig, todo: list[int], workers: int, done: Callable[[int], None]
+    config: ExportConfig, todo: Iterator[int], workers: int, done: Callable[[int], None]
 ) -> None:
     """Chunks of ``POOL_CHUNK`` samples as futures, a bounded number ahead. A worker that
-    dies breaks the pool at once: the error names the samples that were in flight."""
+    dies breaks the pool at once: the error names the samples not finished yet (queued or
+    running; a sample is finished once its label file exists)."""
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    chunks = [todo[i : i + POOL_CHUNK] for i in range(0, len(todo), POOL_CHUNK)]
+    chunks = _chunks(todo, POOL_CHUNK)
     pool = ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(config,)
     )
     pending: dict[Future[list[int]], list[int]] = {}
     failed = True
     try:
-        next_chunk = 0
-        while next_chunk < len(chunks) or pending:
-            while next_chunk < len(chunks) and len(pending) < PENDING_PER_WORKER * workers:
-                chunk = chunks[next_chunk]
+        more = True
+        while more or pending:
+            while more and len(pending) < PENDING_PER_WORKER * workers:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    more = False
+                    break
                 pending[pool.submit(_export_chunk, chunk)] = chunk
-                next_chunk += 1
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: pending[f][0]):
                 try:
                     done(len(future.result()))
                 except BrokenProcessPool:
-                    in_flight = sorted(i for c in pending.values() for i in c)
+                    labels = Path(config.out) / "labels"
+                    left = sorted(
+                        i
+                        for f, c in pending.items()
+                        if not (f.done() and f.exception() is None)
+                        for i in c
+                        if not (labels / f"{i:06d}.json").exists()
+                    )
                     raise WorkerDiedError(
                         f"a worker process died (killed by a signal, e.g. kill -9 or the OOM "
-                        f"killer) while samples {in_flight} were in flight"
+                        f"killer) while samples {left} were queued or running"
                     ) from None
                 del pending[future]
         failed = False
@@ -736,7 +910,7 @@ def _export_shard(config: ExportConfig, indices: list[int]) -> int:
     return len(indices)
 
 
-def _run_ray(config: ExportConfig, todo: list[int], done: Callable[[int], None]) -> None:
+def _run_ray(config: ExportConfig, todo: Iterator[int], done: Callable[[int], None]) -> None:
     """The same shards as Ray tasks (``ray.init(address)``; a local Ray when None). The
     output folder must be reachable from every node (a shared filesystem)."""
     ray = _import_ray()
@@ -745,8 +919,7 @@ def _run_ray(config: ExportConfig, todo: list[int], done: Callable[[int], None])
         ray.init(address=config.address, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=1)(_export_shard)
-        shards = [todo[i : i + config.shard_size] for i in range(0, len(todo), config.shard_size)]
-        pending = [task.remote(config, shard) for shard in shards]
+        pending = [task.remote(config, shard) for shard in _chunks(todo, config.shard_size)]
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
             done(ray.get(finished[0]))
@@ -788,21 +961,38 @@ def iter_labels(out: Path, n: int) -> Iterator[dict[str, Any]]:
         yield json.loads((out / "labels" / f"{i:06d}.json").read_text())
 
 
+def _label_text(out: Path, index: int) -> str:
+    path = out / "labels" / f"{index:06d}.json"
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ExportError(
+            f"cannot read {str(path)!r}: {exc.strerror or exc}; rerun with --resume"
+        ) from None
+
+
 def write_index(out: Path, config: ExportConfig) -> None:
     """``samples.jsonl`` (one line per sample, index order) and the requested formats."""
-    # a label file holds ``_dump(record)``: its text is the line, no parse and re-dump
-    texts = []
-    for i in range(config.num_images):
-        path = out / "labels" / f"{i:06d}.json"
-        try:
-            texts.append(path.read_text())
-        except OSError as exc:
-            raise ExportError(
-                f"cannot read {str(path)!r}: {exc.strerror or exc}; rerun with --resume"
-            ) from None
-    _write_atomic(out / "samples.jsonl", "".join(t.strip() + "\n" for t in texts).encode())
-    if config.formats:
-        records = [json.loads(t) for t in texts]
+    # a label file holds ``_dump(record)``: its text is the line, no parse and re-dump;
+    # streamed to a temporary file and renamed (never all labels in memory at once)
+    path = out / "samples.jsonl"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as f:
+            for i in range(config.num_images):
+                f.write(_label_text(out, i).strip().encode() + b"\n")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}; free space or raise the "
+            "file-size limit (ulimit -f), check the folder's permissions, then rerun"
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if config.formats:  # COCO and BOP files are one JSON document each: records in memory
+        records = [json.loads(_label_text(out, i)) for i in range(config.num_images)]
         if "coco" in config.formats:
             write_coco(out, records, config.size)
         if "bop" in config.formats:
@@ -810,7 +1000,7 @@ def write_index(out: Path, config: ExportConfig) -> None:
     from envs.contact_sheet import contact_sheet
 
     buffer = io.BytesIO()
-    contact_sheet(out, num=min(16, len(texts))).save(buffer, format="PNG")
+    contact_sheet(out, num=min(16, config.num_images)).save(buffer, format="PNG")
     _write_atomic(out / "preview.png", buffer.getvalue())
 
 

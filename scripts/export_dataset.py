@@ -13,7 +13,7 @@ import sys
 import time
 
 from envs import ENV_IDS
-from envs.export import FORMATS, ExportConfig, export_dataset
+from envs.export import FORMATS, MAX_NUM_IMAGES, ExportConfig, export_dataset
 from randomizers.errors import PresetError
 
 
@@ -22,14 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--env", default="domrand/Push-v0", choices=ENV_IDS)
     p.add_argument("--preset", default="tobin", help="preset name or .yaml path ('none' for none)")
-    p.add_argument("--num-images", type=int, default=100)
+    p.add_argument("--num-images", type=int, default=100,
+                   help=f"samples to export, at most {MAX_NUM_IMAGES:,} per export (split a "
+                   "larger dataset into several exports)")  # fmt: skip
     p.add_argument("--size", type=int, default=128, help="image size (px)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="processes (at most the CPU count)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted export")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier export in --out (only once the new one is done)")  # fmt: skip
+                   help="replace an earlier export in --out (only once the new one is done; "
+                   "refused when it holds other files)")  # fmt: skip
     p.add_argument("--policy", default="random", choices=["random", "expert"],
                    help="who acts during --steps")  # fmt: skip
     p.add_argument(

@@ -223,11 +223,13 @@ def test_projected_centres_lie_in_boxes_of_fully_visible_objects(exported: Path)
 def test_overwrite_and_contact_sheet(tmp_path) -> None:
     out = tmp_path / "o"
     export_dataset(ExportConfig(num_images=3, size=32, out=str(out)), progress=False)
-    (out / "stale.txt").write_text("old")
-    export_dataset(
-        ExportConfig(num_images=3, size=32, out=str(out), overwrite=True), progress=False
-    )
-    assert not (out / "stale.txt").exists()
+    (out / "stale.txt").write_text("old")  # a file an export never writes: refused, kept
+    config = ExportConfig(num_images=3, size=32, out=str(out), overwrite=True)
+    with pytest.raises(RuntimeError, match=r"refusing to overwrite .*it holds stale\.txt"):
+        export_dataset(config, progress=False)
+    assert (out / "stale.txt").read_text() == "old"
+    (out / "stale.txt").unlink()  # moved away: now the overwrite goes ahead
+    export_dataset(config, progress=False)
     with Image.open(out / "preview.png") as im:
         assert im.size == (2 * 64, 2 * 64)  # 3 tiles of 32 px x2 on a 2 x 2 sheet
     from scripts import preview

@@ -1,7 +1,7 @@
 """Export reliability: nothing lost, every bad input a clear error (issue 12).
 
 --overwrite deletes only an export and only after the new one succeeded; a dead pool worker
-stops the run naming the samples in flight; --resume refuses to mix datasets and redoes
+stops the run naming the samples queued or running; --resume refuses to mix datasets and redoes
 damaged samples; index files are written atomically; random steps draw from their own
 stream; limits and argument errors are one-line messages before anything is created.
 """
@@ -190,10 +190,9 @@ def test_overwrite_replaces_an_export_old_manifest_or_new(copy: Path, tmp_path: 
     for key in ("format", "sources"):
         manifest.pop(key)
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    (copy / "stale.txt").write_text("old")
     _export(copy, num_images=2, seed=3, overwrite=True)
     assert json.loads((copy / "manifest.json").read_text())["format"] == "domrand-export"
-    assert len(list((copy / "labels").iterdir())) == 2 and not (copy / "stale.txt").exists()
+    assert len(list((copy / "labels").iterdir())) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
     _export(copy, num_images=2, seed=4, overwrite=True)  # a new-style manifest too
     assert json.loads((copy / "manifest.json").read_text())["seed"] == 4
@@ -219,7 +218,7 @@ def test_a_killed_worker_stops_the_run_and_resume_completes_it(
     assert time.perf_counter() - t0 < 30
     message = str(info.value)
     assert "worker process died" in message and "--resume" in message
-    in_flight = json.loads(message.split("while samples ")[1].split(" were in flight")[0])
+    in_flight = json.loads(message.split("while samples ")[1].split(" were queued or")[0])
     assert killed in in_flight
     monkeypatch.undo()
     _export(out, workers=resume_workers, resume=True)
@@ -612,3 +611,219 @@ def test_overwrite_removes_folders_a_killed_overwrite_left(
                    progress=False, note=notes.append)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
     assert any(str(stale) in n and "left behind" in n for n in notes), notes
+
+
+# --- 8. review fixes: symlinks, interrupted swaps, the current folder, limits, names -------
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute-link", "relative-link"])
+def test_overwrite_through_a_symlink_swaps_the_real_folder(
+    relative: bool, copy: Path, tmp_path: Path, capsys: Any
+) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    link = links / "link"
+    link.symlink_to(os.path.relpath(copy, links) if relative else copy)
+    for seed in ("3", "4"):
+        code, err = _script(["--out", str(link), "--overwrite", "--num-images", "2", "--size",
+                             str(SIZE), "--seed", seed], capsys)  # fmt: skip
+        assert code == 0 and "note:" not in err, err  # nothing stale, no phantom "removed"
+        assert link.is_symlink() and link.resolve() == copy.resolve()
+        assert json.loads((copy / "manifest.json").read_text())["seed"] == int(seed)
+        assert sorted(p.name for p in (copy / "labels").iterdir()) == [
+            "000000.json", "000001.json"
+        ]  # fmt: skip
+        assert sorted(p.name for p in links.iterdir()) == ["link"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "links"]
+
+
+@pytest.mark.parametrize("dangling", [False, True], ids=["link-to-a-folder", "dangling-link"])
+def test_overwrite_unlinks_stale_symlinks(dangling: bool, copy: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("mine")
+    stale = tmp_path / ".data.old-999999999"  # as an overwrite through a symlink once left
+    stale.symlink_to(tmp_path / "gone" if dangling else elsewhere)
+    notes: list[str] = []
+    export_dataset(ExportConfig(num_images=2, size=SIZE, out=str(copy), overwrite=True),
+                   progress=False, note=notes.append)  # fmt: skip
+    assert not stale.is_symlink() and (elsewhere / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "elsewhere"]
+    assert notes == [f"removed {str(stale)!r}, left behind by an overwrite that was killed"]
+
+
+@pytest.mark.parametrize("case", ["resume", "overwrite", "two-old-folders"])
+def test_a_swap_killed_between_its_renames_is_undone(
+    case: str, copy: Path, reference: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """Killed after ``out -> .out.old-<pid>`` and before ``.out.partial-<pid> -> out``."""
+    old = tmp_path / ".data.old-999999999"
+    shutil.copytree(copy, tmp_path / ".data.partial-999999999")
+    copy.rename(old)
+    if case == "two-old-folders":
+        shutil.copytree(old, tmp_path / ".data.old-999999998")
+    before = _tree(tmp_path)
+    flags = ["--overwrite", "--seed", "3"] if case == "overwrite" else ["--resume"]
+    code, err = _script(["--out", str(copy), *flags, "--num-images", str(N), "--size",
+                         str(SIZE)], capsys)  # fmt: skip
+    if case == "two-old-folders":
+        line = _one_line_error(err)
+        assert code == 2 and "several old datasets" in line and str(old) in line
+        assert _tree(tmp_path) == before  # nothing deleted while out is missing
+        return
+    assert code == 0 and f"note: restored {str(copy)!r} from {str(old)!r}" in err, err
+    assert not old.exists()
+    if case == "resume":
+        assert _tree(copy) == _tree(reference)
+    else:
+        assert json.loads((copy / "manifest.json").read_text())["seed"] == 3
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # stale partial removed
+
+
+@pytest.mark.parametrize(
+    ("out_arg", "cwd", "where"),
+    [(".", "", "the current folder"), ("..", "labels", "a folder above the current one")],
+    ids=["dot", "dot-dot"],
+)
+def test_overwrite_of_the_current_folder_is_refused_before_any_work(
+    out_arg: str, cwd: str, where: str, copy: Path, tmp_path: Path, capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(copy / cwd)
+    before = _tree(tmp_path)
+    t0 = time.perf_counter()
+    code, err = _script(["--out", out_arg, "--overwrite", "--num-images", "2", "--size",
+                         str(SIZE)], capsys)  # fmt: skip
+    line = _one_line_error(err)
+    assert code == 2 and "refusing to overwrite" in line and where in line and "cd " in line
+    assert time.perf_counter() - t0 < 5  # before any export work
+    assert _tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+@pytest.mark.parametrize("num", ["10000000000", "10000001"], ids=["ten-billion", "max-plus-one"])
+def test_num_images_has_an_upper_bound(num: str, tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "big"
+    code, err = _script(["--out", str(out), "--num-images", num, "--size", "8"], capsys)
+    line = _one_line_error(err)
+    assert code == 2 and "num_images must be >= 1 and <= 10,000,000 per export" in line
+    assert "split a larger dataset into several exports" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["fresh", "resume"])
+def test_finished_samples_come_from_one_listing(resume: bool, copy: Path) -> None:
+    """At the largest allowed size, finding the 6 finished samples lists labels/ once
+    (it probed 10,000,000 paths, ~30 s, and built a set that size)."""
+    config = ExportConfig(num_images=10_000_000, size=SIZE, out=str(copy), resume=resume)
+    (copy / "labels" / "0000003.json").write_text("{}")  # a look-alike name: not index 3
+    t0 = time.perf_counter()
+    assert export._finished(copy, config, _quiet) == set(range(N))
+    assert time.perf_counter() - t0 < 2
+
+
+@pytest.mark.parametrize(
+    ("name", "lookalike"),
+    [("run[1]", "run1"), ("run*", "runX"), ("run?", "runs")],
+    ids=["brackets", "star", "question-mark"],
+)
+def test_stale_cleanup_matches_the_name_literally(
+    name: str, lookalike: str, copy: Path, tmp_path: Path
+) -> None:
+    out = copy.rename(tmp_path / name)
+    other = tmp_path / f".{lookalike}.old-999999999"  # another dataset's: not to be touched
+    shutil.copytree(out / "labels", other)
+    own = tmp_path / f".{name}.old-999999999"
+    own.mkdir()
+    notes: list[str] = []
+    export_dataset(ExportConfig(num_images=2, size=SIZE, out=str(out), overwrite=True),
+                   progress=False, note=notes.append)  # fmt: skip
+    assert other.is_dir() and len(list(other.iterdir())) == N
+    assert not own.exists() and len(notes) == 1 and str(own) in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("make", "shown"),
+    [(lambda d: (d / "notes.txt").write_text("important"), "notes.txt"),
+     (lambda d: (d / "analysis").mkdir() or (d / "analysis" / "fit.py").write_text("1"),
+      "analysis/"),
+     (lambda d: (d / ".notes").write_text("important"), ".notes")],
+    ids=["a-text-file", "a-folder", "a-hidden-file"],
+)  # fmt: skip
+def test_overwrite_refuses_an_export_holding_other_files(
+    make: Callable[[Path], Any], shown: str, copy: Path, capsys: Any
+) -> None:
+    make(copy)
+    before = _tree(copy)
+    code, err = _script(["--out", str(copy), "--overwrite", "--num-images", "2", "--size",
+                         str(SIZE)], capsys)  # fmt: skip
+    line = _one_line_error(err)
+    assert code == 2 and "refusing to overwrite" in line and f"holds {shown}," in line
+    assert "move them out of the folder" in line
+    assert _tree(copy) == before
+
+
+@pytest.mark.parametrize("killed", [2, 3], ids=["mid-chunk", "end-of-chunk"])
+def test_a_dead_worker_names_only_unfinished_samples(
+    killed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Samples 0..killed-1 of the dying worker's chunk were finished before it died."""
+    out = tmp_path / "k"
+    _kill_at(monkeypatch, killed)
+    with _deadline(60), pytest.raises(export.WorkerDiedError) as info:
+        _export(out, workers=2)
+    message = str(info.value)
+    listed = json.loads(message.split("while samples ")[1].split("]")[0] + "]")
+    assert killed in listed and not set(range(killed)) & set(listed), message
+    assert "were queued or running" in message
+    assert all((out / "labels" / f"{i:06d}.json").exists() for i in range(killed))
+
+
+def _preset_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Change to the folder the resume runs from; return its --preset and --out arguments."""
+    if case == "another-relative-path":
+        (tmp_path / "sub").mkdir()
+        monkeypatch.chdir(tmp_path / "sub")
+        return ["--preset", "../ph/p.yaml", "--out", "../d"]
+    if case == "absolute-path":
+        return ["--preset", str(tmp_path / "ph" / "p.yaml"), "--out", "d"]
+    (tmp_path / "copy").mkdir()
+    shutil.copy(tmp_path / "ph" / "p.yaml", tmp_path / "copy" / "p.yaml")
+    return ["--preset", "copy/p.yaml", "--out", "d"]
+
+
+@pytest.mark.parametrize("case", ["another-relative-path", "absolute-path", "a-copy-elsewhere"])
+def test_resume_compares_the_preset_by_its_contents(
+    case: str, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from randomizers.presets import preset_text
+
+    (tmp_path / "ph").mkdir()
+    (tmp_path / "ph" / "p.yaml").write_text(preset_text("tobin"))
+    monkeypatch.chdir(tmp_path)
+    size = ["--size", "16"]
+    code, err = _script(["--preset", "ph/p.yaml", "--out", "d", "--num-images", "2", *size],
+                        capsys)  # fmt: skip
+    assert code == 0, err
+    args = _preset_case(case, tmp_path, monkeypatch)
+    code, err = _script([*args, "--resume", "--num-images", "4", *size], capsys)
+    assert code == 0, err
+    assert len(list((tmp_path / "d" / "labels").iterdir())) == 4
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [(["--seed", "7"], "seed: 0 then, 7 now"),
+     (["--steps", "2"], "steps: 0 then, 2 now"),
+     (["--preset", "none"], "preset: 'tobin' (contents sha256 ")],
+    ids=["seed", "steps", "preset-contents"],
+)  # fmt: skip
+def test_resume_shows_old_and_new_values(
+    argv: list[str], shown: str, copy: Path, capsys: Any
+) -> None:
+    before = _tree(copy)
+    code, err = _script(["--out", str(copy), "--resume", "--num-images", str(N), "--size",
+                         str(SIZE), *argv], capsys)  # fmt: skip
+    line = _one_line_error(err)
+    assert code == 2 and "settings differ from the first run in" in line and shown in line
+    assert "then, 'none' (contents sha256" in line or "preset" not in shown
+    assert _tree(copy) == before

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.policies import PolicyError, PolicyMeta
 from agents.rollout import EpisodeResult
 from envs.seeding import episode_seed
@@ -396,34 +397,17 @@ def save_bc(policy: BCPolicy, path: str | Path) -> Path:
         "state_dict": m.state_dict(),
         "loss": list(policy.history.get("loss", [])),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_checkpoint(path, payload)
 
 
 def load_bc_policy(path: str | Path) -> BCPolicy:
     """Read a checkpoint written by :func:`save_bc` (``torch.load(weights_only=True)``)."""
     path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise PolicyError(
-            f"policy checkpoint {str(path)!r} not found; train one with scripts/train_bc.py"
-        ) from None
-    except Exception as exc:
-        raise PolicyError(
-            f"{str(path)!r} is not a readable BC checkpoint ({type(exc).__name__}); it may be "
-            "truncated or corrupt: train it again with scripts/train_bc.py"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise PolicyError(
-            f"{str(path)!r} is not a behaviour-cloning checkpoint (expected format "
-            f"{CHECKPOINT_FORMAT!r}); SB3 policies are .zip files"
-        )
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise PolicyError(f"{str(path)!r}: checkpoint version {payload.get('version')} is not "
-                          f"{CHECKPOINT_VERSION}")  # fmt: skip
+    payload = read_checkpoint(
+        path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="behaviour-cloning",
+        train_hint="scripts/train_bc.py --dataset NAME --out CKPT", error=PolicyError,
+        missing=PolicyError,
+    )  # fmt: skip
     try:
         size, proprio_dim, action_dim, width = (int(v) for v in payload["dims"])
         model = BCNet(size, proprio_dim, action_dim, width)

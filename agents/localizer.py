@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from agents.camera_geometry import back_project
+from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.pose_regressor import PoseData, load_pose_data
 
 CHECKPOINT_FORMAT = "domrand-localizer"
@@ -279,8 +280,6 @@ def train_localizer(
 
 def save_localizer(loc: Localizer, path: str | Path) -> Path:
     """Write weights, settings and what the model assumes (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -289,43 +288,22 @@ def save_localizer(loc: Localizer, path: str | Path) -> Path:
         "history": json.dumps(loc.history),
         "state_dict": loc.model.state_dict(),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_checkpoint(path, payload)
 
 
 def load_localizer(path: str | Path) -> Localizer:
     """Read a checkpoint of :func:`save_localizer` (``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"localizer checkpoint {str(path)!r} not found; train one with "
-            "python scripts/train_localizer.py --train DIR --val DIR --out CKPT"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise ValueError(
-            f"{str(path)!r} is not a readable localizer checkpoint ({type(exc).__name__}: "
-            f"{first}); it may be truncated or corrupt: train it again"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{str(path)!r} is not a localizer checkpoint (expected format "
-            f"{CHECKPOINT_FORMAT!r}); was it written by scripts/train_localizer.py?"
-        )
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{str(path)!r} has version {payload.get('version')}; this code "
-                         f"reads version {CHECKPOINT_VERSION}")  # fmt: skip
+    payload = read_checkpoint(
+        path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="localizer",
+        train_hint="scripts/train_localizer.py --train DIR --val DIR --out CKPT",
+    )  # fmt: skip
     try:
         config = LocalizerConfig(**payload["config"])
         model = HeatmapNet(config.width)
         model.load_state_dict(payload["state_dict"])
         meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{str(path)!r} is a damaged localizer checkpoint: "
+        raise ValueError(f"{str(Path(path))!r} is a damaged localizer checkpoint: "
                          f"{str(exc).splitlines()[0]}") from None  # fmt: skip
     model.eval()
     return Localizer(model, config, meta, history)

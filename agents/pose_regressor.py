@@ -20,6 +20,8 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from agents.checkpoints import read_checkpoint, save_checkpoint
+
 CHECKPOINT_FORMAT = "domrand-pose-regressor"
 CHECKPOINT_VERSION = 1
 
@@ -507,38 +509,16 @@ def save_regressor(result: TrainResult, path: str | Path, meta: dict[str, Any]) 
         "train_loss": list(result.train_loss),
         "val_error_cm": list(result.val_error_cm),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-    return path
+    return save_checkpoint(path, payload)
 
 
 def load_regressor(path: str | Path) -> LoadedRegressor:
     """Read a checkpoint written by :func:`save_regressor` (safe: ``weights_only=True``)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"regressor checkpoint {str(path)!r} not found; train one with "
-            "python scripts/train_regressor.py --train DIR --val DIR --out CKPT"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a readable regressor checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); it may be truncated or corrupt: "
-            "train it again with scripts/train_regressor.py"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{str(path)!r} is not a pose-regressor checkpoint (expected format "
-            f"{CHECKPOINT_FORMAT!r}); was it written by scripts/train_regressor.py?"
-        )
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
-            f"{str(path)!r} has checkpoint version {payload.get('version')}; this code reads "
-            f"version {CHECKPOINT_VERSION}"
-        )
+    payload = read_checkpoint(
+        path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="pose-regressor",
+        train_hint="scripts/train_regressor.py --train DIR --val DIR --out CKPT",
+    )  # fmt: skip
     try:
         config = RegressorConfig(**payload["config"])
         model = build_network(config.arch, int(payload["image_size"]), config.width)

@@ -1,0 +1,65 @@
+"""Torch checkpoints shared by every model: atomic writes and safe, checked reads.
+
+A checkpoint is a dict of tensors and plain data with a ``format`` tag and a ``version``;
+it is read with ``torch.load(..., weights_only=True)``, so no code in the file ever runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` to a temporary name beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save(payload, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(
+    path: str | Path,
+    *,
+    fmt: str,
+    version: int,
+    what: str,
+    train_hint: str,
+    error: type[Exception] = ValueError,
+    missing: type[Exception] = FileNotFoundError,
+) -> dict[str, Any]:
+    """The payload of a checkpoint tagged ``fmt`` at ``version``; anything else (missing,
+    truncated, foreign, another version) raises with a one-line reason naming the file.
+
+    ``what`` names the kind ("localizer"), ``train_hint`` says how to make one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise missing(f"{what} checkpoint {str(path)!r} not found; train one with {train_hint}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise error(
+            f"{str(path)!r} is not a readable {what} checkpoint ({type(exc).__name__}: {first}); "
+            f"it may be truncated or corrupt: train it again with {train_hint}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise error(
+            f"{str(path)!r} is not a {what} checkpoint (expected format {fmt!r}); was it "
+            f"written by {train_hint.split(' --')[0]}?"
+        )
+    if payload.get("version") != version:
+        raise error(
+            f"{str(path)!r} has checkpoint version {payload.get('version')}; this code reads "
+            f"version {version}"
+        )
+    return payload

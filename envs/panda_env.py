@@ -102,8 +102,10 @@ class PandaTaskEnv(gym.Env):
         randomization: ``None`` (nominal scene), a preset name (``"tobin"``, ``"physics"``,
             ``"target"``, ...), a path to a YAML preset, a preset dict, or a
             :class:`randomizers.Randomizer`. Params are resampled on every reset (and every
-            N steps for kinds scheduled so); ``info["randomization"]`` holds them and
-            ``reset(seed=s, options={"randomization": params})`` replays the episode.
+            N steps for kinds scheduled so); ``info["randomization"]`` holds them, plus the
+            task's initial state under ``"task"``, and
+            ``reset(seed=any, options={"randomization": params})`` replays the episode
+            exactly whatever the seed (its noise draws from a hash of the params).
         terminate_on_success: end the episode on the first successful step.
         task_kwargs: extra keyword arguments for the task (thresholds, heights).
         visual_detail: ``"low"`` (default: the robot's collision meshes as visuals, about

@@ -10,7 +10,6 @@ the same checkpoint and seed give the same bytes in every process.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image
 
 from agents.gan_data import to_uint8
 from agents.gan_model import Discriminator, GANConfig, Generator
+from envs.files import atomic_path
 
 FORMAT = "domrand-gan"
 VERSION = 1
@@ -62,9 +62,8 @@ def save_checkpoint(
         "generator": {k: v.detach().cpu() for k, v in generator.state_dict().items()},
         "discriminator": {k: v.detach().cpu() for k, v in discriminator.state_dict().items()},
     }
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    torch.save(data, tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        torch.save(data, tmp)
     return out
 
 

@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from envs.files import write_atomic
+from envs.files import atomic_path, write_atomic
 from envs.labels import CATEGORIES, sample_labels
 from envs.panda_env import MAX_IMAGE_SIZE, PandaTaskEnv
 from envs.seeding import action_rng, episode_seed
@@ -976,21 +976,15 @@ def write_index(out: Path, config: ExportConfig) -> None:
     # a label file holds ``_dump(record)``: its text is the line, no parse and re-dump;
     # streamed to a temporary file and renamed (never all labels in memory at once)
     path = out / "samples.jsonl"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as f:
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
             for i in range(config.num_images):
                 f.write(_label_text(out, i).strip().encode() + b"\n")
-        tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(
             f"cannot write {str(path)!r}: {exc.strerror or exc}; free space or raise the "
             "file-size limit (ulimit -f), check the folder's permissions, then rerun"
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     if config.formats:  # COCO and BOP files are one JSON document each: records in memory
         records = [json.loads(_label_text(out, i)) for i in range(config.num_images)]
         if "coco" in config.formats:

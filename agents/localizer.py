@@ -189,16 +189,22 @@ def nominal_camera(env_id: str, image_size: int) -> dict[str, Any]:
         env.close()
 
 
+def _records(root: str | Path) -> list[dict[str, Any]]:
+    rows = (Path(root) / "samples.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in rows if line.strip()]
+
+
+def _positions(records: list[dict[str, Any]], object_name: str) -> np.ndarray:
+    return np.asarray(
+        [next(o for o in r["objects"] if o["name"] == object_name)["world_pose"]["position"]
+         for r in records],
+        dtype=np.float64,
+    )  # fmt: skip
+
+
 def world_positions(root: str | Path, object_name: str) -> np.ndarray:
     """The object's world position (N, 3) in every sample of an export, in index order."""
-    rows = (Path(root) / "samples.jsonl").read_text().splitlines()
-    out = []
-    for line in rows:
-        if line.strip():
-            record = json.loads(line)
-            obj = next(o for o in record["objects"] if o["name"] == object_name)
-            out.append(obj["world_pose"]["position"])
-    return np.asarray(out, dtype=np.float64)
+    return _positions(_records(root), object_name)
 
 
 def _pixel_errors(loc: Localizer, data: PoseData) -> np.ndarray:
@@ -324,11 +330,6 @@ def check_compatible(loc: Localizer, data: PoseData, path: str | Path) -> None:
 CAMERAS = ("nominal", "recorded")
 
 
-def _recorded_cameras(root: str | Path) -> list[dict[str, Any]]:
-    rows = (Path(root) / "samples.jsonl").read_text().splitlines()
-    return [json.loads(line)["camera"] for line in rows if line.strip()]
-
-
 def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") -> dict[str, Any]:
     """Position errors (cm) and pixel errors. ``camera="nominal"`` back-projects through the
     calibrated camera the checkpoint records (what a deployment knows); ``"recorded"``
@@ -336,7 +337,8 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
     for randomized validation data)."""
     if camera not in CAMERAS:
         raise ValueError(f"unknown camera {camera!r}; allowed: {', '.join(CAMERAS)}")
-    true = world_positions(data.root, loc.meta["object"])
+    records = _records(data.root)
+    true = _positions(records, loc.meta["object"])
     if camera == "nominal":
         pred = loc.positions(data.images)
     else:
@@ -344,7 +346,7 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
         pred = np.concatenate([
             back_project(uv[i : i + 1], np.asarray(c["K"]), np.asarray(c["extrinsics"]),
                          loc.meta["plane_z"])
-            for i, c in enumerate(_recorded_cameras(data.root))
+            for i, c in enumerate(r["camera"] for r in records)
         ])  # fmt: skip
     cm = np.linalg.norm(pred - true, axis=1) * 100.0
     cm = np.where(np.isfinite(cm), cm, 100.0)  # a ray that misses the plane counts as 1 m

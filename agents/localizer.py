@@ -40,10 +40,13 @@ class LocalizerConfig:
     width: int = 16  # channels of the first stage; later stages use 2x and 4x
     sigma: float = 1.0  # std of the target heatmap's Gaussian, in heatmap cells
     pixel_weight: float = 0.5  # weight of the soft-argmax L1 term next to the heatmap loss
+    stem_stride: int = 1  # 2: a strided first layer, so 128 px costs about what 64 px does
     seed: int = 0
     object_name: str = "cube"
 
     def __post_init__(self) -> None:
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride!r}")
         for key in ("epochs", "batch_size", "width"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -65,14 +68,15 @@ def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
 
 
 class HeatmapNet(nn.Module):
-    """Image (plus two pixel-coordinate channels) -> heatmap logits at half resolution: a
-    full-resolution stem, a stride-4 stage with dilated convolutions for context, and an
+    """Image (plus two pixel-coordinate channels) -> heatmap logits at 1 / (2 x stem_stride)
+    resolution: a stem, a stride-4 stage with dilated convolutions for context, and an
     upsampling stage that merges the stride-2 features back in."""
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, stem_stride: int = 1) -> None:
         super().__init__()
         w = width
-        self.stem = _block(5, w)
+        self.stride = 2 * stem_stride
+        self.stem = _block(5, w, stem_stride)
         self.down = nn.Sequential(_block(w, 2 * w, 2), _block(2 * w, 2 * w))
         self.context = nn.Sequential(
             _block(2 * w, 4 * w, 2),
@@ -83,7 +87,7 @@ class HeatmapNet(nn.Module):
         self.head = nn.Conv2d(2 * w, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [-1, 1] -> (N, H/2, W/2) logits."""
+        """(N, 3, H, W) in [-1, 1] -> (N, H / stride, W / stride) logits."""
         n, _, h, w = x.shape
         yy, xx = torch.meshgrid(
             torch.linspace(-1, 1, h, device=x.device), torch.linspace(-1, 1, w, device=x.device),
@@ -167,7 +171,7 @@ class Localizer:
         self.model.eval()
         out = [local_soft_argmax(self.model(_to_input(images[i : i + 256])))
                for i in range(0, len(images), 256)]  # fmt: skip
-        scale = images.shape[-1] / (images.shape[-1] // 2)
+        scale = self.model.stride
         return (torch.cat(out) * scale).numpy().astype(np.float64)
 
     def positions(self, images: torch.Tensor) -> np.ndarray:
@@ -230,14 +234,14 @@ def train_localizer(
             f"centres, got {len(train)}"
         )
     size = int(train.images.shape[-1])
-    if train.images.shape[-2] != size or size % 2:
-        raise ValueError(
-            f"the localizer needs square images of even size, got {tuple(train.images.shape[-2:])}"
-        )
-    heat = size // 2
+    stride = 2 * config.stem_stride
+    if train.images.shape[-2] != size or size % stride:
+        raise ValueError(f"the localizer needs square images whose size is a multiple of "
+                         f"{stride}, got {tuple(train.images.shape[-2:])}")  # fmt: skip
+    heat = size // stride
     with torch.random.fork_rng():  # seeded initialization without touching the global state
         torch.manual_seed(config.seed)
-        model = HeatmapNet(config.width)
+        model = HeatmapNet(config.width, config.stem_stride)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     per_epoch = len(train) // config.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -305,7 +309,7 @@ def load_localizer(path: str | Path) -> Localizer:
     )  # fmt: skip
     try:
         config = LocalizerConfig(**payload["config"])
-        model = HeatmapNet(config.width)
+        model = HeatmapNet(config.width, config.stem_stride)
         model.load_state_dict(payload["state_dict"])
         meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

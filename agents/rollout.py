@@ -29,8 +29,9 @@ from envs.events import EVENT_NAMES
 from envs.panda_env import MAX_IMAGE_SIZE
 from envs.seeding import action_rng, episode_seed
 
-POLICIES = ("random", "expert")
+POLICIES = ("random", "expert", "pixel-expert")
 """built-in policies; ``RolloutConfig.policy`` also takes a checkpoint path (.zip or .pt)"""
+PIXEL_OBS_MODE = "state+rgb"
 DEFAULT_IMAGE_SIZE = 128
 WORKER_ERRORS: tuple[type[BaseException], ...] = (EOFError, BrokenPipeError, ConnectionResetError)
 """what a pipe to a dead worker process raises"""
@@ -77,8 +78,10 @@ class RolloutConfig:
     episodes: int = 10
     """number of episodes"""
     policy: str = "expert"
-    """``random`` (uniform actions), ``expert`` (the scripted expert of the task) or the
-    path of a policy checkpoint (``.zip`` SB3, ``.pt`` behaviour cloning)"""
+    """``random`` (uniform actions), ``expert`` (the scripted expert of the task),
+    ``pixel-expert`` (localizers on the RGB image -> the scripted expert,
+    :mod:`agents.pixel_expert`) or the path of a policy checkpoint (``.zip`` SB3, ``.pt``
+    behaviour cloning)"""
     obs_mode: str | None = None
     """observation mode of the env; None: the checkpoint's, or ``state``"""
     seed: int = 0
@@ -95,10 +98,17 @@ class RolloutConfig:
     """size of recorded video frames"""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """extra keyword arguments for ``gym.make``"""
+    localizers: dict[str, str] = field(default_factory=dict)
+    """``pixel-expert`` only: role (``object``, ``goal``) -> localizer checkpoint, replacing
+    the shipped ones in ``assets/models``"""
 
     def __post_init__(self) -> None:
         if self.image_size is not None:
             check_image_size(self.image_size)
+        if self.localizers and self.policy != "pixel-expert":
+            raise ValueError("localizer checkpoints are for --policy pixel-expert")
+        if self.policy == "pixel-expert":
+            self._pixel_expert_settings()
         if is_checkpoint(self.policy):
             meta = policy_meta(self.policy)  # missing or corrupt files fail here
             meta.check(env_id=self.env_id, obs_mode=self.obs_mode)
@@ -134,6 +144,20 @@ class RolloutConfig:
             from randomizers.presets import load_preset
 
             load_preset(preset)  # an unknown preset fails here (PresetError), not in a worker
+
+    def _pixel_expert_settings(self) -> None:
+        """The pixel expert reads ``state+rgb`` at its localizers' image size."""
+        from agents.pixel_expert import load_localizers
+
+        size = next(iter(load_localizers(self.env_id, self.localizers).values())).image_size
+        if self.obs_mode not in (None, PIXEL_OBS_MODE):
+            raise ValueError(f"the pixel expert reads {PIXEL_OBS_MODE!r} observations; "
+                             f"drop --obs-mode {self.obs_mode}")  # fmt: skip
+        if self.image_size not in (None, size):
+            raise ValueError(f"the pixel expert's localizers were trained on {size} px images; "
+                             f"you asked for image_size {self.image_size}: leave it unset")  # fmt: skip
+        object.__setattr__(self, "obs_mode", PIXEL_OBS_MODE)
+        object.__setattr__(self, "image_size", size)
 
     def envs_to_run(self) -> int:
         """The envs a run uses: ``num_envs``, but no more than the episodes (an idle env
@@ -277,6 +301,14 @@ def run_rollouts(
     experts: list[Expert | None] = [
         make_expert(config.env_id) if config.policy == "expert" else None for _ in range(n)
     ]
+    pixel: list[Any] = []
+    if config.policy == "pixel-expert":
+        from agents.pixel_expert import PixelExpert, load_localizers
+
+        locs = load_localizers(config.env_id, config.localizers)
+        env_cls = gym.envs.registration.load_env_creator(gym.spec(config.env_id).entry_point)
+        names = env_cls.task_cls.state_names  # type: ignore[attr-defined]
+        pixel = [PixelExpert(config.env_id, locs, names) for _ in range(n)]
     learned: LoadedPolicy | None = None
     if is_checkpoint(config.policy):
         try:  # the recorded spaces are checked before any weights are read
@@ -310,6 +342,8 @@ def run_rollouts(
             returns[i], lengths[i] = 0.0, 0
             if experts[i] is not None:
                 experts[i].reset()  # type: ignore[union-attr]
+            if pixel:
+                pixel[i].reset()
             if i == 0:
                 recording = idx >= 0 and recorded < config.video_episodes
         if randomizations is None:
@@ -338,6 +372,9 @@ def run_rollouts(
             if learned is not None:
                 for i in range(n):  # one row at a time: results independent of num_envs
                     actions[i] = learned.act(_row(obs, i))[0]
+            elif pixel:
+                for i in range(n):
+                    actions[i] = pixel[i]({k: v[i] for k, v in obs.items()})
             elif config.policy == "expert":
                 states = envs.call("privileged_state")
                 for i in range(n):

@@ -6,6 +6,8 @@ Examples:
     python scripts/rollout.py --env domrand/Lift-v0 --episodes 20 --policy expert \
         --video lift.gif
     python scripts/rollout.py --env domrand/Push-v0 --episodes 20 --policy runs/push_sac.zip
+    python scripts/rollout.py --env domrand/Lift-v0 --episodes 200 --policy pixel-expert \
+        --preset target
     python scripts/rollout.py --env domrand/Reach-v0 --episodes 300 --policy expert \
         --preset tobin --image-size 64 --record domrand/reach-expert-tobin-v0
 """
@@ -34,8 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--policy",
         default="expert",
         metavar="|".join((*POLICIES, "CKPT")),
-        help="who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour cloning)",
+        help="who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour "
+        "cloning); pixel-expert: localizers on the RGB image + the scripted controller",
     )
+    p.add_argument(
+        "--localizer", action="append", default=[], metavar="ROLE=CKPT",
+        help="pixel-expert: use this localizer checkpoint for ROLE (object; Push also goal) "
+        "instead of the shipped one in assets/models",
+    )  # fmt: skip
     p.add_argument(
         "--obs-mode",
         default=None,
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             video_episodes=args.video_episodes if args.video else 0,
             render_size=args.render_size,
             env_kwargs={"randomization": args.preset} if args.preset else {},
+            localizers=parse_localizers(args.localizer),
         )
         if args.video:
             check_video_path(args.video)
@@ -95,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             config, progress=not args.no_progress, on_frame=frames.append if args.video else None
         )
         path = save_video(frames, args.video) if args.video else None
-    except (ValueError, ImportError, FileExistsError, VectorEnvWorkerError) as exc:
+    except (ValueError, ImportError, FileExistsError, FileNotFoundError,
+            VectorEnvWorkerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -108,6 +118,19 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None:
             print(f"\nvideo: {path} ({len(frames)} frames)")
     return 0
+
+
+def parse_localizers(items: list[str]) -> dict[str, str]:
+    """``--localizer ROLE=CKPT`` options as a dict; a malformed or repeated one is refused."""
+    out: dict[str, str] = {}
+    for item in items:
+        role, sep, path = item.partition("=")
+        if not sep or not role or not path:
+            raise ValueError(f"--localizer takes ROLE=CKPT (e.g. object=runs/loc.pt), got {item!r}")
+        if role in out:
+            raise ValueError(f"--localizer {role}= given twice")
+        out[role] = path
+    return out
 
 
 def check_video_path(video: str) -> None:

@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
+    p.add_argument("--stem-stride", type=int, default=d.stem_stride, choices=(1, 2),
+                   help="2: strided first layer (heatmap at 1/4 resolution), for 128 px images")
     p.add_argument("--object", default=d.object_name, help="object to localize")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                 width=args.width, seed=args.seed, object_name=args.object)  # fmt: skip
+                                 width=args.width, stem_stride=args.stem_stride,
+                                 seed=args.seed, object_name=args.object)  # fmt: skip
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
         train = load_data(args.train, args.object)
         val = load_data(args.val, args.object) if args.val else None

@@ -1,0 +1,137 @@
+"""Modular pixel policy, as in Tobin et al. (2017): localizers find the cube (and, for Push,
+the goal disc) in the first RGB frame of an episode, the calibrated camera turns those
+pixels into table positions, and the task's scripted controller acts on the estimates and
+on proprioception. It never reads the simulator's object state.
+
+Lift needs nothing more: the cube does not move until it is grasped. While pushing, the
+cube's position is dead-reckoned from the end effector: once the fingertips reach it, the
+cube stays :data:`PUSH_LEAD` ahead of them along the push direction (measured with the
+privileged expert: 4.0 +- 0.7 cm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.bc import PROPRIO_NAMES
+from agents.experts import Expert, PushExpert, make_expert
+from agents.localizer import Localizer, load_localizer
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+"""where the shipped localizer checkpoints live"""
+SHIPPED: dict[str, dict[str, str]] = {
+    "domrand/Lift-v0": {"object": "lift_cube64.pt"},
+    "domrand/Push-v0": {"object": "push_cube64.pt", "goal": "push_goal64.pt"},
+}
+"""the localizer checkpoints ``--policy pixel-expert`` uses, per env and role"""
+ROLES: dict[str, tuple[str, ...]] = {env_id: tuple(r) for env_id, r in SHIPPED.items()}
+OBJECTS = {"object": "cube", "goal": "goal"}
+"""the labelled body each role's localizer must have been trained on"""
+PUSH_LEAD = 0.04
+
+
+def _check(loc: Localizer, role: str, env_id: str, where: str) -> None:
+    """Refuse a localizer trained for another env or object, naming both sides."""
+    if loc.meta["env_id"] != env_id:
+        raise ValueError(f"{where} was trained on {loc.meta['env_id']}; the pixel expert runs "
+                         f"{env_id}: train one on {env_id} images")  # fmt: skip
+    if loc.meta["object"] != OBJECTS[role]:
+        raise ValueError(f"{where} localizes {loc.meta['object']!r}; the {role} localizer of "
+                         f"{env_id} must localize {OBJECTS[role]!r}")  # fmt: skip
+
+
+def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None
+                    ) -> dict[str, Localizer]:  # fmt: skip
+    """The localizers a pixel expert for ``env_id`` needs: ``paths`` (role -> checkpoint),
+    else the shipped ones in :data:`MODELS_DIR`; each is checked against env and object."""
+    if env_id not in ROLES:
+        raise ValueError(f"no pixel expert for {env_id!r}; it exists for: {', '.join(ROLES)}")
+    paths = dict(paths or {})
+    unknown = sorted(set(paths) - set(ROLES[env_id]))
+    if unknown:
+        raise ValueError(f"{env_id}'s pixel expert has localizer roles "
+                         f"{', '.join(ROLES[env_id])}; got {', '.join(unknown)}")  # fmt: skip
+    out = {}
+    for role in ROLES[env_id]:
+        path = Path(paths.get(role) or MODELS_DIR / SHIPPED[env_id][role])
+        loc = load_localizer(path)
+        _check(loc, role, env_id, repr(str(path)))
+        out[role] = loc
+    sizes = {loc.image_size for loc in out.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"{env_id}'s localizers expect different image sizes {sorted(sizes)}; "
+                         "train them at one size")  # fmt: skip
+    return out
+
+
+class PixelExpert:
+    """A stateful policy over ``state+rgb`` observations that reads only the image and the
+    proprioceptive entries (:data:`agents.bc.PROPRIO_NAMES`, plus Lift's constant target
+    height); call :meth:`reset` at the start of every episode."""
+
+    def __init__(self, env_id: str, localizers: Mapping[str, Localizer],
+                 state_names: Sequence[str]) -> None:  # fmt: skip
+        missing = sorted(set(ROLES.get(env_id, ())) - set(localizers))
+        if env_id not in ROLES or missing:
+            raise ValueError(f"a pixel expert for {env_id!r} needs localizers for "
+                             f"{', '.join(ROLES.get(env_id, ('?',)))}; missing {missing}")  # fmt: skip
+        self.env_id = env_id
+        self.localizers = dict(localizers)
+        self.image_size = next(iter(self.localizers.values())).image_size
+        names = list(state_names)
+        self._proprio = [names.index(n) for n in PROPRIO_NAMES]
+        self._target_z = names.index("lift_target_z") if "lift_target_z" in names else None
+        self.expert: Expert = make_expert(env_id)
+        self.estimates: dict[str, np.ndarray] = {}
+
+    def reset(self) -> None:
+        """Forget the previous episode: the next call localizes again."""
+        self.expert.reset()
+        self.estimates = {}
+
+    def localize(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """World positions (x, y, z) of every role, from one (H, W, 3) uint8 frame."""
+        if rgb.shape != (self.image_size, self.image_size, 3):
+            raise ValueError(f"the localizers were trained on {self.image_size} px images; "
+                             f"the observation is {rgb.shape[1]} x {rgb.shape[0]} px: run the "
+                             f"env with image_size={self.image_size}")  # fmt: skip
+        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        return {role: loc.positions(image)[0] for role, loc in self.localizers.items()}
+
+    def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
+        """The action for one ``state+rgb`` observation."""
+        if not isinstance(obs, Mapping) or "rgb" not in obs or "state" not in obs:
+            raise ValueError("the pixel expert needs 'state+rgb' observations "
+                             "(a dict with 'rgb' and 'state')")  # fmt: skip
+        if not self.estimates:
+            self.estimates = self.localize(np.asarray(obs["rgb"]))
+        p = np.asarray(obs["state"], dtype=np.float64)[self._proprio]
+        ee = p[:3]
+        cube = self.estimates["object"].copy()
+        state = {"ee_pos": ee, "ee_vel": p[3:6], "finger_width": p[6:7], "object_pos": cube}
+        if self._target_z is not None:
+            state["goal_pos"] = np.array([cube[0], cube[1], obs["state"][self._target_z]])
+        if "goal" in self.estimates:
+            goal = self.estimates["goal"]
+            state["goal_pos"] = goal
+            if isinstance(self.expert, PushExpert) and self.expert.phase == 2:
+                cube = self._pushed(cube, goal, ee)
+                self.estimates["object"] = state["object_pos"] = cube
+        return self.expert(state)
+
+    @staticmethod
+    def _pushed(cube: np.ndarray, goal: np.ndarray, ee: np.ndarray) -> np.ndarray:
+        """Dead reckoning: the cube is at least PUSH_LEAD ahead of the fingertips."""
+        d = goal[:2] - cube[:2]
+        d = d / max(float(np.linalg.norm(d)), 1e-6)
+        lead = float((cube[:2] - ee[:2]) @ d)
+        if lead >= PUSH_LEAD:
+            return cube
+        out = cube.copy()
+        out[:2] = cube[:2] + d * (PUSH_LEAD - lead)
+        return out

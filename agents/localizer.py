@@ -342,6 +342,8 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
     if camera not in CAMERAS:
         raise ValueError(f"unknown camera {camera!r}; allowed: {', '.join(CAMERAS)}")
     records = _records(data.root)
+    if data.index is not None:
+        records = [records[i] for i in data.index]
     true = _positions(records, loc.meta["object"])
     if camera == "nominal":
         pred = loc.positions(data.images)

@@ -75,6 +75,7 @@ class PoseData:
     root: str
     manifest: dict[str, Any]
     pixels: torch.Tensor | None = None  # (N, 2) projected object centre in [-1, 1]
+    index: np.ndarray | None = None  # positions in samples.jsonl after subset(); None: all
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -83,8 +84,9 @@ class PoseData:
         """The samples where ``keep`` (bool mask or indices) holds."""
         idx = torch.as_tensor(np.flatnonzero(keep) if keep.dtype == bool else keep)
         pixels = None if self.pixels is None else self.pixels[idx]
+        index = (np.arange(len(self)) if self.index is None else self.index)[idx.numpy()]
         return PoseData(self.images[idx], self.targets[idx], self.visible_fraction[idx.numpy()],
-                        self.root, self.manifest, pixels)  # fmt: skip
+                        self.root, self.manifest, pixels, index)  # fmt: skip
 
 
 def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:

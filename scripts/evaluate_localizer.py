@@ -18,6 +18,7 @@ import numpy as np
 from agents.localizer import check_compatible, evaluate_localizer, load_data, load_localizer
 from agents.plots import scatter_xy
 from agents.policies import OutputPathError, check_output_dir
+from agents.pose_regressor import PoseData
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,8 +35,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="back-project through the calibrated camera (nominal: what a deployment "
         "knows) or each sample's own camera (recorded: for randomized validation data)",
     )
+    p.add_argument("--visible", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="only samples whose object is LO..HI visible (e.g. 0.1 0.9: occluded)")
     p.add_argument("--json", action="store_true", help="print one JSON object per dataset")
     return p.parse_args(argv)
+
+
+def visible_subset(data: PoseData, lo: float, hi: float) -> PoseData:
+    """The samples whose object's visible fraction lies in [lo, hi]; none is an error."""
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ValueError(f"--visible needs 0 <= LO <= HI <= 1, got {lo} {hi}")
+    keep = (data.visible_fraction >= lo) & (data.visible_fraction <= hi)
+    if not keep.any():
+        raise ValueError(f"no sample of {data.root!r} has its object {lo:g}..{hi:g} visible "
+                         "(visible fractions are computed unless the export ran with "
+                         "--no-visibility)")  # fmt: skip
+    return data.subset(keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         for root in args.data:
             data = load_data(root, loc.meta["object"])
             check_compatible(loc, data, args.model)
+            if args.visible is not None:
+                data = visible_subset(data, *args.visible)
             sets.append(data)
         plots = Path(args.plot_dir) if args.plot_dir else Path(args.model).parent
         if plots.exists() and not plots.is_dir():

@@ -12,6 +12,7 @@ import torch
 
 from agents.localizer import (
     LocalizerConfig,
+    evaluate_localizer,
     load_data,
     load_localizer,
     local_soft_argmax,
@@ -105,6 +106,12 @@ def test_bad_inputs_name_both_sides(
     cases.append(
         (["--model", str(foreign), "--data", str(data["val"])], "not a localizer checkpoint")
     )
+    cases += [
+        (["--model", str(ckpt), "--data", str(data["val"]), "--visible", "0.9", "0.1"],
+         "--visible needs 0 <= LO <= HI <= 1, got 0.9 0.1"),
+        (["--model", str(ckpt), "--data", str(data["val"]), "--visible", "0.1", "0.9"],
+         "has its object 0.1..0.9 visible"),  # exported without visible fractions
+    ]  # fmt: skip
     for argv, words in cases:
         assert evaluate_script.main(argv) == 2
         assert words in capsys.readouterr().err
@@ -116,3 +123,14 @@ def test_bad_inputs_name_both_sides(
     assert train_script.main(["--train", str(data["train"]), "--val", str(data["big"]),
                               "--out", str(tmp_path / "x.pt")]) == 2  # fmt: skip
     assert "does not match --train" in capsys.readouterr().err
+
+
+def test_evaluating_a_subset_pairs_each_image_with_its_own_label(data) -> None:
+    loc = train_localizer(load_data(data["train"], "cube"), None, TINY, env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    val = load_data(data["val"], "cube")
+    whole = evaluate_localizer(loc, val)
+    part = evaluate_localizer(loc, val.subset(np.array([5, 2, 9])))
+    assert part["n"] == 3
+    np.testing.assert_allclose(part["true_xy"], np.asarray(whole["true_xy"])[[5, 2, 9]])
+    np.testing.assert_allclose(part["predicted_xy"], np.asarray(whole["predicted_xy"])[[5, 2, 9]])

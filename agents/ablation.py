@@ -231,10 +231,13 @@ def run_ablation(
     chart = bar_chart(
         [TRAIN_LABELS[c] for c in results["rows"]],
         series,
+        errors={t.replace("_", " "): [results["rows"][c][t]["std_cm"] for c in results["rows"]]
+                for t in TEST_SETS},
+        error_label="± 1 std over test images",
         title=f"pose error on {config.domain} ({config.size} px, {config.train_images} "
         "training images)",
         ylabel="mean error (cm)",
-    )
+    )  # fmt: skip
     chart.save(out / "ablation.png")
     return results
 

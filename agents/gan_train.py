@@ -25,7 +25,8 @@ from tqdm import tqdm
 from agents.gan import generate, latents, save_checkpoint
 from agents.gan_data import CropConfig, ImageCrops
 from agents.gan_model import GANConfig, Generator, build
-from agents.gan_plots import image_grid, loss_curve
+from agents.gan_plots import loss_curve
+from randomizers.image_grid import image_grid
 
 
 @dataclass(frozen=True)

@@ -125,11 +125,18 @@ class RobustnessResult:
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / "robustness.md", self.markdown() + "\n")
         write_atomic(out / "robustness.json", json.dumps(self.as_dict(), indent=2))
+        presets = list(self.config.eval_presets)
         chart = bar_chart(
-            list(self.config.eval_presets),
-            {r.label.replace("`", ""): [100 * r.reports[p].success_rate for p in self.config.eval_presets]
+            presets,
+            {r.label.replace("`", ""): [100 * r.reports[p].success_rate for p in presets]
              for r in self.rows},
-            title=f"{self.config.train.env_id}: success rate (%) by evaluation preset",
+            errors={r.label.replace("`", ""): [
+                [100 * (r.reports[p].success_rate - r.reports[p].ci_low) for p in presets],
+                [100 * (r.reports[p].ci_high - r.reports[p].success_rate) for p in presets]]
+                for r in self.rows},
+            error_label="95% Wilson interval",
+            title=f"{self.config.train.env_id}: success rate by evaluation preset",
+            ylabel="success rate (%)",
         )  # fmt: skip
         chart.save(out / "robustness.png")
         return out

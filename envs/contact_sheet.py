@@ -1,9 +1,10 @@
-"""A contact sheet of an exported dataset: images with instance masks and boxes drawn on."""
+"""A contact sheet of an exported dataset: images with instance masks and boxes drawn on,
+captioned with the sample index and its categories (in their mask colours)."""
 
 from __future__ import annotations
 
 import json
-import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from envs.labels import CATEGORIES
+from randomizers.image_grid import CaptionItem, image_grid
 
 _COLOURS = np.array(
     [[230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
@@ -69,14 +71,28 @@ def _records(root: Path, num: int) -> list[dict[str, Any]]:
 _KEYS = ("index", "rgb", "instances", "objects")
 
 
+def _caption(record: dict[str, Any]) -> list[CaptionItem]:
+    """The sample's index, then each labelled category with its mask colour (and a count
+    when it appears more than once)."""
+    counts = Counter(obj["category"] for obj in record["objects"])
+    items: list[CaptionItem] = [f"#{record['index']}"]
+    for category in CATEGORIES:  # a fixed order: the same category sits in the same place
+        if counts[category]:
+            colour = tuple(int(c) for c in _COLOURS[CATEGORIES.index(category) % len(_COLOURS)])
+            label = category if counts[category] == 1 else f"{category} x{counts[category]}"
+            items.append((label, colour))  # type: ignore[arg-type]
+    return items
+
+
 def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.Image:
-    """The first ``num`` samples, each with a translucent mask and a labelled box per object."""
+    """The first ``num`` samples, each with a translucent mask and a box per object in its
+    category's colour, captioned with the sample index and the categories it shows."""
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
     if scale < 1:
         raise ValueError(f"scale must be >= 1, got {scale}")
     root = Path(root)
-    tiles = []
+    tiles, captions = [], []
     for r in _records(root, num):
         rgb = _read_image(root / r["rgb"], "RGB").astype(np.float32)
         inst = _read_image(root / r["instances"])
@@ -101,12 +117,6 @@ def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.I
                 int(c) for c in _COLOURS[CATEGORIES.index(obj["category"]) % len(_COLOURS)]
             )
             draw.rectangle([x, y, x + w - 1, y + h - 1], outline=colour)
-        draw.text((2, 2), f"#{r['index']}", fill=(255, 255, 255))
         tiles.append(tile)
-    cols = math.ceil(math.sqrt(len(tiles)))
-    rows = math.ceil(len(tiles) / cols)
-    w, h = tiles[0].size
-    sheet = Image.new("RGB", (cols * w, rows * h), (255, 255, 255))
-    for i, t in enumerate(tiles):
-        sheet.paste(t, ((i % cols) * w, (i // cols) * h))
-    return sheet
+        captions.append(_caption(r))
+    return image_grid(tiles, captions=captions)

@@ -1,15 +1,25 @@
-"""A labelled grid of randomized frames: see what a preset does before training on it."""
+"""A captioned grid of randomized frames: see what a preset does before training on it."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from envs.seeding import episode_seed
+from randomizers.image_grid import image_grid
+
+
+def _caption(seed: int, target: str, others: list[str], params: dict[str, Any]) -> str:
+    """The episode seed, the target body (then the task's other objects) and the number
+    of distractors."""
+    lines = [f"seed {seed}", f"target: {target}" + "".join(f"; {o}" for o in others)]
+    count = params.get("distractors", {}).get("count")
+    if count is not None:
+        lines.append(f"{count} distractors")
+    return "\n".join(lines)
 
 
 def preview_grid(
@@ -21,25 +31,20 @@ def preview_grid(
     seed: int = 0,
     columns: int | None = None,
 ) -> Image.Image:
-    """One frame per episode seed after a randomized reset, tiled and labelled."""
+    """One frame per episode seed after a randomized reset, tiled and captioned with the
+    seed, the target body (and the task's other objects) and the number of distractors."""
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
     env = gym.make(env_id, obs_mode="rgb", image_size=size, randomization=preset)
     try:
-        frames = []
+        frames, captions = [], []
+        roles = env.unwrapped.scene.roles  # type: ignore[attr-defined]
+        target, others = roles["target"][0], list(roles["objects"])
         for i in range(num):
             s = episode_seed(seed, i)
-            obs, _ = env.reset(seed=s)
-            frames.append((s, obs))
+            obs, info = env.reset(seed=s)
+            frames.append(np.asarray(obs))
+            captions.append(_caption(s, target, others, info.get("randomization", {})))
     finally:
         env.close()
-    cols = columns or math.ceil(math.sqrt(num))
-    rows = math.ceil(num / cols)
-    label_h = 12
-    grid = Image.new("RGB", (cols * size, rows * (size + label_h)), (255, 255, 255))
-    draw = ImageDraw.Draw(grid)
-    for i, (s, obs) in enumerate(frames):
-        x, y = (i % cols) * size, (i // cols) * (size + label_h)
-        grid.paste(Image.fromarray(np.asarray(obs)), (x, y + label_h))
-        draw.text((x + 2, y), f"seed {s}", fill=(0, 0, 0))
-    return grid
+    return image_grid(frames, cols=columns, captions=captions)

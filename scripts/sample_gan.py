@@ -17,8 +17,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from agents.gan import GanCheckpointError, load_generator, sample_textures
-from agents.gan_plots import image_grid
 from agents.policies import OutputPathError, check_output_dir
+from randomizers.image_grid import image_grid
 
 
 def main(argv: list[str] | None = None) -> int:

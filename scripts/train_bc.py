@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                       extra={"dataset": args.dataset})  # fmt: skip
     policy = train_bc(demos, config, meta, progress=not args.no_progress)
     path = save_bc(policy, args.out)
-    line_chart({"loss": policy.history["loss"]}, title="behaviour cloning loss (MSE)",
-               xlabel="epoch").save(path.with_suffix(".curve.png"))  # fmt: skip
+    line_chart({"train loss": policy.history["loss"]}, title="behaviour cloning loss",
+               xlabel="epoch", ylabel="MSE").save(path.with_suffix(".curve.png"))  # fmt: skip
     print(json.dumps({"checkpoint": str(path), "steps": int(demos.images.shape[0]),
                       "episodes": demos.episodes, "final_loss": policy.history["loss"][-1],
                       "seconds": policy.meta.extra["train_seconds"]}))  # fmt: skip

@@ -81,11 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     out = save_regressor(result, args.out, meta)
     curves = {"train_loss": result.train_loss, "val_error_cm": result.val_error_cm}
     out.with_suffix(".curves.json").write_text(json.dumps(curves, indent=1))
-    chart = line_chart({"train loss": result.train_loss}, title="training loss", xlabel="epoch")
-    if result.val_error_cm:
-        chart = line_chart({"val error (cm)": result.val_error_cm},
-                           title=f"validation error, cm (final {result.val_error_cm[-1]:.2f})",
-                           xlabel="epoch")  # fmt: skip
+    val_curve = {"val error (cm)": result.val_error_cm} if result.val_error_cm else None
+    final = f", final val error {result.val_error_cm[-1]:.2f} cm" if val_curve else ""
+    chart = line_chart(
+        {"train loss": result.train_loss},
+        right=val_curve,
+        title=f"pose regressor training{final}",
+        xlabel="epoch",
+        ylabel="loss (MSE of normalized targets)",
+        right_label="validation error (cm)",
+    )
     chart.save(out.with_suffix(".curve.png"))
     print(f"trained on {len(train)} images in {result.seconds:.0f} s -> {out}")
     if val is not None:

@@ -166,20 +166,36 @@ class Localizer:
         return int(self.meta["image_size"])
 
     @torch.no_grad()
-    def pixels(self, images: torch.Tensor) -> np.ndarray:
-        """Projected object centres (N, 2), image pixels (u, v), from uint8 (N, 3, H, W)."""
+    def pixels(self, images: torch.Tensor, exclude: np.ndarray | None = None,
+               radius: float = 4.0) -> np.ndarray:  # fmt: skip
+        """Projected object centres (N, 2), image pixels (u, v), from uint8 (N, 3, H, W).
+        ``exclude`` (K, 2) pixels rule out every heatmap cell within ``radius`` px of them
+        in every image (places already found wrong), so the next-best peak wins."""
         self.model.eval()
-        out = [local_soft_argmax(self.model(_to_input(images[i : i + 256])))
-               for i in range(0, len(images), 256)]  # fmt: skip
-        scale = self.model.stride
-        return (torch.cat(out) * scale).numpy().astype(np.float64)
+        s = self.model.stride
+        out = []
+        for i in range(0, len(images), 256):
+            logits = self.model(_to_input(images[i : i + 256]))
+            if exclude is not None and len(exclude):
+                h, w = logits.shape[-2:]
+                cy, cx = (torch.arange(h) + 0.5) * s, (torch.arange(w) + 0.5) * s
+                for u, v in np.asarray(exclude, dtype=np.float64).reshape(-1, 2):
+                    near = (cx[None, :] - u) ** 2 + (cy[:, None] - v) ** 2 <= radius**2
+                    logits = logits.masked_fill(near, -1e4)
+            out.append(local_soft_argmax(logits))
+        return (torch.cat(out) * s).numpy().astype(np.float64)
+
+    def to_world(self, pixels: np.ndarray) -> np.ndarray:
+        """Image pixels (N, 2) -> world positions (N, 3) on the object's rest plane, through
+        the nominal (calibrated) camera."""
+        cam = self.meta["camera"]
+        return back_project(pixels, np.asarray(cam["K"]), np.asarray(cam["extrinsics"]),
+                            self.meta["plane_z"])  # fmt: skip
 
     def positions(self, images: torch.Tensor) -> np.ndarray:
         """World positions (N, 3), metres, back-projected through the nominal camera onto the
         plane at the object's rest height."""
-        cam = self.meta["camera"]
-        return back_project(self.pixels(images), np.asarray(cam["K"]),
-                            np.asarray(cam["extrinsics"]), self.meta["plane_z"])  # fmt: skip
+        return self.to_world(self.pixels(images))
 
 
 def nominal_camera(env_id: str, image_size: int) -> dict[str, Any]:

@@ -3,10 +3,13 @@ the goal disc) in the first RGB frame of an episode, the calibrated camera turns
 pixels into table positions, and the task's scripted controller acts on the estimates and
 on proprioception. It never reads the simulator's object state.
 
-Lift needs nothing more: the cube does not move until it is grasped. While pushing, the
-cube's position is dead-reckoned from the end effector: once the fingertips reach it, the
-cube stays :data:`PUSH_LEAD` ahead of them along the push direction (measured with the
-privileged expert: 4.0 +- 0.7 cm).
+Lift needs no more vision: the cube does not move until it is grasped. A grasp that closes
+the fingers on nothing (proprioception: the opening falls below :data:`MISS_WIDTH`) means
+the localizer picked a look-alike spot: the policy rises, rules that spot out of the first
+frame's heatmap, takes the next-best peak and tries again (at most :data:`MAX_RETRIES`
+times). While pushing, the cube's position is dead-reckoned from the end effector: once the
+fingertips reach it, the cube stays :data:`PUSH_LEAD` ahead of them along the push
+direction (measured with the privileged expert: 4.0 +- 0.7 cm).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 import torch
 
 from agents.bc import PROPRIO_NAMES
-from agents.experts import Expert, PushExpert, make_expert
+from agents.experts import Expert, LiftExpert, PushExpert, make_expert
 from agents.localizer import Localizer, load_localizer
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
@@ -33,6 +36,9 @@ ROLES: dict[str, tuple[str, ...]] = {env_id: tuple(r) for env_id, r in SHIPPED.i
 OBJECTS = {"object": "cube", "goal": "goal"}
 """the labelled body each role's localizer must have been trained on"""
 PUSH_LEAD = 0.04
+MISS_WIDTH = 0.02  # metres: closed on a 4 cm cube the fingers stay >= 4 cm apart
+MAX_RETRIES = 3
+RETRY_CLEARANCE = 0.06  # rise this far above the cube's plane before trying elsewhere
 
 
 def _check(loc: Localizer, role: str, env_id: str, where: str) -> None:
@@ -87,12 +93,15 @@ class PixelExpert:
         self._proprio = [names.index(n) for n in PROPRIO_NAMES]
         self._target_z = names.index("lift_target_z") if "lift_target_z" in names else None
         self.expert: Expert = make_expert(env_id)
-        self.estimates: dict[str, np.ndarray] = {}
+        self.reset()
 
     def reset(self) -> None:
         """Forget the previous episode: the next call localizes again."""
         self.expert.reset()
-        self.estimates = {}
+        self.estimates: dict[str, np.ndarray] = {}
+        self.frame: torch.Tensor | None = None
+        self.rejected: list[np.ndarray] = []  # object pixels where a grasp closed on nothing
+        self.retreating = False
 
     def localize(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
         """World positions (x, y, z) of every role, from one (H, W, 3) uint8 frame."""
@@ -100,8 +109,20 @@ class PixelExpert:
             raise ValueError(f"the localizers were trained on {self.image_size} px images; "
                              f"the observation is {rgb.shape[1]} x {rgb.shape[0]} px: run the "
                              f"env with image_size={self.image_size}")  # fmt: skip
-        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-        return {role: loc.positions(image)[0] for role, loc in self.localizers.items()}
+        self.frame = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        return {role: loc.positions(self.frame)[0] for role, loc in self.localizers.items()}
+
+    def _missed(self, finger_width: float) -> bool:
+        """A Lift grasp closed on nothing: rule the spot out and pick the next-best peak."""
+        if not (isinstance(self.expert, LiftExpert) and self.expert.phase == 3
+                and finger_width < MISS_WIDTH and len(self.rejected) < MAX_RETRIES):  # fmt: skip
+            return False
+        assert self.frame is not None
+        loc = self.localizers["object"]
+        self.rejected.append(loc.pixels(self.frame, np.array(self.rejected))[0])
+        uv = loc.pixels(self.frame, np.array(self.rejected))
+        self.estimates["object"] = loc.to_world(uv)[0]
+        return True
 
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The action for one ``state+rgb`` observation."""
@@ -112,6 +133,13 @@ class PixelExpert:
             self.estimates = self.localize(np.asarray(obs["rgb"]))
         p = np.asarray(obs["state"], dtype=np.float64)[self._proprio]
         ee = p[:3]
+        if self._missed(float(p[6])):
+            self.retreating = True
+        if self.retreating:  # open and rise straight up before moving to the next spot
+            if ee[2] < self.estimates["object"][2] + RETRY_CLEARANCE:
+                return np.array([0.0, 0.0, 1.0, 1.0], dtype=np.float32)
+            self.retreating = False
+            self.expert.reset()
         cube = self.estimates["object"].copy()
         state = {"ee_pos": ee, "ee_vel": p[3:6], "finger_width": p[6:7], "object_pos": cube}
         if self._target_z is not None:

@@ -27,6 +27,7 @@ from agents.experts import EXPERTS, Expert, make_expert
 from agents.policies import LoadedPolicy, check_spaces, is_checkpoint, load_policy, policy_meta
 from envs.events import EVENT_NAMES
 from envs.panda_env import MAX_IMAGE_SIZE
+from envs.registration import state_names
 from envs.seeding import action_rng, episode_seed
 
 POLICIES = ("random", "expert", "pixel-expert")
@@ -306,8 +307,7 @@ def run_rollouts(
         from agents.pixel_expert import PixelExpert, load_localizers
 
         locs = load_localizers(config.env_id, config.localizers)
-        env_cls = gym.envs.registration.load_env_creator(gym.spec(config.env_id).entry_point)
-        names = env_cls.task_cls.state_names  # type: ignore[attr-defined]
+        names = state_names(config.env_id)
         pixel = [PixelExpert(config.env_id, locs, names) for _ in range(n)]
     learned: LoadedPolicy | None = None
     if is_checkpoint(config.policy):

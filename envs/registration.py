@@ -17,6 +17,14 @@ MAX_EPISODE_STEPS: dict[str, int] = {
 ENV_IDS: tuple[str, ...] = tuple(ENTRY_POINTS)
 
 
+def state_names(env_id: str) -> tuple[str, ...]:
+    """The names of a registered env's state-vector entries (imports only its module)."""
+    import importlib
+
+    module, _, name = ENTRY_POINTS[env_id].partition(":")
+    return tuple(getattr(importlib.import_module(module), name).task_cls.state_names)
+
+
 def register_envs() -> None:
     """Register every id in :data:`ENV_IDS` with Gymnasium (idempotent)."""
     import gymnasium

@@ -23,7 +23,7 @@ PUSH = "domrand/Push-v0"
 
 def test_shipped_checkpoints_are_small_and_match_their_env() -> None:
     for env_id, roles in SHIPPED.items():
-        for role, name in roles.items():
+        for name in roles.values():
             path = MODELS_DIR / name
             assert path.stat().st_size <= 5 * 2**20, path
         locs = load_localizers(env_id)

@@ -400,7 +400,7 @@ def save_bc(policy: BCPolicy, path: str | Path) -> Path:
     return save_checkpoint(path, payload)
 
 
-def load_bc_policy(path: str | Path) -> BCPolicy:
+def load_bc_policy(path: str | Path) -> Any:
     """Read a checkpoint written by :func:`save_bc` (``torch.load(weights_only=True)``)."""
     path = Path(path)
     payload = read_checkpoint(
@@ -409,6 +409,8 @@ def load_bc_policy(path: str | Path) -> BCPolicy:
         missing=PolicyError,
     )  # fmt: skip
     try:
+        if payload.get("net", "bcnet") != "bcnet":  # DAgger's keypoint network
+            return _load_net(payload)
         size, proprio_dim, action_dim, width = (int(v) for v in payload["dims"])
         model = BCNet(size, proprio_dim, action_dim, width)
         model.load_state_dict(payload["state_dict"])
@@ -423,6 +425,18 @@ def load_bc_policy(path: str | Path) -> BCPolicy:
         what = f"lacks {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:300]
         raise PolicyError(
             f"{str(path)!r} is a damaged behaviour-cloning checkpoint ({type(exc).__name__}: "
-            f"{what}); train it again with scripts/train_bc.py"
+            f"{what}); train it again with {_TRAIN_SCRIPTS.get(str(payload.get('net')), 'scripts/train_bc.py')}"
         ) from None
     return policy
+
+
+_TRAIN_SCRIPTS = {"keypoint": "scripts/train_dagger.py"}
+
+
+def _load_net(payload: dict[str, Any]) -> Any:
+    """A checkpoint whose ``net`` is not the plain :class:`BCNet` (``keypoint``: DAgger)."""
+    from agents.dagger_net import policy_from_payload
+
+    if payload["net"] != "keypoint":
+        raise ValueError(f"unknown network {payload['net']!r}; this code reads bcnet, keypoint")
+    return policy_from_payload(payload, PolicyMeta.from_dict(json.loads(payload["meta"])))

@@ -1,0 +1,186 @@
+"""The DAgger policy network: a heatmap trunk finds keypoints (the cube, the end effector
+and, for Push, the goal disc) in the RGB image; their image coordinates, their differences
+and proprioception go through an MLP to the action.
+
+The simulator knows where every keypoint projects, so training adds a heatmap loss on them
+(privileged labels at training time only); at test time the network reads the image and
+proprioception alone. The trunk is :class:`agents.localizer.HeatmapNet`'s (CoordConv,
+stride-2 features, a dilated stride-4 context stage merged back) with one heatmap per
+keypoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agents.localizer import _block, heatmap_loss, local_soft_argmax
+from agents.policies import PolicyError, PolicyMeta
+
+KEYPOINTS: dict[str, tuple[str, ...]] = {
+    "domrand/Lift-v0": ("cube", "ee"),
+    "domrand/Push-v0": ("cube", "goal", "ee"),
+}
+"""the keypoints the network finds, per env id (each is a privileged position projected)"""
+STATE_KEYS = {"cube": "object_pos", "goal": "goal_pos", "ee": "ee_pos"}
+"""the privileged-state entry whose projection labels each keypoint"""
+
+
+class KeypointNet(nn.Module):
+    """Image (N, 3, H, W) in [0, 1] and normalized proprio (N, P) -> actions in [-1, 1].
+
+    ``forward`` also returns the heatmap logits (N, K, H/s, W/s) and the keypoints (N, K, 2)
+    in [-1, 1] image coordinates (x right, y down) that the action head read.
+    """
+
+    def __init__(self, image_size: int, proprio_dim: int, action_dim: int, keypoints: int,
+                 width: int = 16, hidden: int = 256) -> None:  # fmt: skip
+        super().__init__()
+        self.dims = [image_size, proprio_dim, action_dim, keypoints, width, hidden]
+        w, k = width, keypoints
+        self.stride = 2
+        self.stem = _block(5, w)
+        self.down = nn.Sequential(_block(w, 2 * w, 2), _block(2 * w, 2 * w))
+        self.context = nn.Sequential(
+            _block(2 * w, 4 * w, 2),
+            _block(4 * w, 4 * w, dilation=2),
+            _block(4 * w, 4 * w, dilation=4),
+        )
+        self.up = nn.Sequential(_block(6 * w, 2 * w), _block(2 * w, 2 * w))
+        self.heads = nn.Conv2d(2 * w, k, 1)
+        pairs = k * (k - 1) // 2
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * k + 2 * pairs + proprio_dim, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, action_dim), nn.Tanh(),
+        )  # fmt: skip
+
+    def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, K, H/2, W/2) keypoint logits."""
+        n, _, h, w = image.shape
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        x = torch.cat([image * 2.0 - 1.0, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)
+        half = self.down(self.stem(x))
+        ctx = F.interpolate(self.context(half), size=half.shape[-2:], mode="bilinear",
+                            align_corners=False)  # fmt: skip
+        return self.heads(self.up(torch.cat([ctx, half], 1)))  # type: ignore[no-any-return]
+
+    def forward(self, image: torch.Tensor, proprio: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        logits = self.heatmaps(image)
+        n, k, h, w = logits.shape
+        cells = local_soft_argmax(logits.reshape(n * k, h, w)).reshape(n, k, 2)
+        kp = cells / torch.tensor([w, h], dtype=cells.dtype) * 2.0 - 1.0
+        i, j = torch.triu_indices(k, k, 1)
+        feats = [kp.reshape(n, -1), (kp[:, i] - kp[:, j]).reshape(n, -1), proprio]
+        return self.mlp(torch.cat(feats, 1)), logits, kp
+
+
+def keypoint_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                  sigma: float = 1.0, pixel_weight: float = 0.5) -> torch.Tensor:  # fmt: skip
+    """:func:`agents.localizer.heatmap_loss` over every keypoint whose label lies in the
+    image (``valid`` (N, K)); ``target`` (N, K, 2) in [-1, 1] image coordinates."""
+    n, k, h, w = logits.shape
+    cells = (target + 1.0) * 0.5 * torch.tensor([w, h], dtype=target.dtype)
+    mask = valid.reshape(-1)
+    if not bool(mask.any()):
+        return logits.sum() * 0.0
+    return heatmap_loss(logits.reshape(n * k, h, w)[mask], cells.reshape(n * k, 2)[mask],
+                        sigma, pixel_weight)  # fmt: skip
+
+
+def random_shift(images: torch.Tensor, pad: int, gen: torch.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Shift each image by up to ``pad`` px (replicate padding, as in DrQ); returns the
+    images and the shifts (N, 2) in pixels (x, y) that keypoint labels must follow."""
+    n, c, h, w = images.shape
+    if pad == 0:
+        return images, torch.zeros(n, 2)
+    padded = F.pad(images, (pad, pad, pad, pad), mode="replicate")
+    ox = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    oy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    rows = (oy[:, None] + torch.arange(h)[None])[:, None, :, None].expand(n, c, h, w + 2 * pad)
+    cols = (ox[:, None] + torch.arange(w)[None])[:, None, None, :].expand(n, c, h, w)
+    out = padded.gather(2, rows).gather(3, cols)
+    return out, torch.stack([pad - ox, pad - oy], 1).float()
+
+
+@dataclass
+class DaggerPolicy:
+    """A trained :class:`KeypointNet` behind :class:`agents.policies.LoadedPolicy`: it
+    reads the ``rgb`` image and the proprioceptive entries of ``state`` only."""
+
+    model: KeypointNet
+    proprio_mean: torch.Tensor
+    proprio_std: torch.Tensor
+    proprio_indices: list[int]
+    keypoints: tuple[str, ...]
+    meta: PolicyMeta
+    history: dict[str, Any] = field(default_factory=dict)
+
+    def _inputs(self, obs: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(obs, Mapping) or "rgb" not in obs or "state" not in obs:
+            raise PolicyError(
+                "a DAgger policy needs 'state+rgb' observations (a dict with 'rgb' and "
+                "'state'); make the env with obs_mode='state+rgb'"
+            )
+        rgb = np.asarray(obs["rgb"])
+        size = self.meta.image_size
+        if rgb.ndim != 4 or rgb.shape[1:] != (size, size, 3):
+            got = "x".join(str(s) for s in rgb.shape[-3:-1]) if rgb.ndim >= 3 else str(rgb.shape)
+            raise PolicyError(
+                f"the DAgger policy was trained on {size} px images; the observation is "
+                f"{got} px: run the env with image_size={size}"
+            )
+        image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
+        state = np.asarray(obs["state"], dtype=np.float32)
+        p = torch.from_numpy(state[:, self.proprio_indices])
+        return image, (p - self.proprio_mean) / self.proprio_std
+
+    @torch.no_grad()
+    def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Deterministic actions for a batch of ``state+rgb`` observations (or one)."""
+        if isinstance(obs, Mapping) and "rgb" in obs and np.asarray(obs["rgb"]).ndim == 3:
+            return self.act({k: np.asarray(v)[None] for k, v in obs.items()})[0]
+        self.model.eval()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a batch of one: more threads only contend (6x slower on 2 busy cores)
+        try:
+            return self.model(*self._inputs(obs))[0].numpy()  # type: ignore[no-any-return]
+        finally:
+            torch.set_num_threads(threads)
+
+    @torch.no_grad()
+    def keypoints_px(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The keypoints (N, K, 2) the policy sees, in image pixels (u, v)."""
+        self.model.eval()
+        kp = self.model(*self._inputs(obs))[2]
+        return ((kp + 1.0) * 0.5 * self.meta.image_size).numpy()  # type: ignore[no-any-return]
+
+
+def build_model(dims: Sequence[int]) -> KeypointNet:
+    """A :class:`KeypointNet` from its recorded ``dims``."""
+    size, proprio_dim, action_dim, k, width, hidden = (int(v) for v in dims)
+    return KeypointNet(size, proprio_dim, action_dim, k, width, hidden)
+
+
+def policy_from_payload(payload: Mapping[str, Any], meta: PolicyMeta) -> DaggerPolicy:
+    """Rebuild a :class:`DaggerPolicy` from a checkpoint payload (``net: keypoint``);
+    ``KeyError`` / ``TypeError`` / ``ValueError`` / ``RuntimeError`` on damaged content."""
+    model = build_model(payload["dims"])
+    model.load_state_dict(payload["state_dict"])
+    keypoints = tuple(str(k) for k in payload["keypoints"])
+    if keypoints != KEYPOINTS.get(meta.env_id, keypoints) or len(keypoints) != model.dims[3]:
+        raise ValueError(f"keypoints {list(keypoints)} do not match {meta.env_id}'s "
+                         f"{list(KEYPOINTS.get(meta.env_id, ()))}")  # fmt: skip
+    if model.dims[0] != meta.image_size:
+        raise ValueError(f"network built for {model.dims[0]} px, meta says {meta.image_size} px")
+    return DaggerPolicy(model.eval(), torch.as_tensor(payload["proprio_mean"]),
+                        torch.as_tensor(payload["proprio_std"]),
+                        [int(i) for i in payload["proprio_indices"]], keypoints, meta)  # fmt: skip

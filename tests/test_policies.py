@@ -238,7 +238,7 @@ def test_rollout_script_takes_a_checkpoint(sac_ckpt, capsys) -> None:
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["policy"] == str(sac_ckpt) and out["episodes"] == 1
     assert rollout_script.main([*args, "--policy", "greedy"]) == 2
-    assert "random, expert or the path of a checkpoint" in capsys.readouterr().err
+    assert "random, expert, pixel-expert or the path of a checkpoint" in capsys.readouterr().err
 
 
 def test_image_policy_checkpoint_sets_the_rollout_obs_mode(tmp_path) -> None:

@@ -90,6 +90,7 @@ class ExportConfig:
     formats: tuple[str, ...] = ()
     depth: bool = False
     steps: int = 0  # random actions before the capture (varied robot and object states)
+    max_steps: int | None = None  # each sample draws its step count from steps..max_steps
     visibility: bool = True
     policy: str = "random"  # who acts during the ``steps`` before the capture
     overwrite: bool = False
@@ -116,6 +117,8 @@ class ExportConfig:
             raise ValueError(f"seed must be >= 0, got {self.seed}; episode seeds derive from it")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.max_steps is not None and self.max_steps < self.steps:
+            raise ValueError(f"max_steps must be >= steps ({self.steps}), got {self.max_steps}")
         if self.policy not in ("random", "expert"):
             raise ValueError(f"unknown policy {self.policy!r}; allowed: random, expert")
         if self.resume and self.overwrite:
@@ -233,11 +236,14 @@ def _export_sample(index: int) -> int:
     events: list[str] = []
     rng = action_rng(seed)  # a stream apart from the one reset draws the scene from
     expert = None
-    if config.policy == "expert" and config.steps:
+    steps = config.steps
+    if config.max_steps is not None:  # drawn first: the action stream stays apart from it
+        steps = int(rng.integers(config.steps, config.max_steps + 1))
+    if config.policy == "expert" and steps:
         from agents.experts import make_expert
 
         expert = make_expert(config.env_id)
-    for _ in range(config.steps):
+    for _ in range(steps):
         if expert is not None:
             action = expert(env.privileged_state())
         else:

@@ -17,6 +17,18 @@ from envs.export import FORMATS, MAX_NUM_IMAGES, ExportConfig, export_dataset
 from randomizers.errors import PresetError
 
 
+def steps_range(text: str) -> tuple[int, int | None]:
+    """``--steps``: ``N`` (every sample) or ``LO:HI`` (a count per sample, LO..HI)."""
+    lo, sep, hi = text.partition(":")
+    try:
+        out = (int(lo), int(hi) if sep else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or LO:HI (e.g. 0:60), got {text!r}") from None
+    if out[0] < 0 or (out[1] is not None and out[1] < out[0]):
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI, got {text!r}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -39,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         "--format", default="", help=f"comma-separated extra formats: {','.join(FORMATS)}"
     )
     p.add_argument("--depth", action="store_true", help="also write 16-bit depth PNGs (mm)")
-    p.add_argument("--steps", type=int, default=0, help="random actions before each capture")
+    p.add_argument("--steps", type=steps_range, default=(0, None), metavar="N|LO:HI",
+                   help="actions (of --policy) before each capture: N, or a count drawn per "
+                   "sample from LO..HI (robot and object in varied states)")  # fmt: skip
     p.add_argument("--no-visibility", action="store_true", help="skip visible fractions")
     p.add_argument("--backend", default="local", choices=["local", "ray"])
     p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
@@ -50,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         config = ExportConfig(
             env_id=args.env, preset=args.preset, num_images=args.num_images, size=args.size,
             out=args.out, seed=args.seed, workers=args.workers, resume=args.resume,
-            formats=formats, depth=args.depth, steps=args.steps,
+            formats=formats, depth=args.depth, steps=args.steps[0], max_steps=args.steps[1],
             visibility=not args.no_visibility, backend=args.backend, address=args.address,
             overwrite=args.overwrite, policy=args.policy,
         )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,7 @@ def test_torch_dataset(exported: Path) -> None:
         ({"num_images": 0}, "num_images must be >= 1"),
         ({"formats": ("voc",)}, r"unknown format\(s\) \['voc'\]; allowed: coco, bop"),
         ({"steps": -1}, "steps must be >= 0"),
+        ({"steps": 5, "max_steps": 2}, r"max_steps must be >= steps \(5\), got 2"),
     ],
 )
 def test_bad_export_config(kwargs: dict, match: str) -> None:
@@ -259,6 +261,33 @@ def test_a_failing_sample_names_its_index_and_keeps_earlier_ones(tmp_path, monke
     assert sorted(p.name for p in (out / "labels").glob("*.json")) == [
         "000000.json", "000001.json", "000002.json"
     ]  # fmt: skip
+
+
+def test_a_step_range_draws_a_count_per_sample_reproducibly(tmp_path) -> None:
+    def cube_x(out: Path) -> list[float]:
+        rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+        return [next(o for o in r["objects"] if o["name"] == "cube")["world_pose"]["position"][0]
+                for r in rows]  # fmt: skip
+
+    config = ExportConfig(num_images=6, size=16, steps=0, max_steps=40, policy="expert",
+                          seed=3, visibility=False, out=str(tmp_path / "a"))  # fmt: skip
+    a = export_dataset(config, progress=False)
+    b = export_dataset(replace(config, out=str(tmp_path / "b")), progress=False)
+    assert (a / "samples.jsonl").read_bytes() == (b / "samples.jsonl").read_bytes()
+    assert json.loads((a / "manifest.json").read_text())["max_steps"] == 40
+    fixed = export_dataset(replace(config, max_steps=None, out=str(tmp_path / "c")),
+                           progress=False)  # fmt: skip
+    pushed = np.abs(np.subtract(cube_x(a), cube_x(fixed))) > 1e-3  # same scenes, 0 steps
+    assert 0 < pushed.sum() < 6  # some samples were captured mid-push, some before contact
+
+
+@pytest.mark.parametrize("text", ["x", "3:", "5:2", "-1"])
+def test_script_refuses_a_bad_step_range(text: str, capsys) -> None:
+    from scripts import export_dataset as script
+
+    with pytest.raises(SystemExit):
+        script.main(["--out", "unused", "--steps", text])
+    assert "argument --steps: expected" in capsys.readouterr().err
 
 
 def test_expert_steps_before_capture_move_the_robot(tmp_path) -> None:

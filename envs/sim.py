@@ -103,7 +103,8 @@ class Simulation:
                     RuntimeWarning,
                     stacklevel=3,
                 )
-        self.client = BulletClient(connection_mode=mode)
+        with _quiet_stdout():  # the client's shared-memory probe prints "argv[0]=" to stdout
+            self.client = BulletClient(connection_mode=mode)
         self.is_gui = mode == pybullet.GUI
         if self.is_gui:
             self.client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -78,3 +79,15 @@ def test_save_video_errors(tmp_path) -> None:
 
     with pytest.raises(ValueError, match=r"use \.gif or \.mp4"):
         save_video([np.zeros((4, 4, 3), np.uint8)], tmp_path / "a.webm")
+
+
+def test_json_output_is_the_only_thing_on_stdout() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "scripts/rollout.py", "--env", "domrand/Reach-v0", "--episodes", "1",
+         "--json", "--no-progress"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True,
+    )  # fmt: skip
+    assert json.loads(proc.stdout)["episodes"] == 1  # no "argv[0]=" from PyBullet's probe

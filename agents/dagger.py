@@ -42,6 +42,7 @@ from agents.dagger_net import (
     random_shift,
 )
 from agents.experts import make_expert
+from agents.localizer import local_soft_argmax, nominal_camera
 from agents.policies import PolicyMeta
 from envs.seeding import episode_seed
 
@@ -68,10 +69,15 @@ class DaggerConfig:
     lr: float = 1e-3
     width: int = 16
     hidden: int = 256
-    shift: int = 3
+    shift: int = 2
     """random-shift augmentation (px); keypoint labels shift with the image"""
     aux_weight: float = 1.0
     """weight of the keypoint heatmap loss next to the action MSE"""
+    head_steps: int = 2000
+    """extra updates of the action head alone per iteration, on the keypoints the trunk
+    predicts for every frame so far (the joint updates alone are too few for it)"""
+    head_noise: float = 0.5
+    """std (px) of Gaussian noise added to those keypoints"""
     beta_decay: float = 0.5
     resample_appearance: bool = True
     val_episodes: int = 30
@@ -83,7 +89,7 @@ class DaggerConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an int >= 1, got {value!r}")
-        for key in ("val_episodes", "shift"):
+        for key in ("val_episodes", "shift", "head_steps"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key} must be an int >= 0, got {value!r}")
@@ -91,8 +97,10 @@ class DaggerConfig:
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{key} must be a finite number > 0, got {value!r}")
-        if not (math.isfinite(self.aux_weight) and self.aux_weight >= 0):
-            raise ValueError(f"aux_weight must be a finite number >= 0, got {self.aux_weight!r}")
+        for key in ("aux_weight", "head_noise"):
+            value = getattr(self, key)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
         if not 0 <= self.beta_decay <= 1:
             raise ValueError(f"beta_decay must be in [0, 1], got {self.beta_decay!r}")
         size = self.image_size
@@ -237,8 +245,7 @@ def train_steps(policy: DaggerPolicy, data: Frames, opt: torch.optim.Optimizer, 
         idx = torch.randint(0, len(data), (config.batch_size,), generator=gen)
         image, shift = random_shift(data.images[idx].float() / 255.0, config.shift, gen)
         target = data.keypoints[idx] + (shift * 2.0 / size)[:, None, :]
-        proprio = (data.proprio[idx] - policy.proprio_mean) / policy.proprio_std
-        pred, logits, _ = model(image, proprio)
+        pred, logits, _ = model(image, data.proprio[idx])
         loss_a = torch.nn.functional.mse_loss(pred, data.actions[idx])
         valid = data.valid[idx] & (target.abs() < 1.0).all(-1)
         loss_k = keypoint_loss(logits, target, valid)
@@ -252,6 +259,43 @@ def train_steps(policy: DaggerPolicy, data: Frames, opt: torch.optim.Optimizer, 
             bar.update(config.batch_size)
     model.eval()
     return {"action_mse": tot_a / max(steps, 1), "keypoint_loss": tot_k / max(steps, 1)}
+
+
+@torch.no_grad()
+def predict_keypoints(model: KeypointNet, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """The keypoints (N, K, 2) the trunk finds in uint8 images (N, 3, H, W), eval mode."""
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch):
+        logits = model.heatmaps(images[i : i + batch].float() / 255.0)
+        n, k, h, w = logits.shape
+        cells = local_soft_argmax(logits.reshape(n * k, h, w)).reshape(n, k, 2)
+        out.append(cells / torch.tensor([w, h], dtype=cells.dtype) * 2.0 - 1.0)
+    return torch.cat(out)
+
+
+def train_head(policy: DaggerPolicy, data: Frames, kp: torch.Tensor, *, steps: int,
+               config: DaggerConfig, gen: torch.Generator) -> float:  # fmt: skip
+    """``steps`` updates of the action head alone on predicted keypoints ``kp`` (plus
+    Gaussian noise of ``head_noise`` px); returns the mean action MSE."""
+    head = policy.model.mlp
+    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=1e-4)
+    proprio = data.proprio
+    noise = config.head_noise * 2.0 / float(data.images.shape[-1])
+    total = 0.0
+    head.train()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
+        idx = torch.randint(0, len(data), (4 * config.batch_size,), generator=gen)
+        x = kp[idx] + noise * torch.randn(kp[idx].shape, generator=gen)
+        loss = torch.nn.functional.mse_loss(policy.model.head(x, proprio[idx]), data.actions[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach())
+    head.eval()
+    return total / max(steps, 1)
 
 
 @dataclass
@@ -282,8 +326,12 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
                       image_size=config.image_size, extra={"config": asdict(config)})  # fmt: skip
     model = KeypointNet(config.image_size, len(PROPRIO_NAMES), action_dim, len(names),
                         config.width, config.hidden)  # fmt: skip
-    policy = DaggerPolicy(model.eval(), torch.zeros(len(PROPRIO_NAMES)),
-                          torch.ones(len(PROPRIO_NAMES)), proprio_indices, names, meta)  # fmt: skip
+    env.reset(seed=config.seed)
+    rest = env.unwrapped.privileged_state()  # type: ignore[attr-defined]
+    planes = {"cube": float(rest["object_pos"][2]), "goal": float(rest["goal_pos"][2]),
+              "ee": float("nan")}  # fmt: skip
+    model.set_geometry(nominal_camera(env_id, config.image_size), [planes[k] for k in names])
+    policy = DaggerPolicy(model.eval(), proprio_indices, names, meta)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     data: Frames | None = None
     result = DaggerResult(policy)
@@ -300,13 +348,16 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
             bar.close()
             data = got.frames if data is None else data.extend(got.frames)
             if it == 0:  # normalization fixed by the expert's data
-                policy.proprio_mean = data.proprio.mean(0)
-                policy.proprio_std = data.proprio.std(0).clamp_min(1e-3)
+                model.set_normalization(data.proprio.mean(0), data.proprio.std(0).clamp_min(1e-3))
             steps = max(1, round(config.epochs * len(got.frames) / config.batch_size))
             bar = tqdm(total=steps * config.batch_size, desc=f"iter {it} train", unit="img",
                        unit_scale=True, disable=not progress, leave=False)  # fmt: skip
             losses = train_steps(policy, data, opt, steps=steps, config=config, gen=gen, bar=bar)
             bar.close()
+            if config.head_steps:
+                kp = predict_keypoints(model, data.images)
+                losses["head_mse"] = train_head(policy, data, kp, steps=config.head_steps,
+                                                config=config, gen=gen)  # fmt: skip
             row: dict[str, Any] = {
                 "iteration": it, "beta": beta, "frames": len(data),
                 "new_frames": len(got.frames), "rollout_success": float(np.mean(got.successes)),
@@ -360,8 +411,6 @@ def save_dagger(policy: DaggerPolicy, path: str | Path) -> Path:
         "meta": json.dumps(policy.meta.to_dict(), sort_keys=True),
         "dims": list(policy.model.dims),
         "keypoints": list(policy.keypoints),
-        "proprio_mean": policy.proprio_mean.clone(),
-        "proprio_std": policy.proprio_std.clone(),
         "proprio_indices": list(policy.proprio_indices),
         "state_dict": policy.model.state_dict(),
     }

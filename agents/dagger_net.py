@@ -33,11 +33,22 @@ STATE_KEYS = {"cube": "object_pos", "goal": "goal_pos", "ee": "ee_pos"}
 
 
 class KeypointNet(nn.Module):
-    """Image (N, 3, H, W) in [0, 1] and normalized proprio (N, P) -> actions in [-1, 1].
+    """Image (N, 3, H, W) in [0, 1] and raw proprio (N, P) -> actions in [-1, 1].
 
     ``forward`` also returns the heatmap logits (N, K, H/s, W/s) and the keypoints (N, K, 2)
-    in [-1, 1] image coordinates (x right, y down) that the action head read.
+    in [-1, 1] image coordinates (x right, y down) that the action head read. The head also
+    reads each keypoint back-projected through the calibrated camera onto its plane (the
+    table-top rest height of the cube and goal; the end effector's proprioceptive height),
+    as its horizontal offset from the end effector: a camera error shifts the cube's and the
+    end effector's back-projections alike, so their difference stays close to the truth.
     """
+
+    cam_kinv: torch.Tensor
+    cam_r: torch.Tensor
+    cam_origin: torch.Tensor
+    plane_z: torch.Tensor
+    proprio_mean: torch.Tensor
+    proprio_std: torch.Tensor
 
     def __init__(self, image_size: int, proprio_dim: int, action_dim: int, keypoints: int,
                  width: int = 16, hidden: int = 256) -> None:  # fmt: skip
@@ -55,8 +66,16 @@ class KeypointNet(nn.Module):
         self.up = nn.Sequential(_block(6 * w, 2 * w), _block(2 * w, 2 * w))
         self.heads = nn.Conv2d(2 * w, k, 1)
         pairs = k * (k - 1) // 2
+        # fixed, not learned: the calibrated camera, each keypoint's plane height (NaN: the
+        # end effector's own height from proprioception) and the proprio normalization
+        self.register_buffer("cam_kinv", torch.eye(3))
+        self.register_buffer("cam_r", torch.eye(3))
+        self.register_buffer("cam_origin", torch.zeros(3))
+        self.register_buffer("plane_z", torch.full((k,), float("nan")))
+        self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
+        self.register_buffer("proprio_std", torch.ones(proprio_dim))
         self.mlp = nn.Sequential(
-            nn.Linear(2 * k + 2 * pairs + proprio_dim, hidden), nn.ReLU(inplace=True),
+            nn.Linear(4 * k + 2 * pairs + proprio_dim, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, action_dim), nn.Tanh(),
         )  # fmt: skip
@@ -71,15 +90,49 @@ class KeypointNet(nn.Module):
                             align_corners=False)  # fmt: skip
         return self.heads(self.up(torch.cat([ctx, half], 1)))  # type: ignore[no-any-return]
 
+    def set_geometry(self, camera: Mapping[str, Any], plane_z: Sequence[float]) -> None:
+        """The calibrated camera (``K``, 4x4 world-to-camera ``extrinsics``, as
+        :meth:`envs.camera.Camera.info` gives them) and each keypoint's plane height."""
+        ext = torch.as_tensor(np.asarray(camera["extrinsics"], dtype=np.float64))
+        r, t = ext[:3, :3], ext[:3, 3]
+        self.cam_kinv.copy_(torch.linalg.inv(torch.as_tensor(np.asarray(camera["K"], dtype=np.float64))).float())
+        self.cam_r.copy_(r.float())
+        self.cam_origin.copy_((-r.T @ t).float())
+        self.plane_z.copy_(torch.as_tensor(list(plane_z), dtype=torch.float32))
+
+    def set_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Proprioception statistics (of the expert's data)."""
+        self.proprio_mean.copy_(mean)
+        self.proprio_std.copy_(std)
+
+    def world_offsets(self, kp: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        """(N, K, 2): each keypoint back-projected onto its plane, minus the end effector's
+        proprioceptive (x, y), in units of one full-speed step (5 cm), clipped to +-10."""
+        size = float(self.dims[0])
+        uv1 = torch.cat([(kp + 1.0) * 0.5 * size, torch.ones_like(kp[..., :1])], -1)
+        rays = uv1 @ self.cam_kinv.T @ self.cam_r  # rows: R^T K^-1 (u, v, 1)
+        z = torch.where(torch.isnan(self.plane_z), proprio[:, None, 2], self.plane_z)
+        lam = (z - self.cam_origin[2]) / torch.where(rays[..., 2].abs() > 1e-6, rays[..., 2],
+                                                     torch.full_like(rays[..., 2], 1e-6))  # fmt: skip
+        xy = self.cam_origin[:2] + lam[..., None] * rays[..., :2]
+        return ((xy - proprio[:, None, :2]) / 0.05).clamp(-10.0, 10.0)
+
+    def head(self, kp: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        """Actions from keypoints (N, K, 2) in [-1, 1] and raw proprio (N, P)."""
+        n, k = kp.shape[:2]
+        i, j = torch.triu_indices(k, k, 1)
+        norm = (proprio - self.proprio_mean) / self.proprio_std
+        feats = [kp.reshape(n, -1), (kp[:, i] - kp[:, j]).reshape(n, -1),
+                 self.world_offsets(kp, proprio).reshape(n, -1), norm]  # fmt: skip
+        return self.mlp(torch.cat(feats, 1))  # type: ignore[no-any-return]
+
     def forward(self, image: torch.Tensor, proprio: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
         logits = self.heatmaps(image)
         n, k, h, w = logits.shape
         cells = local_soft_argmax(logits.reshape(n * k, h, w)).reshape(n, k, 2)
         kp = cells / torch.tensor([w, h], dtype=cells.dtype) * 2.0 - 1.0
-        i, j = torch.triu_indices(k, k, 1)
-        feats = [kp.reshape(n, -1), (kp[:, i] - kp[:, j]).reshape(n, -1), proprio]
-        return self.mlp(torch.cat(feats, 1)), logits, kp
+        return self.head(kp, proprio), logits, kp
 
 
 def keypoint_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
@@ -117,8 +170,6 @@ class DaggerPolicy:
     reads the ``rgb`` image and the proprioceptive entries of ``state`` only."""
 
     model: KeypointNet
-    proprio_mean: torch.Tensor
-    proprio_std: torch.Tensor
     proprio_indices: list[int]
     keypoints: tuple[str, ...]
     meta: PolicyMeta
@@ -140,8 +191,7 @@ class DaggerPolicy:
             )
         image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
         state = np.asarray(obs["state"], dtype=np.float32)
-        p = torch.from_numpy(state[:, self.proprio_indices])
-        return image, (p - self.proprio_mean) / self.proprio_std
+        return image, torch.from_numpy(state[:, self.proprio_indices])
 
     @torch.no_grad()
     def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -181,6 +231,5 @@ def policy_from_payload(payload: Mapping[str, Any], meta: PolicyMeta) -> DaggerP
                          f"{list(KEYPOINTS.get(meta.env_id, ()))}")  # fmt: skip
     if model.dims[0] != meta.image_size:
         raise ValueError(f"network built for {model.dims[0]} px, meta says {meta.image_size} px")
-    return DaggerPolicy(model.eval(), torch.as_tensor(payload["proprio_mean"]),
-                        torch.as_tensor(payload["proprio_std"]),
-                        [int(i) for i in payload["proprio_indices"]], keypoints, meta)  # fmt: skip
+    return DaggerPolicy(model.eval(), [int(i) for i in payload["proprio_indices"]], keypoints,
+                        meta)  # fmt: skip

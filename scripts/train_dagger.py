@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shift", type=int, default=d.shift, help="random-shift augmentation (px)")
     p.add_argument("--aux-weight", type=float, default=d.aux_weight,
                    help="weight of the keypoint heatmap loss")  # fmt: skip
+    p.add_argument("--head-steps", type=int, default=d.head_steps,
+                   help="action-head-only updates per iteration on the predicted keypoints")  # fmt: skip
+    p.add_argument("--head-noise", type=float, default=d.head_noise,
+                   help="keypoint noise (px) for those updates")  # fmt: skip
     p.add_argument("--beta-decay", type=float, default=d.beta_decay,
                    help="the expert acts with probability BETA_DECAY**iteration per step")  # fmt: skip
     p.add_argument("--no-resample-appearance", action="store_true",
@@ -73,7 +77,8 @@ def check_args(args: argparse.Namespace) -> tuple[DaggerConfig, str | None]:
     config = DaggerConfig(
         iterations=args.iterations, episodes_per_iteration=args.episodes_per_iteration,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width,
-        shift=args.shift, aux_weight=args.aux_weight, beta_decay=args.beta_decay,
+        shift=args.shift, aux_weight=args.aux_weight, head_steps=args.head_steps,
+        head_noise=args.head_noise, beta_decay=args.beta_decay,
         resample_appearance=not args.no_resample_appearance, val_episodes=args.val_episodes,
         image_size=args.image_size, seed=args.seed,
     )  # fmt: skip
@@ -101,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         val = f"{row['val_success']:.2f}" if "val_success" in row else "-"
         print(f"iteration {row['iteration']}: beta {row['beta']:.2f}, {row['frames']} frames, "
               f"rollout success {row['rollout_success']:.2f}, validation success {val}, "
-              f"action MSE {row['action_mse']:.4f}, keypoint loss {row['keypoint_loss']:.3f}, "
+              f"action MSE {row['action_mse']:.4f} (head {row.get('head_mse', float('nan')):.4f}), keypoint loss {row['keypoint_loss']:.3f}, "
               f"{row['seconds']:.0f} s", flush=True)  # fmt: skip
 
     result = run_dagger(args.env, preset, config, progress=not args.no_progress, log=show)

@@ -82,6 +82,9 @@ class DaggerConfig:
     resample_appearance: bool = True
     val_episodes: int = 30
     image_size: int = 64
+    init_localizer: str | None = None
+    """a localizer checkpoint (:mod:`agents.localizer`) whose trunk and heatmap head start
+    the network's trunk and cube heatmap; None: random initialization"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -298,6 +301,27 @@ def train_head(policy: DaggerPolicy, data: Frames, kp: torch.Tensor, *, steps: i
     return total / max(steps, 1)
 
 
+def init_from_localizer(model: KeypointNet, path: str, names: tuple[str, ...], size: int) -> None:
+    """Copy a localizer's trunk and heatmap head (into the cube keypoint's channel)."""
+    from agents.localizer import load_localizer
+
+    loc = load_localizer(path)
+    width, stride = model.dims[4], 1
+    if (loc.config.width, loc.config.stem_stride, loc.image_size) != (width, stride, size):
+        raise ValueError(
+            f"{path!r} is a localizer of width {loc.config.width}, stem stride "
+            f"{loc.config.stem_stride} on {loc.image_size} px images; the DAgger network has "
+            f"width {width}, stem stride {stride} on {size} px: train a matching localizer"
+        )
+    state = {k: v for k, v in loc.model.state_dict().items() if not k.startswith("head.")}
+    model.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        c = names.index("cube")
+        head = loc.model.state_dict()
+        model.heads.weight[c] = head["head.weight"][0]
+        model.heads.bias[c] = head["head.bias"][0]  # type: ignore[index]
+
+
 @dataclass
 class DaggerResult:
     """The selected policy and one row per iteration."""
@@ -326,6 +350,8 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
                       image_size=config.image_size, extra={"config": asdict(config)})  # fmt: skip
     model = KeypointNet(config.image_size, len(PROPRIO_NAMES), action_dim, len(names),
                         config.width, config.hidden)  # fmt: skip
+    if config.init_localizer is not None:
+        init_from_localizer(model, config.init_localizer, names, config.image_size)
     env.reset(seed=config.seed)
     rest = env.unwrapped.privileged_state()  # type: ignore[attr-defined]
     planes = {"cube": float(rest["object_pos"][2]), "goal": float(rest["goal_pos"][2]),

@@ -63,6 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-resample-appearance", action="store_true",
                    help="keep one appearance per training episode (default: new every step)")  # fmt: skip
     p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--init-localizer", default=None, metavar="CKPT",
+                   help="start the trunk from this localizer checkpoint (same width, 64 px)")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     p.add_argument("--no-progress", action="store_true")
@@ -80,13 +82,20 @@ def check_args(args: argparse.Namespace) -> tuple[DaggerConfig, str | None]:
         shift=args.shift, aux_weight=args.aux_weight, head_steps=args.head_steps,
         head_noise=args.head_noise, beta_decay=args.beta_decay,
         resample_appearance=not args.no_resample_appearance, val_episodes=args.val_episodes,
-        image_size=args.image_size, seed=args.seed,
+        image_size=args.image_size, init_localizer=args.init_localizer, seed=args.seed,
     )  # fmt: skip
     preset = None if args.preset in ("none", "") else args.preset
     if preset is not None:
         from randomizers.presets import load_preset
 
         load_preset(preset)  # an unknown preset fails here, not after the first iteration
+    if args.init_localizer is not None:
+        from agents.dagger import init_from_localizer
+        from agents.dagger_net import KeypointNet
+
+        names = KEYPOINTS[args.env]
+        net = KeypointNet(config.image_size, 7, 4, len(names), config.width, config.hidden)
+        init_from_localizer(net, args.init_localizer, names, config.image_size)  # refused here
     check_output_file(args.out, kind="bc", suffixes=(".pt",), force=args.force)
     return config, preset
 

@@ -112,7 +112,12 @@ BAD_ARGS = {
     "unknown-preset": (["--preset", "no_such_preset"], ["no_such_preset"]),
     "out-not-pt": (["--out", "{tmp}/model.zip"], ["--out must end in .pt"]),
     "out-foreign-file": (["--out", "{tmp}/notes.pt"], ["already exists", "not a domrand checkpoint", "--force"]),
+    "init-localizer-missing": (["--init-localizer", "{tmp}/none.pt"], ["localizer checkpoint", "none.pt", "not found"]),
+    "init-localizer-not-a-localizer": (["--init-localizer", "{tmp}/notes.pt"], ["notes.pt", "not a readable localizer checkpoint"]),
+    "init-localizer-other-size": (["--init-localizer", "{root}/assets/models/lift_cube64.pt"],
+                                  ["width 16, stem stride 1 on 64 px images", f"width 4, stem stride 1 on {SIZE} px"]),
 }  # fmt: skip
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("case", list(BAD_ARGS), ids=list(BAD_ARGS))
@@ -120,7 +125,7 @@ def test_bad_arguments_exit_2(case: str, tmp_path: Path, capsys: pytest.CaptureF
     args, words = BAD_ARGS[case]
     (tmp_path / "notes.pt").write_text("my notes")
     argv = ["--env", "domrand/Lift-v0", "--out", str(tmp_path / "x.pt"), *TINY]
-    argv += [a.replace("{tmp}", str(tmp_path)) for a in args]  # argparse: the last one wins
+    argv += [a.replace("{tmp}", str(tmp_path)).replace("{root}", str(ROOT)) for a in args]  # argparse: the last one wins
     assert train_dagger.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import yaml
 
 from agents.plots import bar_chart
 from agents.pose_regressor import (
+    PoseData,
     RegressorConfig,
     error_summary,
     load_pose_data,
@@ -154,19 +155,18 @@ def _export(config: AblationConfig, preset: str, folder: Path, n: int, seed: int
     )  # fmt: skip
 
 
-def run_ablation(
+def export_test_sets(
     config: AblationConfig,
     *,
     progress: bool = True,
     log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Export, train and evaluate every configuration; write ``table.md``, ``results.json``
-    and ``ablation.png`` into ``config.out`` and return the results."""
+    timings: dict[str, float] | None = None,
+) -> dict[str, PoseData]:
+    """Export (or reuse) the held-out test sets of :data:`TEST_SETS` under
+    ``config.out/data``; the occlusions set keeps the images whose target is 10-90% visible."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-
+    timings = {} if timings is None else timings
     tests = {}
     for i, name in enumerate(TEST_SETS):
         t0 = time.perf_counter()
@@ -182,9 +182,23 @@ def run_ablation(
             data = data.subset(np.flatnonzero(keep)[: config.test_images])
         tests[name] = data
         timings[f"export test_{name}"] = time.perf_counter() - t0
-        log(f"test set {name}: {len(data)} images "
+        log(f"test set {name}: {len(data)} images in {folder} "
             f"(target visible fraction mean {np.nanmean(data.visible_fraction):.2f})")  # fmt: skip
+    return tests
 
+
+def run_ablation(
+    config: AblationConfig,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Export, train and evaluate every configuration; write ``table.md``, ``results.json``
+    and ``ablation.png`` into ``config.out`` and return the results."""
+    out = Path(config.out)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    tests = export_test_sets(config, progress=progress, log=log, timings=timings)
     results: dict[str, Any] = {"config": asdict(config), "rows": {}, "timings_s": timings}
     for name in config.configs:
         j = list(TRAIN_CONFIGS).index(name)  # the data seed follows the name, not the order
@@ -264,4 +278,31 @@ def markdown_table(results: Mapping[str, Any]) -> str:
         f"this invocation {results.get('wall_s', 0) / 60:.1f} min (configurations finished by "
         "an earlier run with the same settings are reused, not retrained)."
     )
+    return "\n".join(lines) + "\n"
+
+
+def localizer_rows(paths: Sequence[str], tests: Mapping[str, PoseData]) -> dict[str, Any]:
+    """Evaluate localizer checkpoints on the same test sets as the regressors (position
+    error through the calibrated camera): ``{checkpoint: {test set: summary}}``."""
+    from agents.localizer import check_compatible, evaluate_localizer, load_localizer
+
+    rows: dict[str, Any] = {}
+    for path in paths:
+        loc = load_localizer(path)
+        rows[str(path)] = {}
+        for name, data in tests.items():
+            check_compatible(loc, data, path)
+            summary = evaluate_localizer(loc, data)
+            rows[str(path)][name] = {k: v for k, v in summary.items() if not k.endswith("_xy")}
+    return rows
+
+
+def localizer_table(rows: Mapping[str, Any]) -> str:
+    """Markdown: mean ± std (median) cm per localizer and test set."""
+    lines = ["| localizer | object only | with distractors | with occlusions |",
+             "|---|---:|---:|---:|"]  # fmt: skip
+    for path, sets in rows.items():
+        cells = [f"{sets[t]['mean_cm']:.2f} ± {sets[t]['std_cm']:.2f} "
+                 f"({sets[t]['median_cm']:.2f})" for t in TEST_SETS]  # fmt: skip
+        lines.append(f"| `{Path(path).name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -13,14 +13,26 @@ Example (the README's table, measured on the camera-shift domain):
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from agents.ablation import HELD_OUT, TABLE_II, TRAIN_CONFIGS, AblationConfig, run_ablation
+from agents.ablation import (
+    HELD_OUT,
+    TABLE_II,
+    TRAIN_CONFIGS,
+    AblationConfig,
+    export_test_sets,
+    localizer_rows,
+    localizer_table,
+    run_ablation,
+)
+from agents.localizer import load_localizer
 from agents.policies import check_output_dir
 from agents.rollout import check_image_size
 from envs import ENV_IDS
 from envs.export import ExportError
+from envs.files import write_atomic
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--object", default=d.object_name, help="object whose position to regress")
     p.add_argument("--domain", default=d.domain, choices=HELD_OUT,
                    help="held-out domain of the test sets")  # fmt: skip
+    p.add_argument("--localizer", nargs="+", default=[], metavar="CKPT",
+                   help="also evaluate these localizer checkpoints on the test sets (with "
+                   "--configs '' only they are evaluated); writes localizers.md/.json")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -66,13 +81,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    out = Path(config.out)
     try:
+        for path in args.localizer:  # a missing or corrupt checkpoint fails before any work
+            load_localizer(path)
+        if args.localizer:
+            tests = export_test_sets(config, progress=not args.no_progress)
+            rows = localizer_rows(args.localizer, tests)
+            write_atomic(out / "localizers.json", json.dumps(rows, indent=2))
+            write_atomic(out / "localizers.md", localizer_table(rows))
+            print(localizer_table(rows))
+            if not config.configs:
+                return 0
         results = run_ablation(config, progress=not args.no_progress)
-    except (ExportError, KeyError) as exc:  # e.g. an --object the env does not have
+    except (ExportError, KeyError, ValueError, FileNotFoundError) as exc:
+        # e.g. an --object the env does not have, a localizer for another image size
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
         return 2
-    out = Path(config.out)
     print()
     print((out / "table.md").read_text())
     print(f"wrote {out / 'table.md'}, {out / 'results.json'}, {out / 'ablation.png'} "

@@ -226,3 +226,29 @@ def test_gan_configuration_points_at_the_shipped_checkpoint() -> None:
     preset = train_preset("tobin_gan")
     for kind in ("texture", "distractors"):
         assert Path(preset[kind]["gan_checkpoint"]).is_file()
+
+
+def test_ablation_script_evaluates_localizers_on_the_same_test_sets(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.ablation import export_test_sets
+    from agents.localizer import LocalizerConfig, load_data, save_localizer, train_localizer
+    from scripts import ablation as script
+
+    loc = train_localizer(load_data(tiny_data, "cube"), None,
+                          LocalizerConfig(epochs=1, batch_size=8, width=4),
+                          env_id="domrand/Lift-v0", progress=False)  # fmt: skip
+    ckpt = save_localizer(loc, tmp_path / "loc.pt")
+    out = str(tmp_path / "abl")
+    argv = ["--out", out, "--size", "32", "--test-images", "3", "--workers", "1",
+            "--configs", "", "--localizer", str(ckpt), "--no-progress"]  # fmt: skip
+    assert script.main(argv) == 0
+    rows = json.loads((tmp_path / "abl" / "localizers.json").read_text())[str(ckpt)]
+    config = AblationConfig(out=out, size=32, test_images=3, workers=1)
+    tests = export_test_sets(config, progress=False, log=lambda _: None)  # reused, not redone
+    assert {k: v["n"] for k, v in rows.items()} == {k: len(v) for k, v in tests.items()}
+    assert "| `loc.pt` |" in (tmp_path / "abl" / "localizers.md").read_text()
+    assert not (tmp_path / "abl" / "models").exists()  # no regressor was trained
+    capsys.readouterr()
+    assert script.main([*argv[:-2], str(tmp_path / "missing.pt"), "--no-progress"]) == 2
+    assert "missing.pt' not found" in capsys.readouterr().err

@@ -31,6 +31,16 @@ def back_project(
     return points
 
 
+def project(points: np.ndarray, K: np.ndarray, extrinsics: np.ndarray) -> np.ndarray:
+    """Pixels (N, 2), (column, row), of world points (N, 3): the inverse of
+    :func:`back_project` for points on its plane."""
+    pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    E = np.asarray(extrinsics, dtype=np.float64)
+    cam = pts @ E[:3, :3].T + E[:3, 3]
+    pix = cam @ np.asarray(K, dtype=np.float64).T
+    return pix[:, :2] / pix[:, 2:3]
+
+
 @dataclass(frozen=True)
 class FloorReport:
     """Error (cm) of a perfect pixel detector back-projected through the nominal camera."""

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from agents.camera_geometry import back_project
+from agents.camera_geometry import back_project, project
 from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.pose_regressor import PoseData, load_pose_data
 
@@ -191,6 +191,11 @@ class Localizer:
         cam = self.meta["camera"]
         return back_project(pixels, np.asarray(cam["K"]), np.asarray(cam["extrinsics"]),
                             self.meta["plane_z"])  # fmt: skip
+
+    def world_to_pixels(self, points: np.ndarray) -> np.ndarray:
+        """World points (N, 3) -> image pixels (N, 2) through the nominal camera."""
+        cam = self.meta["camera"]
+        return project(points, np.asarray(cam["K"]), np.asarray(cam["extrinsics"]))
 
     def positions(self, images: torch.Tensor) -> np.ndarray:
         """World positions (N, 3), metres, back-projected through the nominal camera onto the

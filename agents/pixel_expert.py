@@ -7,9 +7,11 @@ Lift needs no more vision: the cube does not move until it is grasped. A grasp t
 the fingers on nothing (proprioception: the opening falls below :data:`MISS_WIDTH`) means
 the localizer picked a look-alike spot: the policy rises, rules that spot out of the first
 frame's heatmap, takes the next-best peak and tries again (at most :data:`MAX_RETRIES`
-times). While pushing, the cube's position is dead-reckoned from the end effector: once the
-fingertips reach it, the cube stays :data:`PUSH_LEAD` ahead of them along the push
-direction (measured with the privileged expert: 4.0 +- 0.7 cm).
+times). A pushed cube moves: with ``track`` (Push's default, :data:`TRACK`) it is
+localized again in every frame, by a localizer trained on frames captured mid-push
+(``export_dataset.py --policy expert --steps 0:60``); without, its position is dead-reckoned
+from the end effector: once the fingertips reach it, the cube stays :data:`PUSH_LEAD` ahead
+of them along the push direction (measured with the privileged expert: 4.0 +- 0.7 cm).
 """
 
 from __future__ import annotations
@@ -24,21 +26,29 @@ import torch
 from agents.bc import PROPRIO_NAMES
 from agents.experts import Expert, LiftExpert, PushExpert, make_expert
 from agents.localizer import Localizer, load_localizer
+from randomizers.presets import preset_dir
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
-"""where the shipped localizer checkpoints live"""
-SHIPPED: dict[str, dict[str, str]] = {
-    "domrand/Lift-v0": {"object": "lift_cube64.pt"},
-    "domrand/Push-v0": {"object": "push_cube64.pt", "goal": "push_goal64.pt"},
+MODELS_DIR = preset_dir().parent / "models"
+"""where the shipped localizer checkpoints live (installed package or source checkout)"""
+ROLES: dict[str, tuple[str, ...]] = {
+    "domrand/Lift-v0": ("object",),
+    "domrand/Push-v0": ("object", "goal"),
 }
-"""the localizer checkpoints ``--policy pixel-expert`` uses, per env and role"""
-ROLES: dict[str, tuple[str, ...]] = {env_id: tuple(r) for env_id, r in SHIPPED.items()}
+"""the localizers a pixel expert needs, per env"""
+SHIPPED: dict[str, dict[str, str]] = {"domrand/Lift-v0": {"object": "lift_cube64.pt"}}
+"""the localizer checkpoints ``--policy pixel-expert`` uses when none is given"""
 OBJECTS = {"object": "cube", "goal": "goal"}
 """the labelled body each role's localizer must have been trained on"""
+TRACK: dict[str, bool] = {"domrand/Lift-v0": False, "domrand/Push-v0": True}
+"""whether the cube is localized again in every frame (else only in the first)"""
 PUSH_LEAD = 0.04
 MISS_WIDTH = 0.02  # metres: closed on a 4 cm cube the fingers stay >= 4 cm apart
 MAX_RETRIES = 3
 RETRY_CLEARANCE = 0.06  # rise this far above the cube's plane before trying elsewhere
+RETRIES = ("look-again", "first-frame")
+"""after a missed grasp: go back to the starting pose and localize in a new frame (the cube
+may have been knocked), or take the next-best peak of the first frame"""
+SAME_SPOT = 0.015  # metres: a new estimate this close to a missed spot is that spot again
 
 
 def _check(loc: Localizer, role: str, env_id: str, where: str) -> None:
@@ -62,6 +72,11 @@ def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None
     if unknown:
         raise ValueError(f"{env_id}'s pixel expert has localizer roles "
                          f"{', '.join(ROLES[env_id])}; got {', '.join(unknown)}")  # fmt: skip
+    missing = [r for r in ROLES[env_id] if r not in paths and r not in SHIPPED.get(env_id, {})]
+    if missing:
+        raise ValueError(f"no localizer for {env_id}'s {', '.join(missing)} ships with the "
+                         f"package; train them (assets/models/README.md) and pass "
+                         + " ".join(f"--localizer {r}=CKPT" for r in missing))  # fmt: skip
     out = {}
     for role in ROLES[env_id]:
         path = Path(paths.get(role) or MODELS_DIR / SHIPPED[env_id][role])
@@ -81,7 +96,8 @@ class PixelExpert:
     height); call :meth:`reset` at the start of every episode."""
 
     def __init__(self, env_id: str, localizers: Mapping[str, Localizer],
-                 state_names: Sequence[str]) -> None:  # fmt: skip
+                 state_names: Sequence[str], *, track: bool | None = None,
+                 retry: str = "look-again") -> None:  # fmt: skip
         missing = sorted(set(ROLES.get(env_id, ())) - set(localizers))
         if env_id not in ROLES or missing:
             raise ValueError(f"a pixel expert for {env_id!r} needs localizers for "
@@ -93,6 +109,10 @@ class PixelExpert:
         self._proprio = [names.index(n) for n in PROPRIO_NAMES]
         self._target_z = names.index("lift_target_z") if "lift_target_z" in names else None
         self.expert: Expert = make_expert(env_id)
+        self.track = TRACK[env_id] if track is None else track
+        if retry not in RETRIES:
+            raise ValueError(f"unknown retry {retry!r}; allowed: {', '.join(RETRIES)}")
+        self.retry = retry
         self.reset()
 
     def reset(self) -> None:
@@ -101,28 +121,52 @@ class PixelExpert:
         self.estimates: dict[str, np.ndarray] = {}
         self.frame: torch.Tensor | None = None
         self.rejected: list[np.ndarray] = []  # object pixels where a grasp closed on nothing
-        self.retreating = False
+        self.retrying = 0  # 1: rising after a miss, 2: returning to the starting pose
+        self.home: np.ndarray | None = None
 
-    def localize(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """World positions (x, y, z) of every role, from one (H, W, 3) uint8 frame."""
+    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
         if rgb.shape != (self.image_size, self.image_size, 3):
             raise ValueError(f"the localizers were trained on {self.image_size} px images; "
                              f"the observation is {rgb.shape[1]} x {rgb.shape[0]} px: run the "
                              f"env with image_size={self.image_size}")  # fmt: skip
-        self.frame = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+
+    def localize(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """World positions (x, y, z) of every role, from one (H, W, 3) uint8 frame."""
+        self.frame = self._tensor(rgb)
         return {role: loc.positions(self.frame)[0] for role, loc in self.localizers.items()}
 
     def _missed(self, finger_width: float) -> bool:
-        """A Lift grasp closed on nothing: rule the spot out and pick the next-best peak."""
-        if not (isinstance(self.expert, LiftExpert) and self.expert.phase == 3
-                and finger_width < MISS_WIDTH and len(self.rejected) < MAX_RETRIES):  # fmt: skip
-            return False
-        assert self.frame is not None
+        """A Lift grasp closed on nothing (and retries are left)."""
+        return (isinstance(self.expert, LiftExpert) and self.expert.phase == 3
+                and finger_width < MISS_WIDTH and len(self.rejected) < MAX_RETRIES)  # fmt: skip
+
+    def _look_again(self, frame: torch.Tensor) -> None:
+        """Localize the object again, ruling out the spots where grasps closed on nothing
+        when the best peak falls on one of them."""
         loc = self.localizers["object"]
-        self.rejected.append(loc.pixels(self.frame, np.array(self.rejected))[0])
-        uv = loc.pixels(self.frame, np.array(self.rejected))
-        self.estimates["object"] = loc.to_world(uv)[0]
-        return True
+        pos = loc.positions(frame)[0]
+        missed = loc.to_world(np.array(self.rejected))
+        if np.min(np.linalg.norm(missed[:, :2] - pos[:2], axis=1)) < SAME_SPOT:
+            pos = loc.to_world(loc.pixels(frame, np.array(self.rejected)))[0]
+        self.estimates["object"] = pos
+
+    def _retry_action(self, rgb: np.ndarray, ee: np.ndarray) -> np.ndarray | None:
+        """Rise, (return to the starting pose,) localize again; None once ready to grasp."""
+        assert self.frame is not None and self.home is not None
+        if self.retrying == 1:
+            if ee[2] < self.estimates["object"][2] + RETRY_CLEARANCE:
+                return np.array([0.0, 0.0, 1.0, 1.0], dtype=np.float32)
+            if self.retry == "first-frame":
+                self._look_again(self.frame)
+                self.retrying = 0
+                return None
+            self.retrying = 2
+        if np.linalg.norm(self.home - ee) > 0.02:
+            return np.append(self.expert.move(ee, self.home), 1.0).astype(np.float32)
+        self._look_again(self._tensor(rgb))
+        self.retrying = 0
+        return None
 
     def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The action for one ``state+rgb`` observation."""
@@ -131,14 +175,20 @@ class PixelExpert:
                              "(a dict with 'rgb' and 'state')")  # fmt: skip
         if not self.estimates:
             self.estimates = self.localize(np.asarray(obs["rgb"]))
+            self.home = np.asarray(obs["state"], dtype=np.float64)[self._proprio][:3]
+        elif self.track:
+            now = self.localizers["object"].positions(self._tensor(np.asarray(obs["rgb"])))
+            self.estimates["object"] = now[0]
         p = np.asarray(obs["state"], dtype=np.float64)[self._proprio]
         ee = p[:3]
-        if self._missed(float(p[6])):
-            self.retreating = True
-        if self.retreating:  # open and rise straight up before moving to the next spot
-            if ee[2] < self.estimates["object"][2] + RETRY_CLEARANCE:
-                return np.array([0.0, 0.0, 1.0, 1.0], dtype=np.float32)
-            self.retreating = False
+        if not self.retrying and self._missed(float(p[6])):
+            loc = self.localizers["object"]
+            self.rejected.append(loc.world_to_pixels(self.estimates["object"][None])[0])
+            self.retrying = 1
+        if self.retrying:
+            action = self._retry_action(np.asarray(obs["rgb"]), ee)
+            if action is not None:
+                return action
             self.expert.reset()
         cube = self.estimates["object"].copy()
         state = {"ee_pos": ee, "ee_vel": p[3:6], "finger_width": p[6:7], "object_pos": cube}
@@ -147,7 +197,7 @@ class PixelExpert:
         if "goal" in self.estimates:
             goal = self.estimates["goal"]
             state["goal_pos"] = goal
-            if isinstance(self.expert, PushExpert) and self.expert.phase == 2:
+            if not self.track and isinstance(self.expert, PushExpert) and self.expert.phase == 2:
                 cube = self._pushed(cube, goal, ee)
                 self.estimates["object"] = state["object_pos"] = cube
         return self.expert(state)

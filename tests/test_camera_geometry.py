@@ -44,3 +44,13 @@ def test_floor_script(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown preset 'nonexistent'" in capsys.readouterr().err
     assert floor_script.main(["--n", "0"]) == 2
     assert "--n must be >= 1" in capsys.readouterr().err
+
+
+def test_project_inverts_back_project() -> None:
+    from agents.camera_geometry import back_project, project
+
+    K = np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]])
+    c, s = np.cos(0.8), np.sin(0.8)  # a camera looking down at the table, rows orthonormal
+    E = np.array([[0.0, 1, 0, 0], [c, 0, -s, 0.19], [-s, 0, -c, 1.52], [0, 0, 0, 1]])
+    uv = np.array([[10.0, 20.0], [31.5, 40.25], [60.0, 5.0]])
+    np.testing.assert_allclose(project(back_project(uv, K, E, 0.645), K, E), uv, atol=1e-9)

@@ -15,6 +15,7 @@ import pytest
 from agents.localizer import load_localizer, save_localizer
 from agents.pixel_expert import MODELS_DIR, SHIPPED, PixelExpert, load_localizers
 from agents.rollout import RolloutConfig, run_rollouts
+from envs.registration import state_names
 from scripts import rollout as rollout_script
 
 LIFT = "domrand/Lift-v0"
@@ -69,11 +70,17 @@ def test_rollout_script_grasps_from_pixels(capsys: pytest.CaptureFixture[str]) -
     assert summary["success_rate"] >= 2 / 3  # nominal visuals, exact camera
 
 
-def test_pushes_with_dead_reckoning() -> None:
-    config = RolloutConfig(env_id=PUSH, episodes=2, policy="pixel-expert", seed=4)
+def test_push_runs_on_given_localizers_and_needs_them(relabelled) -> None:
+    paths = {"object": str(relabelled["push_cube"]), "goal": str(relabelled["push_goal"])}
+    config = RolloutConfig(env_id=PUSH, episodes=2, policy="pixel-expert", seed=4,
+                           localizers=paths)  # fmt: skip
     assert (config.obs_mode, config.image_size) == ("state+rgb", 64)
-    summary, results = run_rollouts(config, progress=False)
-    assert len(results) == 2 and summary.success_rate >= 0.5
+    _, results = run_rollouts(config, progress=False)
+    assert [r.index for r in results] == [0, 1]
+    with pytest.raises(ValueError, match="no localizer for domrand/Push-v0's object, goal ships"):
+        RolloutConfig(env_id=PUSH, episodes=1, policy="pixel-expert")
+    with pytest.raises(ValueError, match="pass --localizer goal=CKPT"):
+        load_localizers(PUSH, {"object": paths["object"]})
 
 
 def test_dead_reckoning_keeps_the_cube_ahead_of_the_fingers() -> None:
@@ -86,34 +93,35 @@ def test_dead_reckoning_keeps_the_cube_ahead_of_the_fingers() -> None:
 
 @pytest.fixture(scope="module")
 def relabelled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The shipped Lift localizer with its recorded env, object or image size changed."""
+    """The shipped Lift localizer with its recorded env, object or image size changed (the
+    Push ones only exercise the code: their weights were trained on Lift images)."""
     root = tmp_path_factory.mktemp("pixel")
     base = load_localizer(MODELS_DIR / SHIPPED[LIFT]["object"])
     out = {}
     for name, change in (("env", {"env_id": PUSH}), ("object", {"object": "goal"}),
-                         ("size", {"image_size": 128})):  # fmt: skip
+                         ("push_cube", {"env_id": PUSH}),
+                         ("push_goal", {"env_id": PUSH, "object": "goal"}),
+                         ("push_cube128", {"env_id": PUSH, "image_size": 128})):  # fmt: skip
         loc = dataclasses.replace(base, meta={**base.meta, **change})
         out[name] = save_localizer(loc, root / f"{name}.pt")
     return out
 
 
 @pytest.mark.parametrize(
-    ("name", "env_id", "role", "message"),
+    ("paths", "env_id", "message"),
     [
-        ("env", LIFT, "object", "was trained on domrand/Push-v0; the pixel expert runs domrand/Lift-v0"),
-        ("object", LIFT, "object", "localizes 'goal'; the object localizer of domrand/Lift-v0 must localize 'cube'"),
-        ("size", PUSH, "object", "expect different image sizes [64, 128]"),
+        ({"object": "env"}, LIFT, "was trained on domrand/Push-v0; the pixel expert runs domrand/Lift-v0"),
+        ({"object": "object"}, LIFT, "localizes 'goal'; the object localizer of domrand/Lift-v0 must localize 'cube'"),
+        ({"object": "push_cube128", "goal": "push_goal"}, PUSH, "expect different image sizes [64, 128]"),
+        ({"object": "push_goal", "goal": "push_goal"}, PUSH, "the object localizer of domrand/Push-v0 must localize 'cube'"),
     ],
+    ids=["env", "object", "image-size", "goal-as-object"],
 )  # fmt: skip
-def test_refuses_localizers_made_for_something_else(relabelled, name, env_id, role,
+def test_refuses_localizers_made_for_something_else(relabelled, paths, env_id,
                                                      message) -> None:  # fmt: skip
-    path = str(relabelled[name])
-    if name == "size":  # a Push cube localizer at 128 px next to the shipped 64 px goal one
-        base = load_localizer(MODELS_DIR / SHIPPED[PUSH]["object"])
-        loc = dataclasses.replace(base, meta={**base.meta, "image_size": 128})
-        path = str(save_localizer(loc, relabelled["size"].with_name("push128.pt")))
+    given = {role: str(relabelled[name]) for role, name in paths.items()}
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        load_localizers(env_id, {role: path})
+        load_localizers(env_id, given)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +149,36 @@ def test_refuses_the_wrong_image_size_at_act_time() -> None:
     obs = {"rgb": np.zeros((32, 32, 3), np.uint8), "state": np.zeros(len(env_names), np.float32)}
     with pytest.raises(ValueError, match="trained on 64 px images; the observation is 32 x 32"):
         policy(obs)
+
+
+@pytest.mark.parametrize("retry", ["look-again", "first-frame"])
+def test_a_missed_grasp_is_retried_elsewhere(retry: str, monkeypatch) -> None:
+    """The first look lands 8 cm beside the cube: the fingers close on nothing, the policy
+    rules the spot out, looks again and lifts the cube."""
+    env = gym.make(LIFT, obs_mode="state+rgb", image_size=64)
+    locs = load_localizers(LIFT)
+    loc = locs["object"]
+    real = loc.positions
+    calls = []
+
+    def first_one_wrong(images):
+        calls.append(1)
+        out = real(images)
+        if len(calls) == 1:
+            out[:, 1] += 0.08
+        return out
+
+    monkeypatch.setattr(loc, "positions", first_one_wrong)
+    policy = PixelExpert(LIFT, locs, env.unwrapped.task.state_names, retry=retry)
+    obs, _ = env.reset(seed=11)
+    for _ in range(100):
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        if terminated or truncated:
+            break
+    env.close()
+    assert len(policy.rejected) == 1 and info["is_success"]
+
+
+def test_unknown_retry_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown retry 'again'; allowed: look-again, first-frame"):
+        PixelExpert(LIFT, load_localizers(LIFT), state_names(LIFT), retry="again")

@@ -333,8 +333,11 @@ class DaggerResult:
 
 
 def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progress: bool = True,
-               log: Callable[[dict[str, Any]], None] | None = None) -> DaggerResult:  # fmt: skip
-    """The DAgger loop (see the module docstring); deterministic for a given config."""
+               log: Callable[[dict[str, Any]], None] | None = None,
+               checkpoint: str | Path | None = None) -> DaggerResult:  # fmt: skip
+    """The DAgger loop (see the module docstring); deterministic for a given config.
+    ``checkpoint``: after every iteration that is the best so far on validation, write the
+    policy there (so an interrupted run leaves its best finished iteration)."""
     names = check_env(env_id)
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
@@ -400,6 +403,12 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
                     best = (row["val_success"], it, state)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             result.log.append(row)
+            if checkpoint is not None and (best is None or best[1] == it):
+                extra = {**meta.extra, "log": result.log, "selected_iteration": it,
+                         "train_seconds": row["seconds"], "keypoints": list(names),
+                         "frames": len(data), "finished": False}  # fmt: skip
+                policy.meta = PolicyMeta(**{**meta.to_dict(), "extra": extra})
+                save_dagger(policy, checkpoint)
             if log is not None:
                 log(row)
     finally:
@@ -414,7 +423,7 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
     result.seconds = round(time.perf_counter() - t0, 1)
     extra = {**meta.extra, "log": result.log, "selected_iteration": result.selected_iteration,
              "train_seconds": result.seconds, "keypoints": list(names),
-             "frames": len(data) if data is not None else 0}  # fmt: skip
+             "frames": len(data) if data is not None else 0, "finished": True}  # fmt: skip
     policy.meta = PolicyMeta(**{**meta.to_dict(), "extra": extra})
     return result
 

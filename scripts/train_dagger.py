@@ -3,7 +3,8 @@
 DAgger in randomized simulation; the checkpoint runs with ``scripts/rollout.py --policy``.
 
 Each iteration prints its validation success (learner-only rollouts on the training
-preset, seeds disjoint from training); the best iteration is kept. Beside the checkpoint
+preset, seeds disjoint from training); the best iteration is kept, and written to the
+checkpoint as soon as it is finished (an interrupted run leaves a usable policy). Beside the checkpoint
 go ``CKPT.log.json`` (config, one row per iteration, wall time) and ``CKPT.curve.png``.
 
 Example:
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
               f"action MSE {row['action_mse']:.4f} (head {row.get('head_mse', float('nan')):.4f}), keypoint loss {row['keypoint_loss']:.3f}, "
               f"{row['seconds']:.0f} s", flush=True)  # fmt: skip
 
-    result = run_dagger(args.env, preset, config, progress=not args.no_progress, log=show)
+    result = run_dagger(args.env, preset, config, progress=not args.no_progress, log=show,
+                        checkpoint=args.out)  # the best iteration so far, after each one
     path = save_dagger(result.policy, args.out)
     seconds = round(time.perf_counter() - t0, 1)
     summary = {"checkpoint": str(path), "env": args.env, "preset": preset,

@@ -65,6 +65,24 @@ def _same(x: torch.Tensor, y: torch.Tensor) -> bool:
     return torch.equal(x.isnan(), y.isnan()) and torch.equal(x.nan_to_num(), y.nan_to_num())
 
 
+def test_interrupted_run_leaves_its_best_iteration(tmp_path: Path) -> None:
+    from agents.dagger import DaggerConfig, run_dagger
+
+    out = tmp_path / "cut.pt"
+    config = DaggerConfig(iterations=3, episodes_per_iteration=1, epochs=0.5, val_episodes=1,
+                          width=4, hidden=16, batch_size=8, image_size=SIZE, head_steps=5)  # fmt: skip
+
+    def stop(row: dict[str, Any]) -> None:
+        if row["iteration"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_dagger("domrand/Lift-v0", None, config, progress=False, log=stop, checkpoint=out)
+    policy = load_policy(out)
+    assert policy.meta.extra["finished"] is False
+    assert [r["iteration"] for r in policy.meta.extra["log"]] in ([0], [0, 1])
+
+
 def test_runs_through_rollout_script(lift_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--env", "domrand/Lift-v0", "--policy", str(lift_ckpt), "--preset", "target",
             "--episodes", "1", "--json", "--no-progress"]  # fmt: skip

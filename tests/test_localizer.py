@@ -133,4 +133,5 @@ def test_evaluating_a_subset_pairs_each_image_with_its_own_label(data) -> None:
     part = evaluate_localizer(loc, val.subset(np.array([5, 2, 9])))
     assert part["n"] == 3
     np.testing.assert_allclose(part["true_xy"], np.asarray(whole["true_xy"])[[5, 2, 9]])
-    np.testing.assert_allclose(part["predicted_xy"], np.asarray(whole["predicted_xy"])[[5, 2, 9]])
+    np.testing.assert_allclose(part["predicted_xy"], np.asarray(whole["predicted_xy"])[[5, 2, 9]],
+                               atol=1e-4)  # batch size may change the last float bits

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.localizer import _block, heatmap_loss, local_soft_argmax
+from agents.localizer import HeatmapTrunk, heatmap_loss, local_soft_argmax
 from agents.policies import PolicyError, PolicyMeta
 
 KEYPOINTS: dict[str, tuple[str, ...]] = {
@@ -32,7 +32,7 @@ STATE_KEYS = {"cube": "object_pos", "goal": "goal_pos", "ee": "ee_pos"}
 """the privileged-state entry whose projection labels each keypoint"""
 
 
-class KeypointNet(nn.Module):
+class KeypointNet(HeatmapTrunk):
     """Image (N, 3, H, W) in [0, 1] and raw proprio (N, P) -> actions in [-1, 1].
 
     ``forward`` also returns the heatmap logits (N, K, H/s, W/s) and the keypoints (N, K, 2)
@@ -52,18 +52,9 @@ class KeypointNet(nn.Module):
 
     def __init__(self, image_size: int, proprio_dim: int, action_dim: int, keypoints: int,
                  width: int = 16, hidden: int = 256) -> None:  # fmt: skip
-        super().__init__()
+        super().__init__(width)
         self.dims = [image_size, proprio_dim, action_dim, keypoints, width, hidden]
         w, k = width, keypoints
-        self.stride = 2
-        self.stem = _block(5, w)
-        self.down = nn.Sequential(_block(w, 2 * w, 2), _block(2 * w, 2 * w))
-        self.context = nn.Sequential(
-            _block(2 * w, 4 * w, 2),
-            _block(4 * w, 4 * w, dilation=2),
-            _block(4 * w, 4 * w, dilation=4),
-        )
-        self.up = nn.Sequential(_block(6 * w, 2 * w), _block(2 * w, 2 * w))
         self.heads = nn.Conv2d(2 * w, k, 1)
         pairs = k * (k - 1) // 2
         # fixed, not learned: the calibrated camera, each keypoint's plane height (NaN: the
@@ -82,13 +73,7 @@ class KeypointNet(nn.Module):
 
     def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
         """(N, K, H/2, W/2) keypoint logits."""
-        n, _, h, w = image.shape
-        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-        x = torch.cat([image * 2.0 - 1.0, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)
-        half = self.down(self.stem(x))
-        ctx = F.interpolate(self.context(half), size=half.shape[-2:], mode="bilinear",
-                            align_corners=False)  # fmt: skip
-        return self.heads(self.up(torch.cat([ctx, half], 1)))  # type: ignore[no-any-return]
+        return self.heads(self.features(image * 2.0 - 1.0))  # type: ignore[no-any-return]
 
     def set_geometry(self, camera: Mapping[str, Any], plane_z: Sequence[float]) -> None:
         """The calibrated camera (``K``, 4x4 world-to-camera ``extrinsics``, as

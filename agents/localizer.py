@@ -67,10 +67,11 @@ def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
     )
 
 
-class HeatmapNet(nn.Module):
-    """Image (plus two pixel-coordinate channels) -> heatmap logits at 1 / (2 x stem_stride)
+class HeatmapTrunk(nn.Module):
+    """Image (plus two pixel-coordinate channels) -> features at 1 / (2 x stem_stride)
     resolution: a stem, a stride-4 stage with dilated convolutions for context, and an
-    upsampling stage that merges the stride-2 features back in."""
+    upsampling stage that merges the stride-2 features back in. Shared by the localizer and
+    the DAgger keypoint network (same layer names, so one's weights load into the other)."""
 
     def __init__(self, width: int = 16, stem_stride: int = 1) -> None:
         super().__init__()
@@ -84,10 +85,9 @@ class HeatmapNet(nn.Module):
             _block(4 * w, 4 * w, dilation=4),
         )
         self.up = nn.Sequential(_block(6 * w, 2 * w), _block(2 * w, 2 * w))
-        self.head = nn.Conv2d(2 * w, 1, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [-1, 1] -> (N, H / stride, W / stride) logits."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, 2 x width, H / stride, W / stride)."""
         n, _, h, w = x.shape
         yy, xx = torch.meshgrid(
             torch.linspace(-1, 1, h, device=x.device), torch.linspace(-1, 1, w, device=x.device),
@@ -97,7 +97,19 @@ class HeatmapNet(nn.Module):
         half = self.down(self.stem(x))
         ctx = F.interpolate(self.context(half), size=half.shape[-2:], mode="bilinear",
                             align_corners=False)  # fmt: skip
-        return self.head(self.up(torch.cat([ctx, half], 1)))[:, 0]
+        return self.up(torch.cat([ctx, half], 1))  # type: ignore[no-any-return]
+
+
+class HeatmapNet(HeatmapTrunk):
+    """The trunk and a 1x1 convolution: one heatmap of the object's projected centre."""
+
+    def __init__(self, width: int = 16, stem_stride: int = 1) -> None:
+        super().__init__(width, stem_stride)
+        self.head = nn.Conv2d(2 * width, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, H / stride, W / stride) logits."""
+        return self.head(self.features(x))[:, 0]  # type: ignore[no-any-return]
 
 
 def _centres(n: int) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """Agents: scripted experts, rollouts, and (later) learned policies and models."""
 
-from agents.experts import EXPERTS, Expert, make_expert
+from agents.policies.experts import EXPERTS, Expert, make_expert
 
 __all__ = ["EXPERTS", "Expert", "make_expert"]

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.bc import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, OBS_MODE, PROPRIO_NAMES
+from agents.policies.bc import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, OBS_MODE, PROPRIO_NAMES
 from agents.checkpoints import save_checkpoint
 from agents.dagger_net import (
     KEYPOINTS,
@@ -41,9 +41,9 @@ from agents.dagger_net import (
     keypoint_loss,
     random_shift,
 )
-from agents.experts import make_expert
+from agents.policies.experts import make_expert
 from agents.localizer import local_soft_argmax, nominal_camera
-from agents.policies import PolicyMeta
+from agents.policies.contract import PolicyMeta
 from envs.seeding import episode_seed
 
 NET_KIND = "keypoint"
@@ -433,7 +433,7 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
 
 def save_dagger(policy: DaggerPolicy, path: str | Path) -> Path:
     """Write a behaviour-cloning ``.pt`` checkpoint whose ``net`` is a keypoint network
-    (:func:`agents.bc.load_bc_policy` and ``rollout.py --policy CKPT`` read it)."""
+    (:func:`agents.policies.bc.load_bc_policy` and ``rollout.py --policy CKPT`` read it)."""
     import json
 
     path = Path(path)

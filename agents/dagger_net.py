@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.localizer import HeatmapTrunk, heatmap_loss, local_soft_argmax
-from agents.policies import PolicyError, PolicyMeta
+from agents.policies.contract import PolicyError, PolicyMeta
 
 KEYPOINTS: dict[str, tuple[str, ...]] = {
     "domrand/Lift-v0": ("cube", "ee"),
@@ -151,7 +151,7 @@ def random_shift(images: torch.Tensor, pad: int, gen: torch.Generator
 
 @dataclass
 class DaggerPolicy:
-    """A trained :class:`KeypointNet` behind :class:`agents.policies.LoadedPolicy`: it
+    """A trained :class:`KeypointNet` behind :class:`agents.policies.contract.LoadedPolicy`: it
     reads the ``rgb`` image and the proprioceptive entries of ``state`` only."""
 
     model: KeypointNet

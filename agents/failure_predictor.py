@@ -11,10 +11,10 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from agents.experts import make_expert
+from agents.policies.experts import make_expert
 from envs.panda_env import PandaTaskEnv
 from envs.seeding import action_rng, episode_seed
-from randomizers.rare_events import check_event
+from agents.rare_events import check_event
 
 
 @dataclass

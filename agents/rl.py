@@ -2,7 +2,7 @@
 
 :func:`train` builds a vector env of ``gym.make(env_id, randomization=preset, ...)``, trains,
 logs to TensorBoard next to the checkpoint and saves a ``.zip`` whose ``domrand.json``
-member (:class:`agents.policies.PolicyMeta`) records the env id, preset and obs mode.
+member (:class:`agents.policies.contract.PolicyMeta`) records the env id, preset and obs mode.
 
 SAC can start from the scripted expert, which is what makes Push learn in minutes on a
 CPU (plain SAC showed no successes in its first 30k steps): ``demos`` expert episodes,
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.policies import PolicyMeta, check_output_file, save_sb3
+from agents.policies.contract import PolicyMeta, check_output_file, save_sb3
 from agents.rollout import WORKER_ERRORS, VectorEnvWorkerError, check_image_size
 
 ALGOS: tuple[str, ...] = ("sac", "ppo")
@@ -147,7 +147,7 @@ class TrainConfig:
         if self.demos and self.algo != "sac":
             raise ValueError("demos fill a replay buffer, so they need an off-policy algo: --algo sac")
         if self.demos:
-            from agents.experts import EXPERTS
+            from agents.policies.experts import EXPERTS
 
             if self.env_id not in EXPERTS:
                 raise ValueError(f"demos need a scripted expert; none exists for {self.env_id}")
@@ -583,7 +583,7 @@ def add_expert_demos(
     returns the step count."""
     from tqdm import tqdm
 
-    from agents.experts import make_expert
+    from agents.policies.experts import make_expert
 
     env_id = venv.get_attr("spec")[0].id
     n = venv.num_envs

@@ -23,8 +23,8 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from agents.experts import EXPERTS, Expert, make_expert
-from agents.policies import LoadedPolicy, check_spaces, is_checkpoint, load_policy, policy_meta
+from agents.policies.experts import EXPERTS, Expert, make_expert
+from agents.policies.contract import LoadedPolicy, check_spaces, is_checkpoint, load_policy, policy_meta
 from envs.events import EVENT_NAMES
 from envs.panda_env import MAX_IMAGE_SIZE
 from envs.registration import state_names
@@ -81,7 +81,7 @@ class RolloutConfig:
     policy: str = "expert"
     """``random`` (uniform actions), ``expert`` (the scripted expert of the task),
     ``pixel-expert`` (localizers on the RGB image -> the scripted expert,
-    :mod:`agents.pixel_expert`) or the path of a policy checkpoint (``.zip`` SB3, ``.pt``
+    :mod:`agents.policies.pixel_expert`) or the path of a policy checkpoint (``.zip`` SB3, ``.pt``
     behaviour cloning)"""
     obs_mode: str | None = None
     """observation mode of the env; None: the checkpoint's, or ``state``"""
@@ -148,7 +148,7 @@ class RolloutConfig:
 
     def _pixel_expert_settings(self) -> None:
         """The pixel expert reads ``state+rgb`` at its localizers' image size."""
-        from agents.pixel_expert import load_localizers
+        from agents.policies.pixel_expert import load_localizers
 
         size = next(iter(load_localizers(self.env_id, self.localizers).values())).image_size
         if self.obs_mode not in (None, PIXEL_OBS_MODE):
@@ -304,7 +304,7 @@ def run_rollouts(
     ]
     pixel: list[Any] = []
     if config.policy == "pixel-expert":
-        from agents.pixel_expert import PixelExpert, load_localizers
+        from agents.policies.pixel_expert import PixelExpert, load_localizers
 
         locs = load_localizers(config.env_id, config.localizers)
         names = state_names(config.env_id)

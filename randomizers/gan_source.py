@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.gan import GanCheckpointError, generate, latents, load_generator
-from agents.gan_model import Generator
+from agents.gan.generator import GanCheckpointError, generate, latents, load_generator
+from agents.gan.model import Generator
 from randomizers.errors import PresetError
 
 _LOADED: dict[tuple[str, int, int], GanSource] = {}

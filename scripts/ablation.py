@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.ablation import (
+from agents.experiments.ablation import (
     HELD_OUT,
     TABLE_II,
     TRAIN_CONFIGS,
@@ -28,10 +28,10 @@ from agents.ablation import (
     run_ablation,
 )
 from agents.localizer import load_localizer
-from agents.policies import check_output_dir
+from agents.policies.contract import check_output_dir
 from agents.rollout import check_image_size
 from envs import ENV_IDS
-from envs.export import ExportError
+from envs.dataset.export import ExportError
 from envs.files import write_atomic
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.balance import BalanceConfig, balance, save_balanced
-from agents.policies import check_output_dir
+from agents.experiments.balance import BalanceConfig, balance, save_balanced
+from agents.policies.contract import check_output_dir
 from agents.rollout import POLICIES, VectorEnvWorkerError, check_image_size
 from envs import ENV_IDS
 from envs.events import EVENT_NAMES
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table())
     print(f"\nwrote {out / 'episodes.jsonl'} and {out / 'summary.md'}")
     if args.export:
-        from envs.export import ExportConfig, ExportError, export_dataset
+        from envs.dataset.export import ExportConfig, ExportError, export_dataset
 
         n = len(natural) + len(resimulated)
         try:

@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.bc_transfer import TransferConfig, run_transfer
-from agents.policies import check_output_dir
+from agents.experiments.bc_transfer import TransferConfig, run_transfer
+from agents.policies.contract import check_output_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -20,9 +20,9 @@ import platform
 import sys
 from pathlib import Path
 
-from agents.policies import OutputPathError, check_output_dir
+from agents.policies.contract import OutputPathError, check_output_dir
 from envs import ENV_IDS
-from envs.benchmark import (
+from envs.benchmark.core import (
     EXPORT_DEFINITIONS,
     check_arguments,
     export_table,

@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.localizer import check_compatible, evaluate_localizer, load_data, load_localizer
 from agents.plots import scatter_xy
-from agents.policies import OutputPathError, check_output_dir
+from agents.policies.contract import OutputPathError, check_output_dir
 from agents.pose_regressor import PoseData
 
 

@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from agents.evaluation import EvalConfig, evaluate
+from agents.experiments.evaluation import EvalConfig, evaluate
 from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS
 from randomizers.errors import PresetError
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env_id = args.env
         if env_id is None:
-            from agents.policies import is_checkpoint, policy_meta
+            from agents.policies.contract import is_checkpoint, policy_meta
 
             if not is_checkpoint(args.model):
                 raise ValueError(f"--env is required with --model {args.model}")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from agents.plots import scatter_xy
-from agents.policies import OutputPathError, check_output_dir
+from agents.policies.contract import OutputPathError, check_output_dir
 from agents.pose_regressor import (
     check_compatible,
     error_summary,

@@ -13,7 +13,7 @@ import sys
 import time
 
 from envs import ENV_IDS
-from envs.export import FORMATS, MAX_NUM_IMAGES, ExportConfig, export_dataset
+from envs.dataset.export import FORMATS, MAX_NUM_IMAGES, ExportConfig, export_dataset
 from randomizers.errors import PresetError
 
 

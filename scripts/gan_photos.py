@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.gan_data import DEMO_PHOTOS, write_demo_photos
-from agents.policies import check_output_dir
+from agents.gan.data import DEMO_PHOTOS, write_demo_photos
+from agents.policies.contract import check_output_dir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,8 +17,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from agents.gan import GanCheckpointError
-from agents.gan_metrics import MIN_NUM, format_report, quality_report
+from agents.gan.generator import GanCheckpointError
+from agents.gan.metrics import MIN_NUM, format_report, quality_report
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,10 +16,10 @@ from pathlib import Path
 from PIL import Image
 
 from envs import ENV_IDS
-from envs.contact_sheet import contact_sheet
+from envs.dataset.sheets import contact_sheet
 from envs.panda_env import MAX_IMAGE_SIZE
 from randomizers.errors import PresetError
-from randomizers.preview import preview_grid
+from envs.preview import preview_grid
 
 MAX_NUM = 1024  # frames in one grid (each one is a reset and a render)
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.policies import check_output_dir, policy_meta
+from agents.policies.contract import check_output_dir, policy_meta
 from agents.rl import ALGOS, TrainConfig
-from agents.robustness import RobustnessConfig, run_robustness
+from agents.experiments.robustness import RobustnessConfig, run_robustness
 from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS
 from randomizers.errors import PresetError

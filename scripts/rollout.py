@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.policies import OutputPathError, check_output_dir
+from agents.policies.contract import OutputPathError, check_output_dir
 from agents.rollout import POLICIES, RolloutConfig, VectorEnvWorkerError, run_rollouts, save_video
 from envs import ENV_IDS
 from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
@@ -146,7 +146,7 @@ def check_video_path(video: str) -> None:
 def record(args: argparse.Namespace) -> int:
     """``--record NAME``: expert demonstrations into a Minari dataset; prints the same
     summary as a plain rollout. Errors propagate to :func:`main`."""
-    from agents.bc import OBS_MODE, check_dataset_id, record_demonstrations
+    from agents.policies.bc import OBS_MODE, check_dataset_id, record_demonstrations
     from agents.rollout import summarize
 
     if args.policy != "expert":

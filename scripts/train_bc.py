@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from agents.bc import (
+from agents.policies.bc import (
     OBS_MODE,
     BCConfig,
     check_bc_image_size,
@@ -24,7 +24,7 @@ from agents.bc import (
     train_bc,
 )
 from agents.plots import line_chart
-from agents.policies import PolicyMeta, check_output_file
+from agents.policies.contract import PolicyMeta, check_output_file
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -28,7 +28,7 @@ import torch
 
 from agents.dagger import DaggerConfig, check_env, run_dagger, save_dagger
 from agents.dagger_net import KEYPOINTS
-from agents.policies import check_output_file
+from agents.policies.contract import check_output_file
 
 DEFAULT_PRESET = "tobin_photos"
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.gan_data import CropConfig
-from agents.gan_model import SIZES, UPSAMPLING, GANConfig
-from agents.gan_train import TrainConfig, train_gan
-from agents.policies import check_output_file
+from agents.gan.data import CropConfig
+from agents.gan.model import SIZES, UPSAMPLING, GANConfig
+from agents.gan.train import TrainConfig, train_gan
+from agents.policies.contract import check_output_file
 
 
 def main(argv: list[str] | None = None) -> int:

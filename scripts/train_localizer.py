@@ -27,7 +27,7 @@ from agents.localizer import (
     save_localizer,
     train_localizer,
 )
-from agents.policies import check_output_file
+from agents.policies.contract import check_output_file
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from agents.policies import check_output_file
+from agents.policies.contract import check_output_file
 from agents.rl import ALGOS, VEC_ENVS, HyperparamError, TrainConfig, hyperparam_help, train
 from agents.rollout import VectorEnvWorkerError
 from envs import ENV_IDS

@@ -19,7 +19,7 @@ import json
 import sys
 
 from agents.plots import line_chart
-from agents.policies import check_output_file
+from agents.policies.contract import check_output_file
 from agents.pose_regressor import (
     RegressorConfig,
     check_training_data,

@@ -1,0 +1,1 @@
+"""Experiment drivers: evaluation, ablations, robustness sweeps, BC transfer and rare-event balancing."""

@@ -1,0 +1,215 @@
+"""Modular pixel policy, as in Tobin et al. (2017): localizers find the cube (and, for Push,
+the goal disc) in the first RGB frame of an episode, the calibrated camera turns those
+pixels into table positions, and the task's scripted controller acts on the estimates and
+on proprioception. It never reads the simulator's object state.
+
+Lift needs no more vision: the cube does not move until it is grasped. A grasp that closes
+the fingers on nothing (proprioception: the opening falls below :data:`MISS_WIDTH`) means
+the localizer picked a look-alike spot: the policy rises, rules that spot out of the first
+frame's heatmap, takes the next-best peak and tries again (at most :data:`MAX_RETRIES`
+times). A pushed cube moves: with ``track`` (Push's default, :data:`TRACK`) it is
+localized again in every frame, by a localizer trained on frames captured mid-push
+(``export_dataset.py --policy expert --steps 0:60``); without, its position is dead-reckoned
+from the end effector: once the fingertips reach it, the cube stays :data:`PUSH_LEAD` ahead
+of them along the push direction (measured with the privileged expert: 4.0 +- 0.7 cm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.policies.bc import PROPRIO_NAMES
+from agents.policies.experts import Expert, LiftExpert, PushExpert, make_expert
+from agents.localizer import Localizer, load_localizer
+from randomizers.presets import preset_dir
+
+MODELS_DIR = preset_dir().parent / "models"
+"""where the shipped localizer checkpoints live (installed package or source checkout)"""
+ROLES: dict[str, tuple[str, ...]] = {
+    "domrand/Lift-v0": ("object",),
+    "domrand/Push-v0": ("object", "goal"),
+}
+"""the localizers a pixel expert needs, per env"""
+SHIPPED: dict[str, dict[str, str]] = {"domrand/Lift-v0": {"object": "lift_cube64.pt"}}
+"""the localizer checkpoints ``--policy pixel-expert`` uses when none is given"""
+OBJECTS = {"object": "cube", "goal": "goal"}
+"""the labelled body each role's localizer must have been trained on"""
+TRACK: dict[str, bool] = {"domrand/Lift-v0": False, "domrand/Push-v0": True}
+"""whether the cube is localized again in every frame (else only in the first)"""
+PUSH_LEAD = 0.04
+MISS_WIDTH = 0.02  # metres: closed on a 4 cm cube the fingers stay >= 4 cm apart
+MAX_RETRIES = 3
+RETRY_CLEARANCE = 0.06  # rise this far above the cube's plane before trying elsewhere
+RETRIES = ("look-again", "first-frame")
+"""after a missed grasp: go back to the starting pose and localize in a new frame (the cube
+may have been knocked), or take the next-best peak of the first frame"""
+SAME_SPOT = 0.015  # metres: a new estimate this close to a missed spot is that spot again
+
+
+def _check(loc: Localizer, role: str, env_id: str, where: str) -> None:
+    """Refuse a localizer trained for another env or object, naming both sides."""
+    if loc.meta["env_id"] != env_id:
+        raise ValueError(f"{where} was trained on {loc.meta['env_id']}; the pixel expert runs "
+                         f"{env_id}: train one on {env_id} images")  # fmt: skip
+    if loc.meta["object"] != OBJECTS[role]:
+        raise ValueError(f"{where} localizes {loc.meta['object']!r}; the {role} localizer of "
+                         f"{env_id} must localize {OBJECTS[role]!r}")  # fmt: skip
+
+
+def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None
+                    ) -> dict[str, Localizer]:  # fmt: skip
+    """The localizers a pixel expert for ``env_id`` needs: ``paths`` (role -> checkpoint),
+    else the shipped ones in :data:`MODELS_DIR`; each is checked against env and object."""
+    if env_id not in ROLES:
+        raise ValueError(f"no pixel expert for {env_id!r}; it exists for: {', '.join(ROLES)}")
+    paths = dict(paths or {})
+    unknown = sorted(set(paths) - set(ROLES[env_id]))
+    if unknown:
+        raise ValueError(f"{env_id}'s pixel expert has localizer roles "
+                         f"{', '.join(ROLES[env_id])}; got {', '.join(unknown)}")  # fmt: skip
+    missing = [r for r in ROLES[env_id] if r not in paths and r not in SHIPPED.get(env_id, {})]
+    if missing:
+        raise ValueError(f"no localizer for {env_id}'s {', '.join(missing)} ships with the "
+                         f"package; train them (assets/models/README.md) and pass "
+                         + " ".join(f"--localizer {r}=CKPT" for r in missing))  # fmt: skip
+    out = {}
+    for role in ROLES[env_id]:
+        path = Path(paths.get(role) or MODELS_DIR / SHIPPED[env_id][role])
+        loc = load_localizer(path)
+        _check(loc, role, env_id, repr(str(path)))
+        out[role] = loc
+    sizes = {loc.image_size for loc in out.values()}
+    if len(sizes) > 1:
+        raise ValueError(f"{env_id}'s localizers expect different image sizes {sorted(sizes)}; "
+                         "train them at one size")  # fmt: skip
+    return out
+
+
+class PixelExpert:
+    """A stateful policy over ``state+rgb`` observations that reads only the image and the
+    proprioceptive entries (:data:`agents.policies.bc.PROPRIO_NAMES`, plus Lift's constant target
+    height); call :meth:`reset` at the start of every episode."""
+
+    def __init__(self, env_id: str, localizers: Mapping[str, Localizer],
+                 state_names: Sequence[str], *, track: bool | None = None,
+                 retry: str = "look-again") -> None:  # fmt: skip
+        missing = sorted(set(ROLES.get(env_id, ())) - set(localizers))
+        if env_id not in ROLES or missing:
+            raise ValueError(f"a pixel expert for {env_id!r} needs localizers for "
+                             f"{', '.join(ROLES.get(env_id, ('?',)))}; missing {missing}")  # fmt: skip
+        self.env_id = env_id
+        self.localizers = dict(localizers)
+        self.image_size = next(iter(self.localizers.values())).image_size
+        names = list(state_names)
+        self._proprio = [names.index(n) for n in PROPRIO_NAMES]
+        self._target_z = names.index("lift_target_z") if "lift_target_z" in names else None
+        self.expert: Expert = make_expert(env_id)
+        self.track = TRACK[env_id] if track is None else track
+        if retry not in RETRIES:
+            raise ValueError(f"unknown retry {retry!r}; allowed: {', '.join(RETRIES)}")
+        self.retry = retry
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous episode: the next call localizes again."""
+        self.expert.reset()
+        self.estimates: dict[str, np.ndarray] = {}
+        self.frame: torch.Tensor | None = None
+        self.rejected: list[np.ndarray] = []  # object pixels where a grasp closed on nothing
+        self.retrying = 0  # 1: rising after a miss, 2: returning to the starting pose
+        self.home: np.ndarray | None = None
+
+    def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        if rgb.shape != (self.image_size, self.image_size, 3):
+            raise ValueError(f"the localizers were trained on {self.image_size} px images; "
+                             f"the observation is {rgb.shape[1]} x {rgb.shape[0]} px: run the "
+                             f"env with image_size={self.image_size}")  # fmt: skip
+        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+
+    def localize(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """World positions (x, y, z) of every role, from one (H, W, 3) uint8 frame."""
+        self.frame = self._tensor(rgb)
+        return {role: loc.positions(self.frame)[0] for role, loc in self.localizers.items()}
+
+    def _missed(self, finger_width: float) -> bool:
+        """A Lift grasp closed on nothing (and retries are left)."""
+        return (isinstance(self.expert, LiftExpert) and self.expert.phase == 3
+                and finger_width < MISS_WIDTH and len(self.rejected) < MAX_RETRIES)  # fmt: skip
+
+    def _look_again(self, frame: torch.Tensor) -> None:
+        """Localize the object again, ruling out the spots where grasps closed on nothing
+        when the best peak falls on one of them."""
+        loc = self.localizers["object"]
+        pos = loc.positions(frame)[0]
+        missed = loc.to_world(np.array(self.rejected))
+        if np.min(np.linalg.norm(missed[:, :2] - pos[:2], axis=1)) < SAME_SPOT:
+            pos = loc.to_world(loc.pixels(frame, np.array(self.rejected)))[0]
+        self.estimates["object"] = pos
+
+    def _retry_action(self, rgb: np.ndarray, ee: np.ndarray) -> np.ndarray | None:
+        """Rise, (return to the starting pose,) localize again; None once ready to grasp."""
+        assert self.frame is not None and self.home is not None
+        if self.retrying == 1:
+            if ee[2] < self.estimates["object"][2] + RETRY_CLEARANCE:
+                return np.array([0.0, 0.0, 1.0, 1.0], dtype=np.float32)
+            if self.retry == "first-frame":
+                self._look_again(self.frame)
+                self.retrying = 0
+                return None
+            self.retrying = 2
+        if np.linalg.norm(self.home - ee) > 0.02:
+            return np.append(self.expert.move(ee, self.home), 1.0).astype(np.float32)
+        self._look_again(self._tensor(rgb))
+        self.retrying = 0
+        return None
+
+    def __call__(self, obs: Mapping[str, Any]) -> np.ndarray:
+        """The action for one ``state+rgb`` observation."""
+        if not isinstance(obs, Mapping) or "rgb" not in obs or "state" not in obs:
+            raise ValueError("the pixel expert needs 'state+rgb' observations "
+                             "(a dict with 'rgb' and 'state')")  # fmt: skip
+        if not self.estimates:
+            self.estimates = self.localize(np.asarray(obs["rgb"]))
+            self.home = np.asarray(obs["state"], dtype=np.float64)[self._proprio][:3]
+        elif self.track:
+            now = self.localizers["object"].positions(self._tensor(np.asarray(obs["rgb"])))
+            self.estimates["object"] = now[0]
+        p = np.asarray(obs["state"], dtype=np.float64)[self._proprio]
+        ee = p[:3]
+        if not self.retrying and self._missed(float(p[6])):
+            loc = self.localizers["object"]
+            self.rejected.append(loc.world_to_pixels(self.estimates["object"][None])[0])
+            self.retrying = 1
+        if self.retrying:
+            action = self._retry_action(np.asarray(obs["rgb"]), ee)
+            if action is not None:
+                return action
+            self.expert.reset()
+        cube = self.estimates["object"].copy()
+        state = {"ee_pos": ee, "ee_vel": p[3:6], "finger_width": p[6:7], "object_pos": cube}
+        if self._target_z is not None:
+            state["goal_pos"] = np.array([cube[0], cube[1], obs["state"][self._target_z]])
+        if "goal" in self.estimates:
+            goal = self.estimates["goal"]
+            state["goal_pos"] = goal
+            if not self.track and isinstance(self.expert, PushExpert) and self.expert.phase == 2:
+                cube = self._pushed(cube, goal, ee)
+                self.estimates["object"] = state["object_pos"] = cube
+        return self.expert(state)
+
+    @staticmethod
+    def _pushed(cube: np.ndarray, goal: np.ndarray, ee: np.ndarray) -> np.ndarray:
+        """Dead reckoning: the cube is at least PUSH_LEAD ahead of the fingertips."""
+        d = goal[:2] - cube[:2]
+        d = d / max(float(np.linalg.norm(d)), 1e-6)
+        lead = float((cube[:2] - ee[:2]) @ d)
+        if lead >= PUSH_LEAD:
+            return cube
+        out = cube.copy()
+        out[:2] = cube[:2] + d * (PUSH_LEAD - lead)
+        return out

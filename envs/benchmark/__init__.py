@@ -1,0 +1,1 @@
+"""Throughput benchmark: randomized rendering, stepping and export against raw PyBullet on the same scene."""

@@ -1,0 +1,137 @@
+"""The heatmap localizer: geometry of its outputs, deterministic training, safe checkpoints,
+scripts end to end with a tiny budget, and refusals that name both sides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.localizer import (
+    LocalizerConfig,
+    evaluate_localizer,
+    load_data,
+    load_localizer,
+    local_soft_argmax,
+    save_localizer,
+    soft_argmax,
+    train_localizer,
+)
+from envs.dataset.export import ExportConfig, export_dataset
+from scripts import evaluate_localizer as evaluate_script
+from scripts import train_localizer as train_script
+
+TINY = LocalizerConfig(epochs=2, batch_size=16, width=4, seed=3)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("loc")
+    out = {}
+    for name, preset, n, seed, size in (("train", "tobin", 48, 0, 32), ("val", "tobin", 16, 1, 32),
+                                        ("target", "target", 16, 2, 32),
+                                        ("big", "tobin", 4, 3, 48)):  # fmt: skip
+        out[name] = export_dataset(
+            ExportConfig(env_id="domrand/Lift-v0", preset=preset, num_images=n, size=size,
+                         out=str(root / name), seed=seed, visibility=False),
+            progress=False,
+        )  # fmt: skip
+    return out
+
+
+def test_soft_argmax_finds_a_peak_with_sub_cell_precision() -> None:
+    logits = torch.full((2, 8, 8), -50.0)
+    logits[0, 2, 5] = 0.0  # one sharp peak: the centre of cell (x=5, y=2)
+    logits[1, 6, 1] = logits[1, 6, 2] = 0.0  # two equal cells: halfway between them
+    logits[1, 0, 7] = 10.0 - 50.0  # a weaker far peak the local window must ignore
+    np.testing.assert_allclose(soft_argmax(logits[:1]).numpy(), [[5.5, 2.5]], atol=1e-4)
+    local = local_soft_argmax(logits, radius=2).numpy()
+    np.testing.assert_allclose(local, [[5.5, 2.5], [2.0, 6.5]], atol=1e-4)
+
+
+def test_training_is_deterministic_and_checkpoints_round_trip(data, tmp_path: Path) -> None:
+    train, val = load_data(data["train"], "cube"), load_data(data["val"], "cube")
+    a = train_localizer(train, val, TINY, env_id="domrand/Lift-v0", progress=False)
+    b = train_localizer(train, val, TINY, env_id="domrand/Lift-v0", progress=False)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    assert a.meta["plane_z"] == pytest.approx(0.645, abs=1e-3)  # the cube rests on the table
+    assert np.asarray(a.meta["camera"]["K"]).shape == (3, 3) and len(a.history) == 2
+    path = save_localizer(a, tmp_path / "loc.pt")
+    back = load_localizer(path)
+    np.testing.assert_array_equal(back.positions(val.images), a.positions(val.images))
+    assert back.positions(val.images).shape == (16, 3)
+
+
+def test_scripts_train_then_evaluate(
+    data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = tmp_path / "loc.pt"
+    assert train_script.main(["--train", str(data["train"]), "--val", str(data["val"]),
+                              "--out", str(ckpt), "--epochs", "1", "--batch-size", "16",
+                              "--width", "4", "--no-progress"]) == 0  # fmt: skip
+    assert "selected" in capsys.readouterr().out
+    assert evaluate_script.main(["--model", str(ckpt), "--data", str(data["target"]),
+                                 str(data["val"]), "--json"]) == 0  # fmt: skip
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["n"] for r in rows] == [16, 16]
+    assert evaluate_script.main(["--model", str(ckpt), "--data", str(data["val"]), "--json",
+                                 "--camera", "recorded"]) == 0  # fmt: skip
+    rows += [json.loads(capsys.readouterr().out)]
+    assert rows[-1]["camera"] == "recorded" and rows[-1]["px_mean"] == rows[1]["px_mean"]
+    for r in rows:
+        assert {"mean_cm", "median_cm", "p90_cm", "n", "px_mean"} <= set(r)
+        assert 0 <= r["median_cm"] <= r["p90_cm"] and Path(r["plot"]).is_file()
+
+
+def test_bad_inputs_name_both_sides(
+    data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = tmp_path / "loc.pt"
+    loc = train_localizer(load_data(data["train"], "cube"), None, TINY, env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    save_localizer(loc, ckpt)
+    cases = [
+        (["--model", str(ckpt), "--data", str(data["big"])], "trained on 32 px images"),
+        (["--model", str(tmp_path / "missing.pt"), "--data", str(data["val"])], "not found"),
+    ]
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(ckpt.read_bytes()[:100])
+    cases.append((["--model", str(corrupt), "--data", str(data["val"])], "truncated or corrupt"))
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"format": "something-else"}, foreign)
+    cases.append(
+        (["--model", str(foreign), "--data", str(data["val"])], "not a localizer checkpoint")
+    )
+    cases += [
+        (["--model", str(ckpt), "--data", str(data["val"]), "--visible", "0.9", "0.1"],
+         "--visible needs 0 <= LO <= HI <= 1, got 0.9 0.1"),
+        (["--model", str(ckpt), "--data", str(data["val"]), "--visible", "0.1", "0.9"],
+         "has its object 0.1..0.9 visible"),  # exported without visible fractions
+    ]  # fmt: skip
+    for argv, words in cases:
+        assert evaluate_script.main(argv) == 2
+        assert words in capsys.readouterr().err
+    assert train_script.main(["--train", str(data["train"]), "--out", str(foreign)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert train_script.main(["--train", str(data["train"]), "--out", str(tmp_path / "x.pt"),
+                              "--object", "mug"]) == 2  # fmt: skip
+    assert "mug" in capsys.readouterr().err
+    assert train_script.main(["--train", str(data["train"]), "--val", str(data["big"]),
+                              "--out", str(tmp_path / "x.pt")]) == 2  # fmt: skip
+    assert "does not match --train" in capsys.readouterr().err
+
+
+def test_evaluating_a_subset_pairs_each_image_with_its_own_label(data) -> None:
+    loc = train_localizer(load_data(data["train"], "cube"), None, TINY, env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    val = load_data(data["val"], "cube")
+    whole = evaluate_localizer(loc, val)
+    part = evaluate_localizer(loc, val.subset(np.array([5, 2, 9])))
+    assert part["n"] == 3
+    np.testing.assert_allclose(part["true_xy"], np.asarray(whole["true_xy"])[[5, 2, 9]])
+    np.testing.assert_allclose(part["predicted_xy"], np.asarray(whole["predicted_xy"])[[5, 2, 9]],
+                               atol=1e-4)  # batch size may change the last float bits

@@ -1,0 +1,85 @@
+"""The benchmark measures the env and a raw PyBullet replay of the same motion."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from envs.benchmark.core import Measurement, RawScene, markdown_table, measure_env
+from scripts import benchmark as benchmark_script
+
+
+def test_raw_scene_replays_the_env_motion(make_env) -> None:
+    env = make_env("domrand/Reach-v0")
+    env.reset(seed=0)
+    raw = RawScene(env)
+    for _ in range(10):
+        env.step(np.array([0.5, -0.3, 0.2]))
+        raw.step(list(env.robot.last_command))
+    env_q = env.robot.joint_positions()
+    raw_q = np.array([s[0] for s in raw.client.getJointStates(raw.bodies["robot"], raw.joints)])
+    np.testing.assert_allclose(raw_q, env_q, atol=1e-6)
+    env_img = env.camera.render().rgb
+    raw_img = np.reshape(raw.render(), (*env_img.shape[:2], 4))[:, :, :3]
+    assert (raw_img == env_img).mean() > 0.99  # same scene, same camera
+    raw.close()
+
+
+def test_measure_env_rows() -> None:
+    rows = measure_env("domrand/Push-v0", n_steps=10, sizes=(32,), n_resets=5, repeats=1)
+    assert [r.metric for r in rows] == ["physics steps (state)", "reset", "frames (rgb 32px)"]
+    assert all(r.env > 0 for r in rows)
+    assert rows[0].ratio is not None and 0.2 < rows[0].ratio < 5
+    assert rows[1].raw is None and rows[1].ratio is None
+
+
+def test_ratio_direction() -> None:
+    assert Measurement("x", "a", 90.0, 100.0, "frames/s").ratio == 0.9
+    assert Measurement("x", "b", 2.0, 1.0, "ms").ratio == 0.5
+
+
+def test_script_writes_json_and_markdown(tmp_path, capsys) -> None:
+    code = benchmark_script.main(
+        ["--env", "domrand/Reach-v0", "--steps", "5", "--sizes", "32", "--resets", "3",
+         "--repeats", "1", "--presets", "tobin", "--out-dir", str(tmp_path)]
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads((tmp_path / "benchmark.json").read_text())
+    metrics = [r["metric"] for r in data["rows"]]
+    assert metrics == [
+        "physics steps (state)", "reset", "frames (rgb 32px)", "reset (no randomization)",
+        "reset (tobin)", "frames (tobin, rgb 32px, stepping)",
+        "frames (tobin, rgb 32px, new domain every frame)",
+    ]  # fmt: skip
+    assert all(r["env"] > 0 for r in data["rows"])
+    assert "| env | metric |" in (tmp_path / "benchmark.md").read_text()
+    assert markdown_table([]).count("\n") == 1
+
+
+def test_scaling_rows_for_processes_and_details() -> None:
+    from envs.benchmark.core import measure_scaling
+
+    rows = measure_scaling(
+        "domrand/Reach-v0", "tobin", sizes=(32,), processes=(1, 2), details=("low",),
+        renderers=("tiny",), n_frames=3,
+    )  # fmt: skip
+    assert [r.metric for r in rows] == [
+        "tobin frames, 32px, 1 proc, low, tiny",
+        "tobin frames, 32px, 2 proc, low, tiny",
+    ]
+    assert all(r.env > 0 and r.raw > 0 for r in rows)
+
+
+def test_export_rows_steady_state_and_start_up() -> None:
+    from envs.benchmark.core import export_table, measure_export
+
+    rows = measure_export("domrand/Reach-v0", "tobin", sizes=(32,), workers=(1, 2), n_images=24)
+    assert [(r.size, r.workers) for r in rows] == [(32, 1), (32, 2)]
+    for r in rows:
+        assert r.steady > 0 and r.total > 0 and r.raw > 0 and r.alone_renders >= 0
+        assert r.steady > r.total  # start-up and the index files only count in the total
+        assert r.overhead == r.raw / r.steady - 1
+        assert r.measurements()[0].metric.endswith("steady state)")
+    table = export_table(rows)
+    assert table.count("\n| tobin, 32 px") == 2 and "2 workers / 1 worker" in table

@@ -1,10 +1,11 @@
 """The ``gan`` texture source: texture-bank entries drawn from a trained appearance GAN.
 
-Imported only when a preset uses ``source: gan`` (it pulls in torch). The checkpoint is
-read and checked when the preset loads, so a missing, corrupt or mismatched file (or one
-with NaN weights, or a symlink loop) fails there, naming the file. Entry ``i`` of a bank is the generator's image for the latent
-vector drawn from ``np.random.default_rng([bank_seed, i])``, rendered once at setup in
-fixed batches on one thread, so the same checkpoint and seed give the same bytes.
+Imported only when a preset uses ``source: gan`` (it pulls in torch, through
+:mod:`randomizers.gan_generator`). The checkpoint is read and checked when the preset
+loads, so a missing, corrupt or mismatched file (or one with NaN weights, or a symlink
+loop) fails there, naming the file. Entry ``i`` of a bank is the generator's image for
+the latent vector drawn from ``np.random.default_rng([bank_seed, i])``, rendered once at
+setup in fixed batches on one thread, so the same checkpoint and seed give the same bytes.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.gan.generator import GanCheckpointError, generate, latents, load_generator
-from agents.gan.model import Generator
 from randomizers.errors import PresetError
+from randomizers.gan_generator import GanCheckpointError, Generator, generate, latents, load_generator
 
 _LOADED: dict[tuple[str, int, int], GanSource] = {}
 

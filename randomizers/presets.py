@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from randomizers.assets import asset_dir
 from randomizers.base import Randomizer
 from randomizers.camera import CameraPose
 from randomizers.compose import Compose
@@ -174,13 +175,7 @@ def _one_line(exc: yaml.YAMLError) -> str:
 
 def preset_dir() -> Path:
     """Where the shipped presets live (installed package or source checkout)."""
-    import envs
-
-    root = Path(envs.__file__).resolve().parent
-    for candidate in (root / "_assets" / "presets", root.parent / "assets" / "presets"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the assets/presets folder is missing from this installation")
+    return asset_dir() / "presets"
 
 
 def available_presets() -> list[str]:

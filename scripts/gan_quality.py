@@ -17,7 +17,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from agents.gan.generator import GanCheckpointError
+from randomizers.gan_generator import GanCheckpointError
 from agents.gan.metrics import MIN_NUM, format_report, quality_report
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from agents.gan.generator import GanCheckpointError, load_generator, sample_textures
-from agents.policies.contract import OutputPathError, check_output_dir
+from agents.outputs import OutputPathError, check_output_dir
+from randomizers.gan_generator import GanCheckpointError, load_generator, sample_textures
 from randomizers.image_grid import image_grid
 
 

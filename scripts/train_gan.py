@@ -15,9 +15,9 @@ import argparse
 import sys
 
 from agents.gan.data import CropConfig
-from agents.gan.model import SIZES, UPSAMPLING, GANConfig
 from agents.gan.train import TrainConfig, train_gan
-from agents.policies.contract import check_output_file
+from agents.outputs import check_output_file
+from randomizers.gan_generator import SIZES, UPSAMPLING, GANConfig
 
 
 def main(argv: list[str] | None = None) -> int:

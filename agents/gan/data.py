@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from randomizers.gan_generator import to_uint8
 from randomizers.texture_sources import IMAGE_EXTENSIONS, list_images, load_image
 
 SPLITS = ("train", "heldout")
@@ -121,12 +122,6 @@ class ImageCrops:
         return to_uint8(self.sample(n, rng))
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
-    x = ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round()
-    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
-
-
 def write_demo_photos(out: str | Path, names: tuple[str, ...] = DEMO_PHOTOS) -> list[Path]:
     """Write scikit-image photographs (full resolution, RGB PNG) into ``out``; needs
     scikit-image (``pip install scikit-image``)."""
@@ -156,4 +151,4 @@ def write_demo_photos(out: str | Path, names: tuple[str, ...] = DEMO_PHOTOS) -> 
     return written
 
 
-__all__ = ["DEMO_PHOTOS", "SPLITS", "CropConfig", "ImageCrops", "to_uint8", "write_demo_photos"]
+__all__ = ["DEMO_PHOTOS", "SPLITS", "CropConfig", "ImageCrops", "write_demo_photos"]

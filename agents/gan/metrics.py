@@ -23,6 +23,7 @@ train split (the floor a perfect generator would reach: same photos, different p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.gan.generator import load_generator, read_checkpoint, sample_textures, single_thread
 from agents.gan.data import CropConfig, ImageCrops
+from randomizers.gan_generator import load_generator, read_checkpoint, sample_textures, single_thread
 from randomizers.texture_sources import PROCEDURAL, procedural
 
 MIN_NUM = 20
@@ -59,7 +60,8 @@ class RandomFeatures(nn.Module):
         g = torch.Generator().manual_seed(seed)
         layers, c = [], 3
         for k, w in enumerate(widths):
-            conv = nn.Conv2d(c, w, 3 if k == 0 else 4, 1 if k == 0 else 2, 1, bias=False)
+            with torch.random.fork_rng(devices=[]):  # the default init, overwritten below
+                conv = nn.Conv2d(c, w, 3 if k == 0 else 4, 1 if k == 0 else 2, 1, bias=False)
             with torch.no_grad():  # He initialization
                 conv.weight.normal_(0.0, (2.0 / (c * conv.kernel_size[0] ** 2)) ** 0.5, generator=g)
             layers.append(conv)
@@ -137,6 +139,18 @@ def gradient_magnitude(images: np.ndarray) -> np.ndarray:
     return np.hypot(gx, gy).ravel()
 
 
+def reset_parameters(net: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialization of every convolution and linear layer (Kaiming
+    uniform weights, uniform biases in +-1/sqrt(fan_in)), drawn from ``generator``."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                if m.bias is not None:
+                    bound = 1.0 / math.sqrt(m.weight[0].numel())
+                    nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+
+
 def c2st_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 10) -> float:
     """Accuracy, on held-out halves, of a small CNN trained to tell images ``a`` from ``b``
     ((n, h, w, 3) uint8 each); 0.5 means the two sets cannot be told apart."""
@@ -148,13 +162,14 @@ def c2st_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 10)
     y = torch.cat([torch.zeros(n), torch.ones(n)])
     train = torch.from_numpy(np.concatenate([np.arange(half), n + np.arange(half)]))
     test = torch.from_numpy(np.concatenate([np.arange(half, n), n + np.arange(half, n)]))
-    with single_thread(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the default init, redrawn below
         net = nn.Sequential(
             nn.Conv2d(3, 16, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(16, 32, 4, 2, 1),
             nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 1),
         )  # fmt: skip
+    reset_parameters(net, torch.Generator().manual_seed(seed))
+    with single_thread():
         opt = torch.optim.Adam(net.parameters(), 1e-3)
         order = torch.Generator().manual_seed(seed)
         for _ in range(epochs):
@@ -261,5 +276,6 @@ __all__ = [
     "normalizer",
     "procedural_textures",
     "quality_report",
+    "reset_parameters",
     "w1",
 ]

@@ -22,10 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from agents.gan.generator import generate, latents, save_checkpoint
+from agents.gan.checkpoint import save_checkpoint
 from agents.gan.data import CropConfig, ImageCrops
-from agents.gan.model import GANConfig, Generator, build
+from agents.gan.model import build
 from agents.gan.plots import loss_curve
+from randomizers.gan_generator import GANConfig, Generator, generate, latents
 from randomizers.image_grid import image_grid
 
 

@@ -17,8 +17,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from randomizers.gan_generator import GanCheckpointError
 from agents.gan.metrics import MIN_NUM, format_report, quality_report
+from randomizers.gan_generator import GanCheckpointError
 
 
 def main(argv: list[str] | None = None) -> int:

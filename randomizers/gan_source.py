@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from randomizers.errors import PresetError
-from randomizers.gan_generator import GanCheckpointError, Generator, generate, latents, load_generator
+from randomizers.gan_generator import (
+    GanCheckpointError,
+    Generator,
+    generate,
+    latents,
+    load_generator,
+)
 
 _LOADED: dict[tuple[str, int, int], GanSource] = {}
 

@@ -32,7 +32,12 @@ import torch
 from torch import nn
 
 from agents.gan.data import CropConfig, ImageCrops
-from randomizers.gan_generator import load_generator, read_checkpoint, sample_textures, single_thread
+from randomizers.gan_generator import (
+    load_generator,
+    read_checkpoint,
+    sample_textures,
+    single_thread,
+)
 from randomizers.texture_sources import PROCEDURAL, procedural
 
 MIN_NUM = 20

@@ -19,8 +19,8 @@ from agents.gan.train import TrainConfig, train_gan
 from randomizers import PresetError, load_preset
 from randomizers.assets import asset_dir
 from randomizers.gan_generator import (
-    GANConfig,
     GanCheckpointError,
+    GANConfig,
     generate,
     latents,
     load_generator,

@@ -31,26 +31,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.policies.bc import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, OBS_MODE, PROPRIO_NAMES
 from agents.checkpoints import save_checkpoint
-from agents.dagger_net import (
-    KEYPOINTS,
-    STATE_KEYS,
-    DaggerPolicy,
-    KeypointNet,
-    keypoint_loss,
-    random_shift,
-)
-from agents.policies.experts import make_expert
+from agents.dagger_data import Frames, collect
+from agents.dagger_net import KEYPOINTS, DaggerPolicy, KeypointNet, keypoint_loss, random_shift
 from agents.localizer import local_soft_argmax, nominal_camera
+from agents.policies.bc import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, OBS_MODE, PROPRIO_NAMES
 from agents.policies.contract import PolicyMeta
-from envs.seeding import episode_seed
+from agents.training import BestState, FitConfig, LossOutput, cosine_decay, fit, seeded
 
 NET_KIND = "keypoint"
 """``net`` entry of a behaviour-cloning checkpoint that holds a DAgger :class:`KeypointNet`"""
-APPEARANCE_KINDS = ("texture", "lighting", "camera", "image_noise")
-"""randomizer kinds resampled every step with ``resample_appearance`` (never physics, poses
-or distractors, which would change the state trajectory)"""
 VAL_SEED_OFFSET = 1_000_003
 """validation episodes use run seed + this: never a training episode's seed"""
 
@@ -122,146 +112,33 @@ def check_env(env_id: str) -> tuple[str, ...]:
     return KEYPOINTS[env_id]
 
 
-# -------------------------------------------------------------------------- data
-
-
-@dataclass
-class Frames:
-    """Aggregated DAgger data: uint8 images (N, 3, H, W), raw proprioception (N, P), expert
-    actions (N, A), keypoint labels (N, K, 2) in [-1, 1] and whether each lies in view."""
-
-    images: torch.Tensor
-    proprio: torch.Tensor
-    actions: torch.Tensor
-    keypoints: torch.Tensor
-    valid: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def extend(self, other: Frames) -> Frames:
-        """Both sets of frames, this one first."""
-        return Frames(*(torch.cat([a, b]) for a, b in zip(self.parts(), other.parts(), strict=True)))
-
-    def parts(self) -> tuple[torch.Tensor, ...]:
-        return (self.images, self.proprio, self.actions, self.keypoints, self.valid)
-
-
-def resample_appearance(env: Any, rng: np.random.Generator) -> None:
-    """Draw and apply new appearance params (:data:`APPEARANCE_KINDS`) of the env's preset."""
-    u = env.unwrapped
-    if u.randomizer is None:
-        return
-    for r in u.randomizer.randomizers:
-        if r.kind in APPEARANCE_KINDS:
-            r.apply(u.scene, r.sample(rng))
-
-
-def _labels(u: Any, state: dict[str, np.ndarray], names: tuple[str, ...], size: int
-            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    uv = u.camera.project(np.stack([np.asarray(state[STATE_KEYS[k]]) for k in names]))
-    ok = np.isfinite(uv).all(1) & (uv >= 0).all(1) & (uv < size).all(1)
-    return np.nan_to_num(uv / size * 2.0 - 1.0).astype(np.float32), ok
-
-
-@dataclass
-class Collected:
-    """One iteration's frames and episode outcomes."""
-
-    frames: Frames
-    successes: list[bool]
-    lengths: list[int]
-
-
-def collect(env: Any, env_id: str, policy: DaggerPolicy | None, *, episodes: int, beta: float,
-            seed: int, start: int, resample: bool, proprio_indices: list[int],
-            record: bool = True, bar: tqdm | None = None) -> Collected:  # fmt: skip
-    """Run ``episodes`` episodes (seeds ``episode_seed(seed, start + i)``): the expert acts
-    with probability ``beta`` per step, else ``policy``; every frame is labelled with the
-    expert's action and the projected keypoints (``record=False``: outcomes only)."""
-    names = KEYPOINTS[env_id]
-    size = int(env.observation_space["rgb"].shape[0])
-    u = env.unwrapped
-    expert = make_expert(env_id)
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in ("img", "p", "a", "kp", "ok")}
-    successes, lengths = [], []
-    for i in range(episodes):
-        s = episode_seed(seed, start + i)
-        rng = np.random.default_rng([s, 1])  # mixing and appearance: not the env's stream
-        obs, _ = env.reset(seed=s)
-        expert.reset()
-        done, n, info = False, 0, {}
-        while not done:
-            state = u.privileged_state()
-            label = expert(state)
-            if record:
-                kp, ok = _labels(u, state, names, size)
-                rows["img"].append(obs["rgb"].transpose(2, 0, 1))
-                rows["p"].append(obs["state"][proprio_indices])
-                rows["a"].append(label)
-                rows["kp"].append(kp)
-                rows["ok"].append(ok)
-            act = label if policy is None or rng.random() < beta else policy.act(obs)
-            if resample:
-                resample_appearance(env, rng)
-            obs, _, term, trunc, info = env.step(act)
-            done, n = bool(term or trunc), n + 1
-            if bar is not None:
-                bar.update(1)
-        successes.append(bool(info.get("is_success", False)))
-        lengths.append(n)
-        if bar is not None:
-            bar.set_postfix(success=f"{np.mean(successes):.2f}")
-    frames = _frames(rows, size, names) if record else _frames({}, size, names)
-    return Collected(frames, successes, lengths)
-
-
-def _frames(rows: dict[str, list[np.ndarray]], size: int, names: tuple[str, ...]) -> Frames:
-    if not rows.get("img"):
-        k = len(names)
-        return Frames(torch.zeros(0, 3, size, size, dtype=torch.uint8), torch.zeros(0, len(PROPRIO_NAMES)),
-                      torch.zeros(0, 1), torch.zeros(0, k, 2), torch.zeros(0, k, dtype=torch.bool))  # fmt: skip
-    return Frames(
-        images=torch.from_numpy(np.stack(rows["img"])),
-        proprio=torch.from_numpy(np.stack(rows["p"]).astype(np.float32)),
-        actions=torch.from_numpy(np.stack(rows["a"]).astype(np.float32)),
-        keypoints=torch.from_numpy(np.stack(rows["kp"])),
-        valid=torch.from_numpy(np.stack(rows["ok"])),
-    )
 
 
 # ------------------------------------------------------------------------ training
 
 
 def train_steps(policy: DaggerPolicy, data: Frames, opt: torch.optim.Optimizer, *, steps: int,
-                config: DaggerConfig, gen: torch.Generator, bar: tqdm | None = None
-                ) -> dict[str, float]:  # fmt: skip
+                config: DaggerConfig, gen: torch.Generator, progress: bool = False,
+                desc: str = "train") -> dict[str, float]:  # fmt: skip
     """``steps`` minibatch updates on uniformly drawn frames (cosine decay of the learning
-    rate to a tenth within them); returns the mean action and keypoint losses."""
+    rate to a tenth within them): action MSE plus ``aux_weight`` times the keypoint heatmap
+    loss, on randomly shifted images; returns the mean action and keypoint losses."""
     model = policy.model
-    model.train()
     size = float(data.images.shape[-1])
-    tot_a = tot_k = 0.0
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = config.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * step / max(steps, 1))))
-        idx = torch.randint(0, len(data), (config.batch_size,), generator=gen)
-        image, shift = random_shift(data.images[idx].float() / 255.0, config.shift, gen)
+
+    def loss_fn(idx: torch.Tensor, g: torch.Generator) -> LossOutput:
+        image, shift = random_shift(data.images[idx].float() / 255.0, config.shift, g)
         target = data.keypoints[idx] + (shift * 2.0 / size)[:, None, :]
         pred, logits, _ = model(image, data.proprio[idx])
         loss_a = torch.nn.functional.mse_loss(pred, data.actions[idx])
         valid = data.valid[idx] & (target.abs() < 1.0).all(-1)
         loss_k = keypoint_loss(logits, target, valid)
-        loss = loss_a + config.aux_weight * loss_k
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        tot_a += float(loss_a.detach())
-        tot_k += float(loss_k.detach())
-        if bar is not None:
-            bar.update(config.batch_size)
-    model.eval()
-    return {"action_mse": tot_a / max(steps, 1), "keypoint_loss": tot_k / max(steps, 1)}
+        return loss_a + config.aux_weight * loss_k, {"action_mse": loss_a, "keypoint_loss": loss_k}
+
+    row = fit(model, loss_fn, len(data),
+              FitConfig(batch_size=config.batch_size, steps=steps, desc=desc, leave=False),
+              gen=gen, optimizer=opt, schedule=cosine_decay(0.1), progress=progress).history[-1]  # fmt: skip
+    return {"action_mse": row["action_mse"], "keypoint_loss": row["keypoint_loss"]}
 
 
 @torch.no_grad()
@@ -279,26 +156,20 @@ def predict_keypoints(model: KeypointNet, images: torch.Tensor, batch: int = 256
 
 def train_head(policy: DaggerPolicy, data: Frames, kp: torch.Tensor, *, steps: int,
                config: DaggerConfig, gen: torch.Generator) -> float:  # fmt: skip
-    """``steps`` updates of the action head alone on predicted keypoints ``kp`` (plus
-    Gaussian noise of ``head_noise`` px); returns the mean action MSE."""
-    head = policy.model.mlp
-    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=1e-4)
-    proprio = data.proprio
+    """``steps`` updates of the action head alone (its own AdamW, cosine decay to 0) on
+    predicted keypoints ``kp`` (plus Gaussian noise of ``head_noise`` px) in batches of
+    4 x ``batch_size``; returns the mean action MSE."""
+    net = policy.model
     noise = config.head_noise * 2.0 / float(data.images.shape[-1])
-    total = 0.0
-    head.train()
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
-        idx = torch.randint(0, len(data), (4 * config.batch_size,), generator=gen)
-        x = kp[idx] + noise * torch.randn(kp[idx].shape, generator=gen)
-        loss = torch.nn.functional.mse_loss(policy.model.head(x, proprio[idx]), data.actions[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += float(loss.detach())
-    head.eval()
-    return total / max(steps, 1)
+
+    def loss_fn(idx: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        x = kp[idx] + noise * torch.randn(kp[idx].shape, generator=g)
+        return torch.nn.functional.mse_loss(net.head(x, data.proprio[idx]), data.actions[idx])
+
+    done = fit(net.mlp, loss_fn, len(data),
+               FitConfig(batch_size=4 * config.batch_size, steps=steps, lr=config.lr),
+               gen=gen, schedule=cosine_decay(0.0), progress=False)  # fmt: skip
+    return done.history[-1]["loss"]
 
 
 def init_from_localizer(model: KeypointNet, path: str, names: tuple[str, ...], size: int) -> None:
@@ -340,7 +211,6 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
     policy there (so an interrupted run leaves its best finished iteration)."""
     names = check_env(env_id)
     t0 = time.perf_counter()
-    torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     make: dict[str, Any] = {"obs_mode": OBS_MODE, "image_size": config.image_size,
                             "randomization": preset}  # fmt: skip
@@ -351,8 +221,9 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
     action_dim = int(env.action_space.shape[0])  # type: ignore[index]
     meta = PolicyMeta(kind="bc", algo="dagger", env_id=env_id, preset=preset, obs_mode=OBS_MODE,
                       image_size=config.image_size, extra={"config": asdict(config)})  # fmt: skip
-    model = KeypointNet(config.image_size, len(PROPRIO_NAMES), action_dim, len(names),
-                        config.width, config.hidden)  # fmt: skip
+    with seeded(config.seed):
+        model = KeypointNet(config.image_size, len(PROPRIO_NAMES), action_dim, len(names),
+                            config.width, config.hidden)  # fmt: skip
     if config.init_localizer is not None:
         init_from_localizer(model, config.init_localizer, names, config.image_size)
     env.reset(seed=config.seed)
@@ -364,7 +235,7 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     data: Frames | None = None
     result = DaggerResult(policy)
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    best = BestState(mode="max", ties="last")  # on validation success
     try:
         for it in range(config.iterations):
             beta = config.beta_decay**it
@@ -379,10 +250,8 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
             if it == 0:  # normalization fixed by the expert's data
                 model.set_normalization(data.proprio.mean(0), data.proprio.std(0).clamp_min(1e-3))
             steps = max(1, round(config.epochs * len(got.frames) / config.batch_size))
-            bar = tqdm(total=steps * config.batch_size, desc=f"iter {it} train", unit="img",
-                       unit_scale=True, disable=not progress, leave=False)  # fmt: skip
-            losses = train_steps(policy, data, opt, steps=steps, config=config, gen=gen, bar=bar)
-            bar.close()
+            losses = train_steps(policy, data, opt, steps=steps, config=config, gen=gen,
+                                 progress=progress, desc=f"iter {it} train")  # fmt: skip
             if config.head_steps:
                 kp = predict_keypoints(model, data.images)
                 losses["head_mse"] = train_head(policy, data, kp, steps=config.head_steps,
@@ -398,12 +267,10 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
                               proprio_indices=proprio_indices, record=False)  # fmt: skip
                 row["val_success"] = float(np.mean(val.successes))
                 row["val_mean_length"] = float(np.mean(val.lengths))
-                if best is None or row["val_success"] >= best[0]:
-                    state = {k: v.clone() for k, v in model.state_dict().items()}
-                    best = (row["val_success"], it, state)
+                best.offer(row["val_success"], model, it)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             result.log.append(row)
-            if checkpoint is not None and (best is None or best[1] == it):
+            if checkpoint is not None and best.tag in (None, it):
                 extra = {**meta.extra, "log": result.log, "selected_iteration": it,
                          "train_seconds": row["seconds"], "keypoints": list(names),
                          "frames": len(data), "finished": False}  # fmt: skip
@@ -415,10 +282,8 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
         env.close()
         if val_env is not None:
             val_env.close()
-    result.selected_iteration = config.iterations - 1
-    if best is not None:
-        model.load_state_dict(best[2])
-        result.selected_iteration = best[1]
+    selected = best.restore(model)
+    result.selected_iteration = config.iterations - 1 if selected is None else selected
     model.eval()
     result.seconds = round(time.perf_counter() - t0, 1)
     extra = {**meta.extra, "log": result.log, "selected_iteration": result.selected_iteration,

@@ -10,7 +10,6 @@ the env, image size, object, the nominal camera and the plane height they assume
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from agents.camera_geometry import back_project, project
 from agents.checkpoints import read_checkpoint, save_checkpoint
-from agents.pose_regressor import PoseData, load_pose_data
+from agents.pose_data import PoseData, load_pose_data
+from agents.training import FitConfig, fit, one_cycle, seeded
 
 CHECKPOINT_FORMAT = "domrand-localizer"
 CHECKPOINT_VERSION = 1
@@ -259,8 +258,9 @@ def train_localizer(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Localizer:
-    """Fit the heatmap network; keeps the epoch with the lowest mean validation pixel error
-    (validation data must come from a randomized training domain, never a held-out one)."""
+    """Fit the heatmap network (AdamW, one-cycle schedule, :func:`heatmap_loss`); keeps the
+    epoch with the lowest mean validation pixel error (validation data must come from a
+    randomized training domain, never a held-out one)."""
     if train.pixels is None or len(train) < config.batch_size:
         raise ValueError(
             f"need at least batch_size={config.batch_size} training samples with projected "
@@ -271,53 +271,37 @@ def train_localizer(
     if train.images.shape[-2] != size or size % stride:
         raise ValueError(f"the localizer needs square images whose size is a multiple of "
                          f"{stride}, got {tuple(train.images.shape[-2:])}")  # fmt: skip
-    heat = size // stride
-    with torch.random.fork_rng():  # seeded initialization without touching the global state
-        torch.manual_seed(config.seed)
+    heat, pixels = size // stride, train.pixels
+    with seeded(config.seed):
         model = HeatmapNet(config.width, config.stem_stride)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
-    per_epoch = len(train) // config.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, config.lr, total_steps=config.epochs * per_epoch
-    )
-    gen = torch.Generator().manual_seed(config.seed)
     z = world_positions(train.root, config.object_name)[:, 2]
     meta = {"env_id": env_id, "image_size": size, "object": config.object_name,
             "camera": nominal_camera(env_id, size), "plane_z": float(np.median(z)),
             "train_preset": (train.manifest.get("preset") or {}).get("name"),
             "num_train": len(train)}  # fmt: skip
     loc = Localizer(model, config, meta)
-    best: tuple[float, dict[str, torch.Tensor]] | None = None
-    bar = tqdm(range(config.epochs), desc="localizer", unit="epoch", disable=not progress)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train), generator=gen)
-        total = 0.0
-        for b in range(per_epoch):
-            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-            logits = model(_to_input(train.images[idx]))
-            loss = heatmap_loss(logits, _cells(train.pixels[idx], heat), config.sigma,
-                                config.pixel_weight)  # fmt: skip
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-        row = {"epoch": epoch + 1, "loss": total / per_epoch, "seconds": time.perf_counter() - t0}
-        if val is not None:
-            err = _pixel_errors(loc, val)
-            row |= {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
-            if best is None or row["val_px_mean"] < best[0]:
-                best = (row["val_px_mean"], {k: v.clone() for k, v in model.state_dict().items()})
-            bar.set_postfix(loss=f"{row['loss']:.3f}", val_px=f"{row['val_px_mean']:.2f}")
-        loc.history.append(row)
-        if log is not None:
-            log(json.dumps(row))
-    if best is not None:
-        model.load_state_dict(best[1])
-        loc.meta["selected_epoch"] = int(np.argmin([r["val_px_mean"] for r in loc.history])) + 1
-    model.eval()
+
+    def loss_fn(idx: torch.Tensor, _: torch.Generator) -> torch.Tensor:
+        logits = model(_to_input(train.images[idx]))
+        return heatmap_loss(logits, _cells(pixels[idx], heat), config.sigma, config.pixel_weight)
+
+    def validate() -> dict[str, float]:
+        assert val is not None
+        err = _pixel_errors(loc, val)
+        return {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
+
+    done = fit(
+        model, loss_fn, len(train),
+        FitConfig(batch_size=config.batch_size, epochs=config.epochs, drop_last=True,
+                  lr=config.lr, desc="localizer"),
+        gen=torch.Generator().manual_seed(config.seed), schedule=one_cycle(config.lr),
+        validate=None if val is None else validate,
+        select=None if val is None else "val_px_mean",
+        on_epoch=None if log is None else lambda row: log(json.dumps(row)), progress=progress,
+    )  # fmt: skip
+    loc.history = done.history
+    if done.best_epoch is not None:
+        loc.meta["selected_epoch"] = done.best_epoch
     return loc
 
 
@@ -398,5 +382,5 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
 
 
 def load_data(root: str | Path, object_name: str) -> PoseData:
-    """An export's images and labels (see :func:`agents.pose_regressor.load_pose_data`)."""
+    """An export's images and labels (see :func:`agents.pose_data.load_pose_data`)."""
     return load_pose_data(root, object_name)

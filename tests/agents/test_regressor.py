@@ -9,23 +9,27 @@ import numpy as np
 import pytest
 import torch
 
-from agents.experiments.ablation import TEST_SETS, AblationConfig, eval_preset, run_ablation, train_preset
+from agents.experiments.ablation import (
+    TEST_SETS,
+    AblationConfig,
+    eval_preset,
+    run_ablation,
+    train_preset,
+)
+from agents.pose_data import load_pose_data, object_position_in_robot_frame
+from agents.pose_networks import ARCHITECTURES, PoseNet, build_network
 from agents.pose_regressor import (
-    ARCHITECTURES,
-    PoseNet,
     RegressorConfig,
-    build_network,
     check_compatible,
     error_summary,
-    load_pose_data,
     load_regressor,
-    object_position_in_robot_frame,
     position_errors,
     predict,
     save_regressor,
     train_regressor,
 )
-from envs.dataset.export import ExportConfig, export_dataset
+from envs.dataset.config import ExportConfig
+from envs.dataset.export import export_dataset
 
 
 @pytest.fixture(scope="module")

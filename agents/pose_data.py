@@ -1,0 +1,181 @@
+"""Pose-estimation data: an exported dataset read into memory as images, targets in the
+robot's base frame and each target's projected centre (:class:`PoseData`), and the helpers
+that turn one sample record into those labels. Shared by the pose regressor
+(:mod:`agents.pose_regressor`) and the localizer (:mod:`agents.localizer`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def object_position_in_robot_frame(record: dict[str, Any], object_name: str) -> np.ndarray:
+    """The named object's position (metres) in the robot base frame of one sample record."""
+    objects = {o["name"]: o for o in record["objects"]}
+    if object_name not in objects:
+        raise KeyError(
+            f"sample {record.get('index')} has no object named {object_name!r}; "
+            f"objects: {sorted(objects)}"
+        )
+    robot = objects.get("robot")
+    p = np.asarray(objects[object_name]["world_pose"]["position"], dtype=np.float64)
+    if robot is None:
+        return p
+    t = np.asarray(robot["world_pose"]["position"], dtype=np.float64)
+    x, y, z, w = robot["world_pose"]["quaternion"]
+    # rotation matrix of the base quaternion; the position goes through its transpose
+    r = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    return r.T @ (p - t)
+
+
+def projected_centre(record: dict[str, Any], object_name: str) -> np.ndarray:
+    """Where the object's origin projects in the image, as (u, v) scaled to [-1, 1]."""
+    obj = next(o for o in record["objects"] if o["name"] == object_name)
+    cam = record["camera"]
+    p = np.asarray(obj["camera_pose"]["position"], dtype=np.float64)
+    uv = (np.asarray(cam["K"], dtype=np.float64) @ p)[:2] / max(p[2], 1e-6)
+    size = np.array([cam["width"], cam["height"]], dtype=np.float64)
+    return uv / size * 2.0 - 1.0
+
+
+@dataclass
+class PoseData:
+    """A whole exported dataset in memory: uint8 images (N, 3, H, W), targets (N, 3) in
+    metres, and each sample's target visible fraction."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    visible_fraction: np.ndarray
+    root: str
+    manifest: dict[str, Any]
+    pixels: torch.Tensor | None = None  # (N, 2) projected object centre in [-1, 1]
+    index: np.ndarray | None = None  # positions in samples.jsonl after subset(); None: all
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def subset(self, keep: np.ndarray) -> PoseData:
+        """The samples where ``keep`` (bool mask or indices) holds."""
+        idx = torch.as_tensor(np.flatnonzero(keep) if keep.dtype == bool else keep)
+        pixels = None if self.pixels is None else self.pixels[idx]
+        index = (np.arange(len(self)) if self.index is None else self.index)[idx.numpy()]
+        return PoseData(self.images[idx], self.targets[idx], self.visible_fraction[idx.numpy()],
+                        self.root, self.manifest, pixels, index)  # fmt: skip
+
+
+def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
+    """Read an exported dataset (native format) into memory for regression.
+
+    A damaged ``samples.jsonl`` line, a record without the fields a sample needs, or an
+    image that is missing or does not decode is a ``ValueError`` naming the file (and the
+    line) and how to repair the export."""
+    root = Path(root)
+    index = root / "samples.jsonl"
+    if not index.exists():
+        raise FileNotFoundError(
+            f"{str(index)!r} not found: export a dataset first "
+            "(python scripts/export_dataset.py --env domrand/Lift-v0 --out DIR ...)"
+        )
+    repair = (
+        f"repair the dataset: rerun the export command that made {str(root)!r} with --resume "
+        "(same settings; it rewrites samples.jsonl and redoes damaged samples)"
+    )
+    records = _read_records(index, repair)
+    if not records:
+        raise ValueError(f"{str(index)!r} holds no samples; export at least one image")
+    manifest_path = root / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_bytes()) if manifest_path.exists() else {}
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(
+            f"{str(manifest_path)!r} is not valid JSON ({_one_line(exc)}); {repair}"
+        ) from None
+    images, targets, visible, pixels = [], [], [], []
+    for line, r in records:
+        rel = r["rgb"]
+        image = root / rel
+        try:
+            with Image.open(image) as im:
+                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            why = "does not exist" if isinstance(exc, FileNotFoundError) else (
+                f"does not decode as an image ({type(exc).__name__})"
+            )  # fmt: skip
+            raise ValueError(
+                f"{str(image)!r} (the image of sample {r.get('index')}, {index.name} line "
+                f"{line}) {why}; {repair}"
+            ) from None
+        try:
+            targets.append(object_position_in_robot_frame(r, object_name))
+            pixels.append(projected_centre(r, object_name))
+            obj = next(o for o in r["objects"] if o["name"] == object_name)
+            vf = obj.get("visible_fraction")
+            visible.append(np.nan if vf is None else float(vf))
+        except KeyError as exc:
+            if " has no object named " in str(exc.args[0]):  # a wrong --object, not damage
+                raise ValueError(f"{index}: {exc.args[0]}") from None
+            raise ValueError(
+                f"{str(index)!r} line {line}: the record of sample {r.get('index')} lacks "
+                f"{exc.args[0]!r} or holds it in another shape; {repair}"
+            ) from None
+        except (TypeError, ValueError, IndexError, StopIteration) as exc:
+            raise ValueError(
+                f"{str(index)!r} line {line}: the record of sample {r.get('index')} is damaged "
+                f"({type(exc).__name__}: {exc}); {repair}"
+            ) from None
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        raise ValueError(f"{root}: images of different sizes {sorted(shapes)}; export one size")
+    return PoseData(
+        images=torch.from_numpy(np.stack(images)),
+        targets=torch.from_numpy(np.stack(targets).astype(np.float32)),
+        visible_fraction=np.asarray(visible, dtype=np.float64),
+        root=str(root),
+        manifest=manifest,
+        pixels=torch.from_numpy(np.stack(pixels).astype(np.float32)),
+    )
+
+
+def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, record)`` of each non-empty line of ``samples.jsonl``."""
+    try:
+        text = index.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{str(index)!r} is not UTF-8 text (byte {exc.start}); {repair}") from None
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:  # JSONDecodeError, or an int past str()'s digit limit
+            raise ValueError(
+                f"{str(index)!r} line {number} is not valid JSON ({_one_line(exc)}); {repair}"
+            ) from None
+        if not isinstance(record, dict) or not isinstance(record.get("rgb"), str):
+            raise ValueError(
+                f"{str(index)!r} line {number} is not a sample record (a JSON object with an "
+                f"'rgb' image path); {repair}"
+            )
+        records.append((number, record))
+    return records
+
+
+def _one_line(exc: Exception) -> str:
+    text = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        text += f" at column {exc.colno}"
+    return " ".join(text.split())[:200]

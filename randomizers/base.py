@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from randomizers.errors import PresetError
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec, validate_params
 
 
@@ -84,11 +85,11 @@ class Randomizer(ABC):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         """Draw params (plain JSON data) without touching any simulator."""
 
-    def setup(self, scene: Any) -> None:  # noqa: B027 - optional hook, no-op by default
+    def setup(self, scene: Scene) -> None:  # noqa: B027 - optional hook, no-op by default
         """Create per-scene resources once, before the env saves its initial state."""
 
     @abstractmethod
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         """Write params into the scene, as absolute values computed from nominal ones."""
 
     def validate(self, params: Any, where: str | None = None) -> dict[str, Any]:

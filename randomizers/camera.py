@@ -13,6 +13,7 @@ from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
 from randomizers.options import dist, dist_vector
 from randomizers.options import name as option_name
+from randomizers.scene import CameraView, Scene
 from randomizers.spaces import ParamSpec
 
 _ZERO = Distribution("constant")
@@ -95,11 +96,11 @@ class CameraPose(Randomizer):
             "fov_scale": float(self.fov_scale.sample(rng)),
         }
 
-    def setup(self, scene: Any) -> None:
+    def setup(self, scene: Scene) -> None:
         nominal = scene.store.setdefault("camera/nominal", scene.camera_config)
         self.check_against(nominal)
 
-    def check_against(self, nominal: Any) -> None:
+    def check_against(self, nominal: CameraView) -> None:
         """Raise :class:`PresetError` if some sampled params would break ``nominal`` (a
         ``CameraConfig``): a view along the up vector (or the eye on the target) has no
         orientation, and a field of view past 170 degrees is no pinhole camera."""
@@ -125,7 +126,7 @@ class CameraPose(Randomizer):
                 "orientation; narrow the offsets"
             )
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         nominal = scene.store["camera/nominal"]
         eye = tuple(float(a + b) for a, b in zip(nominal.eye, params["eye_offset"], strict=True))
         tgt = tuple(

@@ -10,6 +10,7 @@ import numpy as np
 
 from randomizers.base import Randomizer
 from randomizers.errors import PresetError
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec, check_keys
 
 SEP = "/"
@@ -51,11 +52,11 @@ class Compose(Randomizer):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         return {r.name: r.sample(rng) for r in self.randomizers}
 
-    def setup(self, scene: Any) -> None:
+    def setup(self, scene: Scene) -> None:
         for r in self.randomizers:
             r.setup(scene)
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         for r in self.randomizers:
             r.apply(scene, params[r.name])
 
@@ -65,7 +66,7 @@ class Compose(Randomizer):
         return {r.name: r.validate(params[r.name], f"{where}.{r.name}") for r in self.randomizers}
 
     def step_update(
-        self, scene: Any, rng: np.random.Generator, step: int
+        self, scene: Scene, rng: np.random.Generator, step: int
     ) -> dict[str, dict[str, Any]]:
         """Resample and apply the children due at env step ``step``; returns their new params."""
         updates: dict[str, dict[str, Any]] = {}
@@ -121,5 +122,5 @@ class ParamGroup(Randomizer):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         raise NotImplementedError(f"{self.name!r} params are sampled by their owner")
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         raise NotImplementedError(f"{self.name!r} params are applied by their owner")

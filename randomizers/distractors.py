@@ -17,6 +17,7 @@ from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
 from randomizers.options import choice_list, dist, integer
 from randomizers.options import name as option_name
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 from randomizers.texture import (
     BANK_OPTIONS,
@@ -163,7 +164,7 @@ class Distractors(Randomizer):
             params[f"{p}.tint"] = looks[f"{p}.tint"]
         return params
 
-    def setup(self, scene: Any) -> None:
+    def setup(self, scene: Scene) -> None:
         key = f"{self.name}/pool"
         if key in scene.store:
             return
@@ -198,7 +199,7 @@ class Distractors(Randomizer):
         scene.store[key] = pool
         self.bank.upload(scene)
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         c = scene.client
         pool = scene.store[f"{self.name}/pool"]
         textures = self.bank.upload(scene)

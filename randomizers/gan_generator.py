@@ -1,5 +1,5 @@
 """The appearance GAN's generator as the texture randomizer uses it: the network, its
-config, checkpoint reading and seeded sampling (training lives in ``agents.gan``).
+config, checkpoint reading and seeded sampling (training is in the learning packages).
 
 A checkpoint is a plain dict (``format: domrand-gan``) of the model config, the crop and
 training settings, the loss history and the state dicts of the generator (the moving

@@ -2,8 +2,7 @@
 sheet and the GAN's sample grids. Tiles keep their pixels (optionally enlarged by an
 integer factor, nearest neighbour); each may carry a caption drawn under it.
 
-It lives in ``randomizers`` (the lowest layer) so that ``envs.preview``,
-``envs.dataset.sheets`` and ``agents`` can all import it downward. Pillow only.
+It needs only NumPy and Pillow, so every layer above may use it.
 
 A caption is a string (words wrap at the tile's width; ``"\\n"`` starts a new line) or a
 sequence of items drawn one after another and wrapped between items: a string, or a

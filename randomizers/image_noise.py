@@ -13,6 +13,7 @@ from randomizers.base import Randomizer
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import dist
 from randomizers.options import name as option_name
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 
 # option -> limits of what it samples (all absolute)
@@ -106,6 +107,6 @@ class ImageNoise(Randomizer):
         params["seed"] = int(rng.integers(0, 2**31 - 1))
         return params
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         identity = all(params[k] == v for k, v in _IDENTITY.items())
         scene.effects.image_filter = None if identity else ImageNoiseFilter(**params)

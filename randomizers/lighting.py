@@ -12,6 +12,7 @@ from randomizers.base import Randomizer
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import dist, dist_vector, probability
 from randomizers.options import name as option_name
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 
 _COEFF = Limits(0.0, 2.0, unit="renderer coefficient")
@@ -124,7 +125,7 @@ class Lighting(Randomizer):
             params["shadow"] = int(rng.random() < self.shadow_probability)
         return params
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         light = scene.effects.light
         light.clear()
         if "azimuth" in params:

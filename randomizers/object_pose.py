@@ -11,6 +11,7 @@ from randomizers.base import Randomizer
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list, dist
 from randomizers.options import name as option_name
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 
 # option -> limits (absolute, world frame): the table's reach, and one turn of yaw
@@ -77,7 +78,7 @@ class ObjectPose(Randomizer):
             params[f"{role}.yaw"] = float(self.yaw.sample(rng))
         return params
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         c = scene.client
         for role in self.roles:
             for name in scene.body_names(role):

@@ -11,6 +11,7 @@ from randomizers.base import Randomizer
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list
 from randomizers.options import name as option_name
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 
 PYBULLET_DAMPING = 0.04  # PyBullet's default linear and angular damping
@@ -144,7 +145,7 @@ class Physics(Randomizer):
             params[k] = int(round(v)) if k == "latency" else float(v)
         return params
 
-    def setup(self, scene: Any) -> None:
+    def setup(self, scene: Scene) -> None:
         """Capture the nominal values once per scene (so nothing drifts across episodes)."""
         if "physics/nominal" in scene.store:
             return
@@ -171,7 +172,7 @@ class Physics(Randomizer):
             "gravity": tuple(scene.sim.physics.gravity),
         }
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         nominal = scene.store["physics/nominal"]
         c = scene.client
         q = self.quantities

@@ -26,6 +26,7 @@ from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
 from randomizers.options import choice_list, dist, dist_vector, integer
 from randomizers.options import name as option_name
+from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 from randomizers.texture_sources import (
     SOURCES,
@@ -132,7 +133,7 @@ class TextureBank:
             self._gan_entries = self.gan.textures(self.seed, wanted, self.size)
         return self._gan_entries[index]
 
-    def upload(self, scene: Any) -> list[int]:
+    def upload(self, scene: Scene) -> list[int]:
         """PyBullet texture ids of the bank in this scene (loaded on first use only)."""
         if self.key not in scene.store:
             photos: dict[str, np.ndarray] = {}
@@ -294,16 +295,16 @@ class Texture(Randomizer):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         return sample_appearances(rng, self.slots, self.bank, self.tint)
 
-    def _bindings(self, scene: Any, slot: str) -> list[tuple[int, int]]:
+    def _bindings(self, scene: Scene, slot: str) -> list[tuple[int, int]]:
         """(body, link) pairs a slot paints."""
         if slot.startswith("robot.link"):
             return [(scene.robot.id, int(slot.removeprefix("robot.link")))]
         return [(scene.sim.body(n), -1) for n in scene.body_names(slot)]
 
-    def setup(self, scene: Any) -> None:
+    def setup(self, scene: Scene) -> None:
         self.bank.upload(scene)
 
-    def apply(self, scene: Any, params: Mapping[str, Any]) -> None:
+    def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         c = scene.client
         ids = self.bank.upload(scene)
         for slot in self.slots:

@@ -1,5 +1,2 @@
-"""Agents: scripted experts, rollouts, and (later) learned policies and models."""
-
-from agents.policies.experts import EXPERTS, Expert, make_expert
-
-__all__ = ["EXPERTS", "Expert", "make_expert"]
+"""Agents: scripted experts and learned policies, rollouts, training and the models that
+read images; experiment drivers in :mod:`agents.experiments`."""

@@ -6,7 +6,7 @@ seed comes from :func:`envs.seeding.episode_seed`, and a random policy's actions
 initial state), so one env and ``K`` parallel envs produce the same episodes.
 
 A vector-env worker process that dies (killed for memory, a crash in native code) ends the
-run with :class:`VectorEnvWorkerError`, not an ``EOFError`` or a hang.
+run with :class:`agents.vector.VectorEnvWorkerError`, not an ``EOFError`` or a hang.
 """
 
 from __future__ import annotations
@@ -15,18 +15,26 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, cast
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
+from agents.episodes import EpisodeResult, RolloutSummary
+from agents.policies.contract import LoadedPolicy, is_checkpoint
 from agents.policies.experts import EXPERTS, Expert, make_expert
-from agents.policies.contract import LoadedPolicy, check_spaces, is_checkpoint, load_policy, policy_meta
+from agents.policies.loading import load_policy, policy_meta
+from agents.policies.spaces import check_spaces
+from agents.vector import (
+    WORKER_ERRORS,
+    VectorEnvWorkerError,
+    check_image_size,
+    close_vector_env,
+    worker_died,
+)
 from envs.events import EVENT_NAMES
-from envs.panda_env import MAX_IMAGE_SIZE
 from envs.registration import state_names
 from envs.seeding import action_rng, episode_seed
 
@@ -34,40 +42,6 @@ POLICIES = ("random", "expert", "pixel-expert")
 """built-in policies; ``RolloutConfig.policy`` also takes a checkpoint path (.zip or .pt)"""
 PIXEL_OBS_MODE = "state+rgb"
 DEFAULT_IMAGE_SIZE = 128
-WORKER_ERRORS: tuple[type[BaseException], ...] = (EOFError, BrokenPipeError, ConnectionResetError)
-"""what a pipe to a dead worker process raises"""
-
-
-class VectorEnvWorkerError(RuntimeError):
-    """A vector env's worker process died (killed, out of memory, a native crash)."""
-
-
-def check_image_size(value: Any, name: str = "image_size") -> int:
-    """An observation image size: an int in 1..MAX_IMAGE_SIZE (never silently a default)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an int number of pixels, got {value!r}")
-    if not 1 <= value <= MAX_IMAGE_SIZE:
-        raise ValueError(
-            f"{name} must be 1..{MAX_IMAGE_SIZE} px, got {value}; pick a size in that range "
-            f"(e.g. 64)"
-        )
-    return int(value)
-
-
-def worker_died(envs: Any, exc: BaseException) -> VectorEnvWorkerError:
-    """The error to raise when talking to a vector env's worker failed with ``exc``."""
-    codes = []
-    deadline = time.monotonic() + 1.0  # a dying process may need a moment to be reaped
-    for i, proc in enumerate(getattr(envs, "processes", None) or []):
-        proc.join(timeout=max(0.0, deadline - time.monotonic()))
-        if proc.exitcode is not None:
-            signal = f" (signal {-proc.exitcode})" if proc.exitcode < 0 else ""
-            codes.append(f"worker {i} exited with code {proc.exitcode}{signal}")
-    detail = "; ".join(codes) or f"{type(exc).__name__} on its pipe"
-    return VectorEnvWorkerError(
-        f"a vector-env worker process died ({detail}); it was killed (out of memory?) or "
-        f"crashed: rerun with --num-envs 1 to see the underlying error"
-    )
 
 
 @dataclass(frozen=True)
@@ -169,60 +143,6 @@ class RolloutConfig:
 
 def _stderr_note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
-
-
-@dataclass
-class EpisodeResult:
-    """One finished episode."""
-
-    index: int
-    seed: int
-    success: bool
-    episode_return: float
-    length: int
-    events: dict[str, int]
-    params: dict[str, Any] = field(default_factory=dict)
-    """the randomization params the episode ran with (``info["randomization"]``)"""
-
-
-@dataclass
-class RolloutSummary:
-    """Aggregates over all episodes of a run."""
-
-    env_id: str
-    policy: str
-    episodes: int
-    success_rate: float
-    mean_return: float
-    std_return: float
-    mean_length: float
-    event_counts: dict[str, int]
-    episodes_with_event: dict[str, int]
-    seconds: float
-    steps_per_second: float
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
-
-    def table(self) -> str:
-        """Human-readable summary."""
-        lines = [
-            f"env            {self.env_id}",
-            f"policy         {self.policy}",
-            f"episodes       {self.episodes}",
-            f"success rate   {self.success_rate:.3f}",
-            f"mean return    {self.mean_return:.3f} +- {self.std_return:.3f}",
-            f"mean length    {self.mean_length:.1f} steps",
-            f"throughput     {self.steps_per_second:,.0f} env steps/s ({self.seconds:.1f} s)",
-            "",
-            f"{'event':<24}{'count':>8}{'episodes':>10}",
-        ]
-        for name in EVENT_NAMES:
-            lines.append(
-                f"{name:<24}{self.event_counts[name]:>8}{self.episodes_with_event[name]:>10}"
-            )
-        return "\n".join(lines)
 
 
 def summarize(
@@ -416,25 +336,11 @@ def run_rollouts(
         dead = worker_died(envs, exc)
     finally:
         bar.close()
-        _close(envs, dead is not None)
+        close_vector_env(envs, dead is not None)
     if dead is not None:
         raise dead from None
     results.sort(key=lambda r: r.index)
     return summarize(config, results, time.perf_counter() - t0), results
-
-
-def _close(envs: Any, worker_dead: bool) -> None:
-    """Close a vector env; after a worker died, terminate the others without waiting."""
-    if not worker_dead:
-        envs.close()
-        return
-    from gymnasium.vector.async_vector_env import AsyncState
-
-    envs._state = AsyncState.DEFAULT  # the pending call can never complete: drop it
-    try:
-        envs.close(terminate=True)
-    except (EOFError, OSError):  # BrokenPipeError and ConnectionResetError are OSErrors
-        envs.closed = True  # nothing left to close; keeps __del__ from trying again
 
 
 def _row(obs: Any, i: int) -> Any:
@@ -447,31 +353,3 @@ def _row(obs: Any, i: int) -> Any:
 def _episode_events(infos: dict[str, Any], i: int) -> dict[str, int]:
     counts = infos["episode_events"]
     return {name: counts[name][i] for name in counts if not name.startswith("_")}
-
-
-def save_video(frames: list[np.ndarray], path: str | Path, fps: int = 24) -> Path:
-    """Write frames as an animated GIF (Pillow) or MP4 (needs ``pip install domrand[video]``)."""
-    path = Path(path)
-    if not frames:
-        raise ValueError("no frames to write; record at least one episode (video_episodes >= 1)")
-    suffix = path.suffix.lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".gif":
-        from PIL import Image
-
-        images = [Image.fromarray(f) for f in frames]
-        images[0].save(
-            path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0
-        )
-    elif suffix == ".mp4":
-        try:
-            import imageio.v2 as imageio
-        except ImportError:
-            raise ImportError(
-                "writing .mp4 needs imageio and imageio-ffmpeg: pip install 'domrand[video]' "
-                "(or write a .gif, which needs nothing extra)"
-            ) from None
-        imageio.mimwrite(path, cast(Any, frames), fps=fps, macro_block_size=1)
-    else:
-        raise ValueError(f"unsupported video format {suffix!r} for {path}; use .gif or .mp4")
-    return path

@@ -20,16 +20,16 @@ import numpy as np
 import yaml
 
 from agents.plots import bar_chart
+from agents.pose_data import PoseData, load_pose_data
 from agents.pose_regressor import (
-    PoseData,
     RegressorConfig,
     error_summary,
-    load_pose_data,
     position_errors,
     save_regressor,
     train_regressor,
 )
-from envs.dataset.export import ExportConfig, export_dataset
+from envs.dataset.config import ExportConfig
+from envs.dataset.export import export_dataset
 from envs.files import write_atomic
 from randomizers.presets import preset_dir, read_yaml, resolve_paths
 

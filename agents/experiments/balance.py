@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.policies.contract import is_checkpoint, policy_meta
-from agents.rollout import POLICIES, EpisodeResult, RolloutConfig, run_rollouts
-from envs.files import write_atomic
-from randomizers.compose import Compose
+from agents.episodes import EpisodeResult
+from agents.policies.contract import is_checkpoint
+from agents.policies.loading import policy_meta
 from agents.rare_events import (
     BalanceReport,
     check_event,
@@ -20,6 +19,9 @@ from agents.rare_events import (
     proposals_needed,
     propose,
 )
+from agents.rollout import POLICIES, RolloutConfig, run_rollouts
+from envs.files import write_atomic
+from randomizers.compose import Compose
 
 
 @dataclass(frozen=True)

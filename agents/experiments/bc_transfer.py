@@ -11,16 +11,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.policies.bc import (
-    OBS_MODE,
-    BCConfig,
-    check_bc_image_size,
-    load_demonstrations,
-    record_demonstrations,
-    save_bc,
-    train_bc,
-)
+from agents.demos import load_demonstrations, record_demonstrations
 from agents.experiments.evaluation import EvalConfig, evaluate
+from agents.policies.bc import OBS_MODE, BCConfig, check_bc_image_size, save_bc, train_bc
 from agents.policies.contract import PolicyMeta
 from envs.files import write_atomic
 
@@ -42,7 +35,7 @@ class TransferConfig:
 
     def __post_init__(self) -> None:
         from agents.policies.experts import EXPERTS
-        from agents.rollout import check_image_size
+        from agents.vector import check_image_size
 
         if not self.tasks:
             raise ValueError(f"tasks must name at least one env id; allowed: {', '.join(EXPERTS)}")

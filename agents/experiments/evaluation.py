@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Any
 
-from agents.rollout import EpisodeResult, RolloutConfig, run_rollouts
+from agents.episodes import EpisodeResult
+from agents.rollout import RolloutConfig, run_rollouts
 from envs.events import EVENT_NAMES
 
 

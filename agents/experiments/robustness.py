@@ -14,8 +14,9 @@ from typing import Any
 
 from agents.experiments.evaluation import EvalConfig, EvalReport, evaluate
 from agents.plots import bar_chart
-from agents.policies.contract import policy_meta
-from agents.rl import TrainConfig, train
+from agents.policies.loading import policy_meta
+from agents.rl.config import TrainConfig
+from agents.rl.train import train
 from envs.files import write_atomic
 
 

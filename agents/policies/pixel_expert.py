@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.localizer import Localizer, load_localizer
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.experts import Expert, LiftExpert, PushExpert, make_expert
-from agents.localizer import Localizer, load_localizer
 from randomizers.presets import preset_dir
 
 MODELS_DIR = preset_dir().parent / "models"

@@ -11,16 +11,10 @@ import torch
 
 pytest.importorskip("minari")
 
-from agents.policies.bc import (
-    OBS_MODE,
-    BCConfig,
-    load_bc_policy,
-    load_demonstrations,
-    record_demonstrations,
-    save_bc,
-    train_bc,
-)
-from agents.policies.contract import PolicyError, PolicyMeta, load_policy
+from agents.demos import load_demonstrations, record_demonstrations
+from agents.policies.bc import OBS_MODE, BCConfig, load_bc_policy, save_bc, train_bc
+from agents.policies.contract import PolicyError, PolicyMeta
+from agents.policies.loading import load_policy
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +63,16 @@ def test_recorded_dataset_holds_the_expert_steps(demos, minari_home: str) -> Non
 
 def test_train_save_load_and_act(demos, tmp_path: Path) -> None:
     config = BCConfig(epochs=2, width=8, seed=3)
+    global_state = torch.random.get_rng_state()
     a = train_bc(demos, config, _meta(demos), progress=False)
+    assert torch.equal(torch.random.get_rng_state(), global_state)  # no global side effect
     b = train_bc(demos, config, _meta(demos), progress=False)
     assert a.history["loss"] == b.history["loss"]
+    same = [torch.equal(wa, wb) for wa, wb in zip(a.model.state_dict().values(),
+                                                  b.model.state_dict().values(), strict=True)]
+    assert all(same)  # same seed, same weights
+    other = train_bc(demos, BCConfig(epochs=1, width=8, seed=4), _meta(demos), progress=False)
+    assert not torch.equal(other.model.head[0].weight, a.model.head[0].weight)
     path = save_bc(a, tmp_path / "bc.pt")
     loaded = load_policy(path, env_id="domrand/Reach-v0", obs_mode=OBS_MODE)
     assert loaded.meta.preset == "tobin" and loaded.meta.extra["episodes"] == 4

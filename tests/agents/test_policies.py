@@ -16,15 +16,11 @@ pytest.importorskip("stable_baselines3", reason="needs Stable-Baselines3: pip in
 
 from agents.experiments.balance import BalanceConfig
 from agents.experiments.evaluation import EvalConfig, evaluate, wilson_interval
-from agents.policies.contract import (
-    META_MEMBER,
-    PolicyError,
-    PolicyMeta,
-    PolicyMismatchError,
-    load_policy,
-    read_meta,
-)
-from agents.rl import TrainConfig, train
+from agents.policies.contract import META_MEMBER, PolicyError, PolicyMeta, PolicyMismatchError
+from agents.policies.loading import load_policy
+from agents.policies.sb3 import read_meta
+from agents.rl.config import TrainConfig
+from agents.rl.train import train
 from agents.rollout import RolloutConfig, run_rollouts
 from scripts import evaluate_policy as evaluate_script
 from scripts import train_policy as train_script

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agents.rollout import RolloutConfig, run_rollouts, save_video
+from agents.rollout import RolloutConfig, run_rollouts
+from agents.video import save_video
 from scripts import rollout as rollout_script
 
 
@@ -88,6 +89,6 @@ def test_json_output_is_the_only_thing_on_stdout() -> None:
     proc = subprocess.run(
         [sys.executable, "scripts/rollout.py", "--env", "domrand/Reach-v0", "--episodes", "1",
          "--json", "--no-progress"],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=True,
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], check=True,
     )  # fmt: skip
     assert json.loads(proc.stdout)["episodes"] == 1  # no "argv[0]=" from PyBullet's probe

@@ -14,13 +14,22 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.camera import Camera, CameraConfig
+from envs.env_checks import (
+    action_values,
+    check_configs,
+    check_modes,
+    check_task_kwargs,
+    episode_steps,
+    image_shape,
+    replay_params,
+    reset_options,
+)
 from envs.events import EventTracker
 from envs.robot import MAX_FINGER, ControlConfig
 from envs.scene import TableScene, Workspace
 from envs.sim import PhysicsConfig
 from envs.tasks.base import REWARD_TYPES, Task
 from randomizers.compose import Compose, ParamGroup
-from randomizers.spaces import validate_params
 
 OBS_MODES: tuple[str, ...] = ("state", "rgb", "rgbd", "state+rgb")
 RENDER_MODES: tuple[str, ...] = ("rgb_array", "human")
@@ -36,29 +45,6 @@ class NonFiniteError(FloatingPointError):
     """An observation or reward became NaN or infinite; the message holds the episode's params."""
 
 
-def _image_shape(image_size: Any, name: str) -> tuple[int, int]:
-    """Validate an image size given as ``N`` or ``(height, width)``; returns (height, width)."""
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        h = w = int(image_size)
-    elif (
-        isinstance(image_size, (tuple, list))
-        and len(image_size) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in image_size)
-    ):
-        h, w = int(image_size[0]), int(image_size[1])
-    else:
-        raise TypeError(
-            f"{name} must be an int or a (height, width) pair of ints, got {image_size!r}"
-        )
-    if h <= 0 or w <= 0:
-        raise ValueError(f"{name} must be > 0 pixels, got {image_size!r}")
-    if h > MAX_IMAGE_SIZE or w > MAX_IMAGE_SIZE:
-        raise ValueError(
-            f"{name} must be at most {MAX_IMAGE_SIZE} pixels per side, got {image_size!r}"
-        )
-    return h, w
-
-
 def _canonical(value: Any) -> Any:
     """Params with every number as a float: sampled params (ints where a choice gave ints)
     and the same params replayed (validated: floats) hash alike."""
@@ -69,20 +55,6 @@ def _canonical(value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     return float(value)
-
-
-def _check_task_kwargs(task_cls: type[Task], kwargs: Mapping[str, Any]) -> None:
-    """Unknown task arguments fail with the ones the task accepts."""
-    import inspect
-
-    params = inspect.signature(task_cls.__init__).parameters
-    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
-    unknown = sorted(set(kwargs) - set(allowed))
-    if unknown:
-        raise TypeError(
-            f"unknown task_kwargs {unknown} for {task_cls.__name__}; allowed: "
-            f"{', '.join(allowed) or 'none'}"
-        )
 
 
 class PandaTaskEnv(gym.Env):
@@ -137,40 +109,22 @@ class PandaTaskEnv(gym.Env):
         visual_detail: str = "low",
         renderer: str = "tiny",
     ) -> None:
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"unknown obs_mode {obs_mode!r}; allowed: {', '.join(OBS_MODES)}")
-        if reward_type not in REWARD_TYPES:
-            raise ValueError(
-                f"unknown reward_type {reward_type!r}; allowed: {', '.join(REWARD_TYPES)}"
-            )
-        if render_mode is not None and render_mode not in RENDER_MODES:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; allowed: None, {', '.join(RENDER_MODES)}"
-            )
-        height, width = _image_shape(image_size, "image_size")
+        check_modes(obs_mode, reward_type, render_mode, obs_modes=OBS_MODES,
+                    reward_types=REWARD_TYPES, render_modes=RENDER_MODES)  # fmt: skip
+        height, width = image_shape(image_size, "image_size", MAX_IMAGE_SIZE)
         r_height, r_width = (
-            (height, width) if render_size is None else _image_shape(render_size, "render_size")
+            (height, width)
+            if render_size is None
+            else image_shape(render_size, "render_size", MAX_IMAGE_SIZE)
         )
-        if max_episode_steps is None:
-            max_episode_steps = self.task_cls.default_max_episode_steps
-        if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int):
-            raise TypeError(f"max_episode_steps must be an int, got {max_episode_steps!r}")
-        if max_episode_steps <= 0:
-            raise ValueError(f"max_episode_steps must be > 0, got {max_episode_steps}")
-        for arg, value, cls in (
-            ("camera", camera, CameraConfig),
-            ("physics", physics, PhysicsConfig),
-            ("control", control, ControlConfig),
-            ("workspace", workspace, Workspace),
-        ):
-            if value is not None and not isinstance(value, cls):
-                raise TypeError(
-                    f"{arg} must be None or an envs.{cls.__name__}, got {type(value).__name__}; "
-                    f"build it as {cls.__name__}(...) with keyword arguments"
-                )
-        if task_kwargs is not None and not isinstance(task_kwargs, Mapping):
-            raise TypeError(f"task_kwargs must be a dict, got {type(task_kwargs).__name__}")
-        _check_task_kwargs(self.task_cls, task_kwargs or {})
+        max_episode_steps = episode_steps(
+            max_episode_steps, self.task_cls.default_max_episode_steps
+        )
+        check_configs([
+            ("camera", camera, CameraConfig), ("physics", physics, PhysicsConfig),
+            ("control", control, ControlConfig), ("workspace", workspace, Workspace),
+        ])  # fmt: skip
+        check_task_kwargs(self.task_cls, task_kwargs)
         from randomizers.presets import build_randomizer
 
         randomizer = build_randomizer(randomization)
@@ -250,15 +204,9 @@ class PandaTaskEnv(gym.Env):
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode: restore the initial world, place task objects, randomize."""
         super().reset(seed=seed)
-        options = {} if options is None else options
-        if not isinstance(options, Mapping):
-            raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
-        unknown = set(options) - {"randomization"}
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: 'randomization'")
-        replay = options.get("randomization")
+        replay = reset_options(options)
         if replay is not None:
-            replay = self._validate_randomization(replay)
+            replay = replay_params(replay, self.randomizer, self.task.state_space(), TASK_KEY)
 
         self.scene.sim.restore()
         self.scene.reset_effects()
@@ -291,27 +239,6 @@ class PandaTaskEnv(gym.Env):
         }
         return obs, info
 
-    def _validate_randomization(self, params: Any) -> dict[str, Any]:
-        """Check replayed params against this env's randomizer and task state space."""
-        where = "options['randomization']"
-        if not isinstance(params, Mapping):
-            raise TypeError(f"{where} must be a dict of params, got {type(params).__name__}")
-        rest = {k: v for k, v in params.items() if k != TASK_KEY}
-        out: dict[str, Any] = {}
-        if self.randomizer is None:
-            if rest:
-                raise ValueError(
-                    f"this env has no randomizer (randomization=None), so {where} may only "
-                    f"hold {TASK_KEY!r}; got keys {sorted(rest)}"
-                )
-        else:
-            out = self.randomizer.validate(rest, where)
-        if TASK_KEY in params:  # without it the initial state comes from the seed
-            out[TASK_KEY] = validate_params(
-                self.task.state_space(), params[TASK_KEY], f"{where}.{TASK_KEY}"
-            )
-        return out
-
     def episode_space(self) -> Compose:
         """Every param of an episode: the randomizers' and the task's initial state
         (``task/cube.x``, ...), for encoding whole episodes (SMOTE, ADR)."""
@@ -341,21 +268,7 @@ class PandaTaskEnv(gym.Env):
             raise StepBeforeResetError(
                 "step() called before reset() or after the episode ended; call env.reset() first"
             )
-        try:
-            act = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"expected an action of shape {self.action_space.shape} with numbers in [-1, 1], "
-                f"got {action!r}"
-            ) from None
-        if act.shape != self.action_space.shape:
-            raise ValueError(
-                f"expected an action of shape {self.action_space.shape} with numbers in [-1, 1], "
-                f"got shape {act.shape}"
-            )
-        values = act.tolist()  # plain floats: cheaper than NumPy on 3-4 numbers
-        if not all(map(math.isfinite, values)):
-            raise ValueError(f"action contains NaN or inf: {act}")
+        values = action_values(action, self.action_space.shape or ())
         fx = self.scene.effects
         if fx.action_latency:
             self._pending.append(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 import warnings
@@ -10,9 +11,40 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet
 import pybullet_data
-from pybullet_utils import bullet_client
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers, so text printed by C code goes where fd 1 points now."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no handle on the C library (Windows)
+        pass
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send C-level stdout to stderr for a moment (at the file-descriptor level)."""
+    try:
+        out, err = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real file descriptors: nothing to do
+        yield
+        return
+    sys.stdout.flush()
+    _flush_c_stdio()
+    saved = os.dup(out)
+    try:
+        os.dup2(err, out)
+        yield
+    finally:
+        _flush_c_stdio()
+        os.dup2(saved, out)
+        os.close(saved)
+
+
+with _stdout_to_stderr():  # PyBullet prints its build banner when first imported
+    import pybullet
+    from pybullet_utils import bullet_client
 
 RENDERERS = ("tiny", "egl")
 

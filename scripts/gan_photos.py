@@ -1,35 +1,7 @@
 #!/usr/bin/env python
-"""Write the demo training photos for the appearance GAN: scikit-image photographs that the
-`target` preset does not use (the stereo motorcycle pair, camera, coins, moon, clock).
+"""``python scripts/gan_photos.py`` = ``domrand gan-photos`` (the code: agents/cli/gan_photos.py)."""
 
-Example:
-    python scripts/gan_photos.py --out runs/gan/photos
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-
-from agents.gan.data import DEMO_PHOTOS, write_demo_photos
-from agents.policies.contract import check_output_dir
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--out", default="runs/gan/photos", help="folder to write PNGs into")
-    p.add_argument("--names", nargs="*", default=list(DEMO_PHOTOS), help="which photos")
-    args = p.parse_args(argv)
-    try:
-        check_output_dir(args.out)
-        paths = write_demo_photos(args.out, tuple(args.names))
-    except (ImportError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(paths)} photos to {args.out}: {', '.join(p.name for p in paths)}")
-    return 0
-
+from agents.cli.gan_photos import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

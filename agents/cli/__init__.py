@@ -1,0 +1,106 @@
+"""``domrand``: one console command; each subcommand is one module of this package.
+
+``domrand rollout ...`` runs :func:`agents.cli.rollout.main`, the same function that
+``python scripts/rollout.py ...`` runs. A subcommand whose optional dependencies are
+missing ends with one line naming the extra to install, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import envs.sim  # noqa: F401  # loads PyBullet first, its build banner kept off stdout
+
+# command -> one-line summary; the command's code is agents/cli/<command with "_" for "-">.py
+COMMANDS: dict[str, str] = {
+    "rollout": "run episodes of a policy: success, return, events",
+    "export": "export a randomized, labelled image dataset",
+    "preview": "grid of randomized frames, or an export's contact sheet",
+    "benchmark": "env throughput next to raw PyBullet on the same scene",
+    "train-policy": "train a Stable-Baselines3 policy (SAC or PPO)",
+    "evaluate-policy": "success rate of a policy checkpoint",
+    "robustness": "nominal- vs physics-trained policies, shifted dynamics",
+    "train-bc": "train image behaviour cloning on a Minari dataset",
+    "bc-transfer": "behaviour cloning with and without visual randomization",
+    "train-dagger": "distil the scripted expert into a visuomotor policy",
+    "train-localizer": "train the heatmap object localizer on an export",
+    "evaluate-localizer": "localizer position error (cm) on exports",
+    "calibration-floor": "the error a held-out camera alone sets",
+    "train-regressor": "train the vision pose regressor on an export",
+    "evaluate-regressor": "pose regressor error (cm) on an export",
+    "ablation": "Tobin et al. Table II in simulation",
+    "balance": "balance a rare event by SMOTE in parameter space",
+    "train-failure-predictor": "event predictor with and without SMOTE",
+    "gan-photos": "write the appearance GAN's demo training photos",
+    "train-gan": "train the appearance GAN on a folder of images",
+    "sample-gan": "write textures from a trained appearance GAN",
+    "gan-quality": "score an appearance GAN against real crops",
+}
+
+# top-level module -> (its name for people, the extra that installs it)
+EXTRAS: dict[str, tuple[str, str]] = {
+    "torch": ("PyTorch", "learn"),
+    "matplotlib": ("matplotlib", "learn"),
+    "stable_baselines3": ("Stable-Baselines3", "rl"),
+    "tensorboard": ("TensorBoard", "rl"),
+    "pycocotools": ("pycocotools", "dataset"),
+    "minari": ("Minari", "offline"),
+    "imblearn": ("imbalanced-learn", "balance"),
+    "sklearn": ("scikit-learn", "balance"),
+    "ray": ("Ray", "ray"),
+    "imageio": ("imageio", "video"),
+    "imageio_ffmpeg": ("imageio-ffmpeg", "video"),
+}
+
+
+def module_name(command: str) -> str:
+    """The module holding ``command``'s ``build_parser`` and ``main``."""
+    return f"agents.cli.{command.replace('-', '_')}"
+
+
+def missing_extra(exc: ImportError) -> str | None:
+    """The one-line error for an optional dependency that is not installed, else None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    found = EXTRAS.get(exc.name.partition(".")[0])
+    if found is None:
+        return None
+    what, extra = found
+    return f"error: this command needs {what}: pip install 'domrand[{extra}]'"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``domrand``'s own parser: the list of commands (each command parses its own flags)."""
+    width = max(map(len, COMMANDS)) + 2
+    listing = "\n".join(f"  {name:<{width}}{summary}" for name, summary in COMMANDS.items())
+    p = argparse.ArgumentParser(
+        prog="domrand",
+        usage="%(prog)s [-h] COMMAND ...",
+        description="Domain randomization for robot learning: environments, datasets, training.",
+        epilog=f"commands:\n{listing}\n\nRun `domrand COMMAND --help` for a command's flags.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("command", metavar="COMMAND", choices=list(COMMANDS), help="one of the below")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``domrand`` console command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in COMMANDS:
+        # the help, or the usage and an error naming the unknown command; exits
+        build_parser().parse_args(args[:1] if args and not args[0].startswith("-") else args)
+        return 2
+    command, rest = args[0], args[1:]
+    try:
+        module = importlib.import_module(module_name(command))
+        return int(module.main(rest, prog=f"domrand {command}"))
+    except ModuleNotFoundError as exc:
+        line = missing_extra(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2

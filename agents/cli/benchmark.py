@@ -1,0 +1,122 @@
+"""Benchmark every env next to raw PyBullet on the same scene, in the same run.
+
+Prints (and optionally writes as JSON and Markdown) physics steps/s in ``state`` mode,
+frames/s in ``rgb`` mode per image size, and the mean reset time; the ratio env / raw is
+the figure that matters (the raw loop replays the env's own joint targets).
+
+Example:
+    python scripts/benchmark.py --steps 500 --out-dir benchmarks/
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+from agents.outputs import OutputPathError, check_output_dir
+from envs import ENV_IDS
+from envs.benchmark.checks import check_arguments
+from envs.benchmark.export import measure_export
+from envs.benchmark.frames import measure_env, measure_presets, measure_randomized_frames
+from envs.benchmark.scaling import measure_scaling
+from envs.benchmark.tables import EXPORT_DEFINITIONS, export_table, markdown_table
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command's flags."""
+    p = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--env", nargs="*", default=list(ENV_IDS), choices=ENV_IDS, help="env ids")
+    p.add_argument("--steps", type=int, default=400, help="env steps per measurement")
+    p.add_argument("--sizes", type=int, nargs="*", default=[64, 128], help="image sizes (px)")
+    p.add_argument("--resets", type=int, default=200, help="resets timed per env")
+    p.add_argument("--repeats", type=int, default=3, help="best of N repeats")
+    p.add_argument(
+        "--presets", nargs="*", default=["none", "physics", "tobin", "target"],
+        help="presets whose reset time is measured",
+    )  # fmt: skip
+    p.add_argument("--randomized-preset", default="tobin", help="preset for randomized frames/s")
+    p.add_argument(
+        "--scaling", action="store_true",
+        help="add randomized frames/s for 1 and 2 processes, low/full detail, tiny/egl",
+    )  # fmt: skip
+    p.add_argument("--processes", type=int, nargs="*", default=[1, 2], help="for --scaling")
+    p.add_argument(
+        "--export", action="store_true",
+        help="add dataset-export images/s (1 and 2 workers) next to raw rendering",
+    )  # fmt: skip
+    p.add_argument(
+        "--export-only", action="store_true",
+        help="only the --export measurements (first --env), none of the env benchmarks",
+    )  # fmt: skip
+    p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
+    return p
+
+
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Entry point."""
+    args = build_parser(prog).parse_args(argv)
+    args.export = args.export or args.export_only
+    try:
+        presets = [*args.presets, *([args.randomized_preset] if args.randomized_preset else [])]
+        check_arguments(
+            env_ids=tuple(args.env), sizes=tuple(args.sizes), steps=args.steps,
+            resets=args.resets, repeats=args.repeats, presets=tuple(presets),
+            processes=tuple(args.processes),
+        )  # fmt: skip
+        if args.out_dir:
+            check_output_dir(args.out_dir, flag="--out-dir")
+    except (ValueError, OutputPathError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    load_start = os.getloadavg()[0]  # other jobs on the machine skew every figure
+    rows = []
+    for env_id in [] if args.export_only else args.env:
+        rows += measure_env(
+            env_id, n_steps=args.steps, sizes=tuple(args.sizes), n_resets=args.resets,
+            repeats=args.repeats,
+        )  # fmt: skip
+        rows += measure_presets(env_id, tuple(args.presets), n_resets=args.resets)
+        if args.randomized_preset:
+            rows += measure_randomized_frames(
+                env_id, args.randomized_preset, tuple(args.sizes), n_steps=args.steps
+            )
+    if args.scaling:
+        rows += measure_scaling(
+            args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
+            processes=tuple(args.processes), n_frames=args.steps,
+        )  # fmt: skip
+    exports = []
+    if args.export:
+        exports = measure_export(
+            args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
+            workers=tuple(args.processes), n_images=max(args.steps, 20), repeats=args.repeats,
+        )  # fmt: skip
+        rows += [m for r in exports for m in r.measurements()]
+    stamp = datetime.date.today().isoformat()
+    machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
+    table = markdown_table(rows)
+    if exports:
+        table += f"\n\nExport ({args.env[0]}):\n\n{export_table(exports)}\n\n{EXPORT_DEFINITIONS}."
+    load = f"load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}, {load}\n")
+    print(table)
+    if args.out_dir:
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        export = [{**dataclasses.asdict(r), "overhead": r.overhead} for r in exports]
+        (out / "benchmark.json").write_text(
+            json.dumps({"date": stamp, "machine": machine, "load": load,
+                        "rows": [r.as_dict() for r in rows], "export": export}, indent=2)
+        )  # fmt: skip
+        (out / "benchmark.md").write_text(f"Benchmark {stamp} ({machine}, {load})\n\n{table}\n")
+        print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.md'}")
+    return 0
+

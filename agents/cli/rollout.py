@@ -1,0 +1,186 @@
+r"""Run episodes of a random, scripted-expert or trained policy and print success, return
+and events.
+
+Examples:
+    python scripts/rollout.py --env domrand/Lift-v0 --episodes 20 --policy expert \
+        --video lift.gif
+    python scripts/rollout.py --env domrand/Push-v0 --episodes 20 --policy runs/push_sac.zip
+    python scripts/rollout.py --env domrand/Lift-v0 --episodes 200 --policy pixel-expert \
+        --preset target
+    python scripts/rollout.py --env domrand/Reach-v0 --episodes 300 --policy expert \
+        --preset tobin --image-size 64 --record domrand/reach-expert-tobin-v0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from agents.outputs import OutputPathError, check_output_dir
+from agents.rollout import POLICIES, RolloutConfig, run_rollouts
+from agents.vector import VectorEnvWorkerError
+from agents.video import save_video
+from envs import ENV_IDS
+from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
+
+RECORD_IMAGE_SIZE = 64
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command's flags."""
+    p = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--env", default="domrand/Reach-v0", choices=ENV_IDS, help="env id")
+    p.add_argument("--episodes", type=int, default=10, help="number of episodes")
+    p.add_argument(
+        "--policy",
+        default="expert",
+        metavar="|".join((*POLICIES, "CKPT")),
+        help="who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour "
+        "cloning); pixel-expert: localizers on the RGB image + the scripted controller",
+    )
+    p.add_argument(
+        "--localizer", action="append", default=[], metavar="ROLE=CKPT",
+        help="pixel-expert: use this localizer checkpoint for ROLE (object; Push also goal) "
+        "instead of the shipped one in assets/models",
+    )  # fmt: skip
+    p.add_argument(
+        "--obs-mode",
+        default=None,
+        choices=OBS_MODES,
+        help="observation mode (default: the checkpoint's, else state)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help=f"observation image size in px, 1..{MAX_IMAGE_SIZE} (default: the checkpoint's, "
+        f"else 128; {RECORD_IMAGE_SIZE} with --record)",
+    )
+    p.add_argument("--preset", default=None, help="randomization preset name or .yaml path")
+    p.add_argument("--seed", type=int, default=0, help="run seed")
+    p.add_argument(
+        "--record",
+        default=None,
+        metavar="NAME",
+        help="record the expert's episodes (state+rgb) as the Minari dataset NAME "
+        "(e.g. domrand/push-expert-v0; needs pip install 'domrand[offline]')",
+    )
+    p.add_argument(
+        "--num-envs", type=int, default=1,
+        help="parallel envs (AsyncVectorEnv); at most one per episode and per CPU is used",
+    )  # fmt: skip
+    p.add_argument("--video", default=None, help="write a .gif or .mp4 of the first episodes")
+    p.add_argument("--video-episodes", type=int, default=2, help="episodes in the video")
+    p.add_argument("--render-size", type=int, default=256, help="video frame size (px)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Entry point."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        if args.record:
+            return record(args)
+        config = RolloutConfig(
+            env_id=args.env,
+            episodes=args.episodes,
+            policy=args.policy,
+            obs_mode=args.obs_mode,
+            seed=args.seed,
+            num_envs=args.num_envs,
+            image_size=args.image_size,
+            video_episodes=args.video_episodes if args.video else 0,
+            render_size=args.render_size,
+            env_kwargs={"randomization": args.preset} if args.preset else {},
+            localizers=parse_localizers(args.localizer),
+        )
+        if args.video:
+            check_video_path(args.video)
+        frames: list = []
+        summary, _ = run_rollouts(
+            config, progress=not args.no_progress, on_frame=frames.append if args.video else None
+        )
+        path = save_video(frames, args.video) if args.video else None
+    except (ValueError, ImportError, FileExistsError, FileNotFoundError,
+            VectorEnvWorkerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        out = summary.as_dict()
+        if path is not None:
+            out["video"] = str(path)
+        print(json.dumps(out))
+    else:
+        print(summary.table())
+        if path is not None:
+            print(f"\nvideo: {path} ({len(frames)} frames)")
+    return 0
+
+
+def parse_localizers(items: list[str]) -> dict[str, str]:
+    """``--localizer ROLE=CKPT`` options as a dict; a malformed or repeated one is refused."""
+    out: dict[str, str] = {}
+    for item in items:
+        role, sep, path = item.partition("=")
+        if not sep or not role or not path:
+            raise ValueError(f"--localizer takes ROLE=CKPT (e.g. object=runs/loc.pt), got {item!r}")
+        if role in out:
+            raise ValueError(f"--localizer {role}= given twice")
+        out[role] = path
+    return out
+
+
+def check_video_path(video: str) -> None:
+    """``--video``: a .gif or .mp4 file in a writable folder (checked before any episode)."""
+    if not video.lower().endswith((".gif", ".mp4")):
+        raise ValueError(f"--video must end in .gif or .mp4, got {video!r}")
+    if Path(video).is_dir():
+        raise OutputPathError(f"--video {video!r} is an existing folder; give a file path "
+                              f"such as {str(Path(video) / 'rollout.gif')!r}")  # fmt: skip
+    check_output_dir(Path(video).parent, flag="--video")
+
+
+def record(args: argparse.Namespace) -> int:
+    """``--record NAME``: expert demonstrations into a Minari dataset; prints the same
+    summary as a plain rollout. Errors propagate to :func:`main`."""
+    from agents.demos import check_dataset_id, record_demonstrations
+    from agents.policies.bc import OBS_MODE
+    from agents.rollout import summarize
+
+    if args.policy != "expert":
+        raise ValueError("--record records the scripted expert; use --policy expert")
+    if args.obs_mode not in (None, OBS_MODE):
+        raise ValueError(f"--record stores {OBS_MODE!r} observations; drop --obs-mode")
+    if args.num_envs != 1:
+        raise ValueError("--record runs one env; drop --num-envs")
+    if args.video:
+        raise ValueError("--record writes no video; drop --video (or run once without --record)")
+    image_size = RECORD_IMAGE_SIZE if args.image_size is None else args.image_size
+    config = RolloutConfig(  # validates env, episodes, image size and preset up front
+        env_id=args.env, episodes=args.episodes, policy="expert", obs_mode=OBS_MODE,
+        seed=args.seed, image_size=image_size,
+        env_kwargs={"randomization": args.preset} if args.preset else {},
+    )  # fmt: skip
+    check_dataset_id(args.record)
+    recording = record_demonstrations(
+        args.env, args.record, episodes=args.episodes, preset=args.preset,
+        image_size=image_size, seed=args.seed, progress=not args.no_progress,
+    )  # fmt: skip
+    summary = summarize(config, recording.results, recording.seconds)
+    dataset = recording.dataset
+    line = (f"recorded {dataset.total_episodes} episodes ({dataset.total_steps} steps) as Minari "
+            f"dataset {args.record!r}")  # fmt: skip
+    if args.json:
+        print(json.dumps({**summary.as_dict(), "dataset": args.record,
+                          "steps": dataset.total_steps}))  # fmt: skip
+    else:
+        print(summary.table())
+        print(f"\n{line}")
+    return 0
+

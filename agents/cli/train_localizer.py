@@ -1,0 +1,94 @@
+"""Train the object localizer (heatmap CNN + back-projection through the calibrated camera)
+on an exported, randomized dataset; settings are chosen on randomized validation data.
+
+Example (64 px, the README's recipe):
+    python scripts/export_dataset.py --env domrand/Lift-v0 --preset tobin --num-images 4000 \\
+        --size 64 --out data/loc_train --seed 0 --workers 2
+    python scripts/export_dataset.py --env domrand/Lift-v0 --preset tobin --num-images 300 \\
+        --size 64 --out data/loc_val --seed 1 --workers 2
+    python scripts/train_localizer.py --train data/loc_train --val data/loc_val \\
+        --out runs/localizer64.pt --epochs 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from agents.localizer import (
+    LocalizerConfig,
+    check_compatible,
+    evaluate_localizer,
+    load_data,
+    save_localizer,
+    train_localizer,
+)
+from agents.outputs import check_output_file
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command's flags."""
+    d = LocalizerConfig()
+    p = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--train", required=True, help="exported dataset to train on")
+    p.add_argument("--val", default=None, help="randomized exported dataset to select the epoch on")
+    p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing localizer "
+                   "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace whatever file --out names")
+    p.add_argument("--env", default=None, help="env id (default: the training export's)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
+    p.add_argument("--stem-stride", type=int, default=d.stem_stride, choices=(1, 2),
+                   help="2: strided first layer (heatmap at 1/4 resolution), for 128 px images")
+    p.add_argument("--object", default=d.object_name, help="object to localize")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Entry point."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                 width=args.width, stem_stride=args.stem_stride,
+                                 seed=args.seed, object_name=args.object)  # fmt: skip
+        check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
+        train = load_data(args.train, args.object)
+        val = load_data(args.val, args.object) if args.val else None
+        env_id = args.env or train.manifest.get("env_id")
+        if not env_id:
+            raise ValueError(f"{args.train!r} has no manifest naming its env; pass --env")
+        if val is not None and (val.images.shape[-2:] != train.images.shape[-2:]
+                                or val.manifest.get("env_id", env_id) != env_id):  # fmt: skip
+            raise ValueError(
+                f"--val {args.val!r} ({val.manifest.get('env_id')}, "
+                f"{tuple(val.images.shape[-2:])} px) does not match --train {args.train!r} "
+                f"({env_id}, {tuple(train.images.shape[-2:])} px)"
+            )
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    loc = train_localizer(train, val, config, env_id=env_id, progress=not args.no_progress)
+    path = save_localizer(loc, args.out)
+    print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min "
+          f"(epoch {loc.meta.get('selected_epoch', config.epochs)} selected)")  # fmt: skip
+    if val is not None:
+        check_compatible(loc, val, args.out)
+        s = evaluate_localizer(loc, val)
+        print(f"validation ({args.val}): {s['px_mean']:.2f} px mean, {s['px_median']:.2f} px "
+              f"median; {s['mean_cm']:.2f} cm mean through the nominal camera")  # fmt: skip
+    return 0
+

@@ -1,0 +1,119 @@
+"""What an export is asked to do: :class:`ExportConfig`, its limits, the policy factory that
+acts before each capture, and the errors an export raises."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs.panda_env import MAX_IMAGE_SIZE
+
+FORMATS = ("coco", "bop")
+BACKENDS = ("local", "ray")
+MAX_NUM_IMAGES = 10_000_000  # per export: index files and resume checks stay in memory
+
+Policy = Callable[[Mapping[str, np.ndarray]], np.ndarray]  # privileged state -> action
+PolicyFactory = Callable[[str], Policy]  # env id -> a fresh policy (one per sample)
+
+
+class ExportError(RuntimeError):
+    """An export cannot start or go on; the one-line message names the file and the fix."""
+
+
+class SampleError(ExportError):
+    """Exporting one sample failed; the message names the sample index."""
+
+
+class WorkerDiedError(ExportError):
+    """A pool worker process died; the message names the samples that were in flight."""
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export."""
+
+    env_id: str = "domrand/Push-v0"
+    preset: str | None = "tobin"
+    num_images: int = 100
+    size: int = 128
+    out: str = "datasets/export"
+    seed: int = 0
+    workers: int = 1
+    resume: bool = False
+    formats: tuple[str, ...] = ()
+    depth: bool = False
+    steps: int = 0  # actions before the capture (varied robot and object states)
+    max_steps: int | None = None  # each sample draws its step count from steps..max_steps
+    visibility: bool = True
+    # who acts during the ``steps`` before the capture, as recorded in the manifest: "random"
+    # (uniform actions), or the name of the policy that ``export_dataset``'s factory makes
+    policy: str = "random"
+    overwrite: bool = False
+    episodes_file: str | None = None  # JSONL of {"seed", "params"}: replay these episodes
+    backend: str = "local"  # "local" (process pool) or "ray"
+    address: str | None = None  # Ray cluster address; None starts a local Ray
+    shard_size: int = 50  # samples per Ray task
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_images <= MAX_NUM_IMAGES:
+            raise ValueError(
+                f"num_images must be >= 1 and <= {MAX_NUM_IMAGES:,} per export, got "
+                f"{self.num_images:,}; split a larger dataset into several exports (each its "
+                "own --out and --seed)"
+            )
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if not 1 <= self.size <= MAX_IMAGE_SIZE:
+            raise ValueError(
+                f"size must be 1..{MAX_IMAGE_SIZE} px per side, got {self.size}; "
+                f"pick a size in that range (TinyRenderer's frame cost grows with its square)"
+            )
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}; episode seeds derive from it")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.max_steps is not None and self.max_steps < self.steps:
+            raise ValueError(f"max_steps must be >= steps ({self.steps}), got {self.max_steps}")
+        if not self.policy or not self.policy.strip():
+            raise ValueError("policy must be a name ('random', 'expert', ...), got ''")
+        if self.resume and self.overwrite:
+            raise ValueError("resume and overwrite exclude each other; pick one")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
+        if self.shard_size < 1:
+            raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format(s) {unknown}; allowed: {', '.join(FORMATS)}")
+
+
+def check_policy_factory(config: ExportConfig, policy_factory: Any) -> None:
+    """Refuse a policy name without a factory (or a factory under the name "random"), and a
+    factory that cannot reach other processes (pool workers under spawn, Ray tasks)."""
+    if config.policy == "random":
+        if policy_factory is not None:
+            raise ValueError(
+                "a policy_factory was given but policy is 'random' (uniform actions); set "
+                "policy to the factory's name (e.g. 'expert') so the manifest records who acted"
+            )
+        return
+    if policy_factory is None:
+        fix = "agents.policies.experts.make_expert" if config.policy == "expert" else "<factory>"
+        raise ValueError(
+            f"policy {config.policy!r} needs a policy_factory (env id -> a policy called on "
+            f"env.privileged_state()); pass policy_factory={fix} to export_dataset"
+        )
+    if not callable(policy_factory):
+        raise ValueError(f"policy_factory must be callable, got {policy_factory!r}")
+    if config.workers > 1 or config.backend == "ray":
+        try:
+            pickle.dumps(policy_factory)
+        except Exception as exc:
+            raise ValueError(
+                f"policy_factory {policy_factory!r} cannot be pickled ({exc}), so it cannot "
+                "reach the worker processes; pass a module-level function"
+            ) from None

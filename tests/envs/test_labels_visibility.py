@@ -1,0 +1,75 @@
+"""Visible fractions: the planned alone-renders count exactly what rendering each object
+alone counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _occlusions_preset(tmp_path: Path) -> str:
+    """The ablation's occlusion test set: 2-5 photo-textured occluders around the target."""
+    import yaml
+
+    from agents.experiments.ablation import eval_preset
+
+    path = tmp_path / "occlusions.yaml"
+    path.write_text(yaml.safe_dump(eval_preset("occlusions")))
+    return str(path)
+
+
+ALONE_CASES = [  # env id, preset, image size, expert steps before the capture, samples
+    ("domrand/Push-v0", "tobin", 64, 0, 60),
+    ("domrand/Push-v0", "occlusions", 48, 0, 40),
+    ("domrand/Lift-v0", "occlusions", 64, 0, 40),
+    ("domrand/Lift-v0", "tobin", 48, 25, 20),  # the cube in the gripper
+    ("domrand/Reach-v0", "tobin", 64, 10, 20),
+]
+
+
+def test_fewer_alone_renders_give_the_same_counts(make_env, tmp_path) -> None:
+    """The planned alone-renders (none for bodies nothing can hide, shared renders, partial
+    robots) count exactly what rendering each object alone counts, occluded objects too."""
+    from agents.policies.experts import make_expert
+    from envs.dataset.labels import labelled_objects
+    from envs.dataset.visibility import (
+        alone_pixel_counts,
+        grouped_alone_counts,
+        plan_alone_renders,
+    )
+    from envs.seeding import episode_seed
+
+    seen = {"clear": 0, "shared": 0, "partial": 0, "hidden": 0}
+    for env_id, preset, size, steps, n in ALONE_CASES:
+        if preset == "occlusions":
+            preset = _occlusions_preset(tmp_path)
+        env = make_env(env_id, obs_mode="state", image_size=size, randomization=preset)
+        expert = make_expert(env_id)
+        c = env.scene.client
+        robot = env.scene.sim.body("robot")
+        for i in range(n):
+            env.reset(seed=episode_seed(7, i))
+            for _ in range(steps):
+                _, _, term, trunc, _ = env.step(expert(env.privileged_state()))
+                if term or trunc:
+                    break
+            frame = env.camera.render(rgb=True, segmentation=True)
+            bodies = [env.scene.sim.body(name) for name, _ in labelled_objects(env)]
+            expected = alone_pixel_counts(env, bodies)
+            got = grouped_alone_counts(env, bodies, frame.segmentation)
+            assert got == expected, (env_id, i)
+            after = env.camera.render(rgb=True, segmentation=True)  # colours restored
+            assert np.array_equal(after.rgb, frame.rgb)
+            assert np.array_equal(after.segmentation, frame.segmentation)
+            rows = {b: list(c.getVisualShapeData(b)) for b in range(c.getNumBodies())}
+            clear, groups = plan_alone_renders(env, bodies, rows)
+            seen["clear"] += len(clear)
+            seen["shared"] += sum(len(g) > 1 for g in groups)
+            seen["partial"] += any(
+                j.body == robot and len(j.links) < len(rows[robot]) for g in groups for j in g
+            )
+            seen["hidden"] += sum(
+                int((frame.segmentation == b).sum()) < expected[b] for b in bodies
+            )
+    assert min(seen.values()) >= 10, seen  # every path taken, occluded objects among the cases

@@ -12,7 +12,7 @@ from agents.failure_predictor import collect_steps, evaluate
 from randomizers import load_preset
 from agents.rare_events import labels_for, proposals_needed, propose
 from randomizers.spaces import decode, encode
-from tests.randomizers.test_randomizers import KIND_PRESETS
+from tests.randomizers.kind_presets import KIND_PRESETS
 
 
 @pytest.mark.parametrize("kind", list(KIND_PRESETS))

@@ -19,9 +19,9 @@ from PIL import Image
 
 from envs.camera import CameraConfig
 from randomizers import PresetError, available_presets, load_preset
-from randomizers.presets import preset_dir
+from randomizers.assets import asset_dir
 
-GAN_CHECKPOINT = preset_dir().parent / "gan" / "tobin_gan.pt"
+GAN_CHECKPOINT = asset_dir() / "gan" / "tobin_gan.pt"
 
 
 def _choice(*values: Any) -> dict[str, Any]:

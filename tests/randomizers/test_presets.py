@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from randomizers import PresetError, available_presets, load_preset
+from randomizers.assets import asset_dir
 from randomizers.presets import preset_dir
 
 
@@ -118,7 +119,7 @@ def test_empty_image_folder_names_the_extensions(tmp_path) -> None:
 def test_relative_image_dir_resolves_against_the_preset_file() -> None:
     target = load_preset("target")
     tex = target["texture"]
-    assert tex.bank.images and all(p.startswith(str(preset_dir().parent)) for p in tex.bank.images)
+    assert tex.bank.images and all(p.startswith(str(asset_dir())) for p in tex.bank.images)
 
 
 def test_physics_preset_moves_push_dynamics() -> None:
@@ -158,3 +159,17 @@ def test_preview_script_writes_a_labelled_grid(tmp_path, capsys) -> None:
     assert width == 2 * (32 + 2) + 2 and height > width and (height - width) % 2 == 0
     assert preview.main(["--preset", "tobbin", "--out", str(out)]) == 2
     assert "unknown preset 'tobbin'" in capsys.readouterr().err
+
+
+def test_assets_are_found_in_a_checkout_and_in_a_wheel(tmp_path, monkeypatch) -> None:
+    import randomizers.assets
+
+    assert preset_dir() == asset_dir() / "presets"
+    assert {"presets", "textures", "gan"} <= {p.name for p in asset_dir().iterdir()}
+    wheel = tmp_path / "site-packages" / "randomizers"  # a wheel carries randomizers/_assets
+    (wheel / "_assets" / "presets").mkdir(parents=True)
+    monkeypatch.setattr(randomizers.assets, "files", lambda package: wheel)
+    assert asset_dir() == wheel / "_assets"
+    (wheel / "_assets" / "presets").rmdir()
+    with pytest.raises(FileNotFoundError, match="the assets folder is missing"):
+        asset_dir()

@@ -1,4 +1,6 @@
-"""Randomizers: declared spaces, real effects on the simulation, nominal restore, replay."""
+"""Randomizers change the simulation for real: physics, texture, lighting, camera, object
+poses, distractors and image noise, each next to the nominal scene, and nominal params
+restore it exactly."""
 
 from __future__ import annotations
 
@@ -6,97 +8,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from randomizers import (
-    KINDS,
-    Compose,
-    PresetError,
-    Randomizer,
-    decode,
-    encode,
-    load_preset,
-)
-from randomizers.spaces import encoded_size
-
-# One small, fully-configured preset per kind (fast: small texture banks).
-KIND_PRESETS: dict[str, dict] = {
-    "object_pose": {"object_pose": {"x": [0.4, 0.6], "y": [-0.1, 0.1], "yaw": [-1.0, 1.0]}},
-    "distractors": {"distractors": {"count": [1, 4], "bank_size": 8, "tint": [0.2, 1.0]}},
-    "physics": {
-        "physics": {
-            "mass": [2.0, 3.0],
-            "lateral_friction": [0.2, 0.4],
-            "restitution": [0.1, 0.3],
-            "gravity": [-6.0, -5.0],
-            "joint_damping": [0.1, 0.2],
-            "actuator_force": [0.5, 0.6],
-            "latency": {"dist": "choice", "values": [1, 2]},
-            "action_noise": [0.01, 0.02],
-            "observation_noise": [0.01, 0.02],
-        }
-    },
-    "texture": {"texture": {"bank_size": 8, "tint": [0.2, 1.0]}},
-    "lighting": {
-        "lighting": {
-            "azimuth": [0, 360],
-            "elevation": [20, 80],
-            "color": [0.5, 1.0],
-            "ambient": [0.2, 0.8],
-            "diffuse": [0.2, 0.8],
-            "specular": [0.0, 0.5],
-            "distance": [1, 4],
-            "shadow_probability": 0.5,
-        }
-    },
-    "camera": {
-        "camera": {
-            "eye_offset": [-0.05, 0.05],
-            "target_offset": [-0.03, 0.03],
-            "roll": [-5, 5],
-            "fov_scale": [0.9, 1.1],
-        }
-    },
-    "image_noise": {
-        "image_noise": {
-            "gaussian_std": [2, 8],
-            "blur_sigma": [0.5, 1.0],
-            "brightness": [-0.1, 0.1],
-            "contrast": [0.8, 1.2],
-            "saturation": [0.5, 1.5],
-        }
-    },
-}
-
-
-def test_every_kind_has_a_test_preset() -> None:
-    assert set(KIND_PRESETS) == set(KINDS)
-
-
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_samples_lie_in_the_declared_space(kind: str) -> None:
-    r = load_preset(KIND_PRESETS[kind])
-    rng = np.random.default_rng(0)
-    specs = r.space()
-    assert specs, f"{kind} declares no parameters"
-    for _ in range(20):
-        params = r.sample(rng)
-        assert r.validate(params) == params
-        flat = r.flatten(params)
-        vec = encode(specs, flat)
-        assert vec.shape == (encoded_size(specs),)
-        np.testing.assert_allclose(encode(specs, decode(specs, vec)), vec)
-        assert decode(specs, vec).keys() == flat.keys()
-
-
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_sampling_is_pure_and_seeded(kind: str) -> None:
-    a, b = load_preset(KIND_PRESETS[kind]), load_preset(KIND_PRESETS[kind])
-    pa = a.sample(np.random.default_rng(5))
-    assert pa == b.sample(np.random.default_rng(5))
-    assert pa != a.sample(np.random.default_rng(6))
-
-
-def _env(preset, **kw):
-    return gym.make("domrand/Push-v0", randomization=preset, **kw).unwrapped
+from tests.randomizers.kind_presets import KIND_PRESETS
+from tests.randomizers.kind_presets import push_env as _env
 
 
 def _dynamics(env) -> dict:
@@ -285,105 +198,6 @@ def test_image_noise_is_replayable_and_changes_pixels() -> None:
     assert np.array_equal(again, obs)
     env.close()
     plain.close()
-
-
-def test_tobin_same_seed_same_bytes_and_replay() -> None:
-    a = _env("tobin", obs_mode="rgb", image_size=64)
-    b = _env("tobin", obs_mode="rgb", image_size=64)
-    oa, ia = a.reset(seed=3)
-    ob, ib = b.reset(seed=3)
-    assert ia["randomization"] == ib["randomization"] and np.array_equal(oa, ob)
-    for s in (4, 5):
-        a.reset(seed=s)
-    replay, ir = a.reset(seed=3, options={"randomization": ia["randomization"]})
-    assert np.array_equal(replay, oa)
-    assert ir["randomization"] == ia["randomization"]
-    # the params alone reproduce the appearance even under another task seed
-    other, _ = b.reset(seed=8, options={"randomization": ia["randomization"]})
-    plain_other, _ = b.reset(seed=8)
-    assert not np.array_equal(other, plain_other)
-    a.close()
-    b.close()
-
-
-def test_replayed_params_are_validated() -> None:
-    env = _env(KIND_PRESETS["camera"])
-    _, info = env.reset(seed=0)
-    bad = {"camera": {**info["randomization"]["camera"], "fov_scale": 5.0}}
-    with pytest.raises(
-        PresetError,
-        match=r"camera\.fov_scale: 5\.0 is outside the allowed range; expected numbers in \[0\.9, 1\.1\]",
-    ):
-        env.reset(options={"randomization": bad})
-    with pytest.raises(PresetError, match=r"unknown randomizer\(s\) \['texture'\]"):
-        env.reset(options={"randomization": {**info["randomization"], "texture": {}}})
-    with pytest.raises(PresetError, match=r"missing param\(s\) \['roll'\]"):
-        params = dict(info["randomization"]["camera"])
-        del params["roll"]
-        env.reset(options={"randomization": {"camera": params}})
-    env.close()
-
-
-def test_step_schedule_resamples_during_the_episode() -> None:
-    preset = {"camera": {"eye_offset": [-0.02, 0.02], "every_n_steps": 2}}
-    env = _env(preset)
-    _, info = env.reset(seed=0)
-    first = env.camera.extrinsics
-    updates = []
-    for _ in range(4):
-        _, _, _, _, info = env.step(np.zeros(3))
-        updates.append("randomization_update" in info)
-    assert updates == [False, True, False, True]
-    assert not np.allclose(env.camera.extrinsics, first)
-    env.close()
-
-
-def test_compose_rejects_duplicate_names() -> None:
-    r = load_preset(KIND_PRESETS["lighting"]).randomizers[0]
-    with pytest.raises(PresetError, match="repeated: \\['lighting'\\]"):
-        Compose([r, r])
-
-
-def test_a_user_randomizer_plugs_in() -> None:
-    """Anything implementing the protocol works, not only the built-in kinds."""
-    from randomizers.spaces import ParamSpec
-
-    class CubeColour(Randomizer):
-        kind = "cube_colour"
-
-        @classmethod
-        def _from_options(cls, config, where):
-            return cls()
-
-        def space(self):
-            return [ParamSpec("red", "continuous", 0.0, 1.0)]
-
-        def sample(self, rng):
-            return {"red": float(rng.uniform())}
-
-        def apply(self, scene, params):
-            scene.client.changeVisualShape(
-                scene.sim.body("cube"), -1, rgbaColor=[params["red"], 0, 0, 1]
-            )
-
-    env = _env(CubeColour())
-    _, info = env.reset(seed=0)
-    red = env.scene.client.getVisualShapeData(env.scene.sim.body("cube"))[0][7][0]
-    assert red == pytest.approx(info["randomization"]["cube_colour"]["red"])
-    env.close()
-
-
-def test_replay_reproduces_a_noisy_episode_step_by_step() -> None:
-    env = _env("physics")
-    _, info = env.reset(seed=5)
-    rng = np.random.default_rng(0)
-    actions = rng.uniform(-1, 1, (20, 3))
-    first = [env.step(a)[0] for a in actions]
-    env.reset(seed=6)
-    env.reset(seed=5, options={"randomization": info["randomization"]})
-    again = [env.step(a)[0] for a in actions]
-    assert np.array_equal(np.stack(first), np.stack(again))
-    env.close()
 
 
 def test_camera_light_and_randomized_light_merge() -> None:

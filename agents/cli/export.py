@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 
+from agents.cli.args import add_fields, config_kwargs
 from agents.policies.experts import make_expert
 from envs import ENV_IDS
 from envs.dataset.config import FORMATS, MAX_NUM_IMAGES, ExportConfig
@@ -30,36 +31,44 @@ def steps_range(text: str) -> tuple[int, int | None]:
     return out
 
 
+# ExportConfig fields set by a flag of the same name (type and default from the dataclass)
+FIELDS = ("env_id", "preset", "num_images", "size", "out", "seed", "workers", "resume",
+          "overwrite", "policy", "depth", "visibility", "backend", "address")  # fmt: skip
+HELP = {
+    "preset": "preset name or .yaml path ('none' for none)",
+    "num_images": f"samples to export, at most {MAX_NUM_IMAGES:,} per export (split a "
+    "larger dataset into several exports)",
+    "size": "image size (px)",
+    "out": "output folder",
+    "workers": "processes (at most the CPU count)",
+    "resume": "continue an interrupted export",
+    "overwrite": "replace an earlier export in --out (only once the new one is done; "
+    "refused when it holds other files)",
+    "policy": "who acts during --steps",
+    "depth": "also write 16-bit depth PNGs (mm)",
+    "visibility": "skip visible fractions",
+    "address": "Ray cluster address (default: local Ray)",
+}
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The command's flags."""
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Push-v0", choices=ENV_IDS)
-    p.add_argument("--preset", default="tobin", help="preset name or .yaml path ('none' for none)")
-    p.add_argument("--num-images", type=int, default=100,
-                   help=f"samples to export, at most {MAX_NUM_IMAGES:,} per export (split a "
-                   "larger dataset into several exports)")  # fmt: skip
-    p.add_argument("--size", type=int, default=128, help="image size (px)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=1, help="processes (at most the CPU count)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted export")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an earlier export in --out (only once the new one is done; "
-                   "refused when it holds other files)")  # fmt: skip
-    p.add_argument("--policy", default="random", choices=["random", "expert"],
-                   help="who acts during --steps")  # fmt: skip
+    add_fields(p, ExportConfig, FIELDS[:FIELDS.index("policy") + 1], help=HELP,
+               flags={"env_id": "--env"},
+               extra={"env_id": {"choices": ENV_IDS}, "out": {"required": True},
+                      "policy": {"choices": ["random", "expert"]}})  # fmt: skip
     p.add_argument(
         "--format", default="", help=f"comma-separated extra formats: {','.join(FORMATS)}"
     )
-    p.add_argument("--depth", action="store_true", help="also write 16-bit depth PNGs (mm)")
+    add_fields(p, ExportConfig, ["depth"], help=HELP)
     p.add_argument("--steps", type=steps_range, default=(0, None), metavar="N|LO:HI",
                    help="actions (of --policy) before each capture: N, or a count drawn per "
                    "sample from LO..HI (robot and object in varied states)")  # fmt: skip
-    p.add_argument("--no-visibility", action="store_true", help="skip visible fractions")
-    p.add_argument("--backend", default="local", choices=["local", "ray"])
-    p.add_argument("--address", default=None, help="Ray cluster address (default: local Ray)")
+    add_fields(p, ExportConfig, ["visibility", "backend", "address"], help=HELP,
+               extra={"backend": {"choices": ["local", "ray"]}})  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -70,11 +79,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     formats = tuple(f for f in args.format.split(",") if f)
     try:
         config = ExportConfig(
-            env_id=args.env, preset=args.preset, num_images=args.num_images, size=args.size,
-            out=args.out, seed=args.seed, workers=args.workers, resume=args.resume,
-            formats=formats, depth=args.depth, steps=args.steps[0], max_steps=args.steps[1],
-            visibility=not args.no_visibility, backend=args.backend, address=args.address,
-            overwrite=args.overwrite, policy=args.policy,
+            **config_kwargs(args, ExportConfig, FIELDS),
+            formats=formats, steps=args.steps[0], max_steps=args.steps[1],
         )  # fmt: skip
         t0 = time.perf_counter()
         factory = make_expert if args.policy == "expert" else None

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from agents.cli.args import add_fields, config_kwargs
 from agents.outputs import OutputPathError, check_output_dir
 from agents.rollout import POLICIES, RolloutConfig, run_rollouts
 from agents.vector import VectorEnvWorkerError
@@ -27,41 +28,41 @@ from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
 
 RECORD_IMAGE_SIZE = 64
 
+# RolloutConfig fields set by a flag of the same name (type and default from the dataclass)
+FIELDS = ("env_id", "episodes", "policy", "obs_mode", "image_size", "seed", "num_envs",
+          "render_size")  # fmt: skip
+HELP = {
+    "env_id": "env id",
+    "episodes": "number of episodes",
+    "policy": "who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour "
+    "cloning); pixel-expert: localizers on the RGB image + the scripted controller",
+    "obs_mode": "observation mode (default: the checkpoint's, else state)",
+    "image_size": f"observation image size in px, 1..{MAX_IMAGE_SIZE} (default: the checkpoint's, "
+    f"else 128; {RECORD_IMAGE_SIZE} with --record)",
+    "seed": "run seed",
+    "num_envs": "parallel envs (AsyncVectorEnv); at most one per episode and per CPU is used",
+    "render_size": "video frame size (px)",
+}
+
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The command's flags."""
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Reach-v0", choices=ENV_IDS, help="env id")
-    p.add_argument("--episodes", type=int, default=10, help="number of episodes")
-    p.add_argument(
-        "--policy",
-        default="expert",
-        metavar="|".join((*POLICIES, "CKPT")),
-        help="who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour "
-        "cloning); pixel-expert: localizers on the RGB image + the scripted controller",
-    )
+    add_fields(p, RolloutConfig, ["env_id", "episodes", "policy"], help=HELP,
+               flags={"env_id": "--env"},
+               extra={"env_id": {"choices": ENV_IDS},
+                      "policy": {"metavar": "|".join((*POLICIES, "CKPT"))}})  # fmt: skip
     p.add_argument(
         "--localizer", action="append", default=[], metavar="ROLE=CKPT",
         help="pixel-expert: use this localizer checkpoint for ROLE (object; Push also goal) "
         "instead of the shipped one in assets/models",
     )  # fmt: skip
-    p.add_argument(
-        "--obs-mode",
-        default=None,
-        choices=OBS_MODES,
-        help="observation mode (default: the checkpoint's, else state)",
-    )
-    p.add_argument(
-        "--image-size",
-        type=int,
-        default=None,
-        help=f"observation image size in px, 1..{MAX_IMAGE_SIZE} (default: the checkpoint's, "
-        f"else 128; {RECORD_IMAGE_SIZE} with --record)",
-    )
+    add_fields(p, RolloutConfig, ["obs_mode", "image_size"], help=HELP,
+               extra={"obs_mode": {"choices": OBS_MODES}})  # fmt: skip
     p.add_argument("--preset", default=None, help="randomization preset name or .yaml path")
-    p.add_argument("--seed", type=int, default=0, help="run seed")
+    add_fields(p, RolloutConfig, ["seed"], help=HELP)
     p.add_argument(
         "--record",
         default=None,
@@ -69,13 +70,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="record the expert's episodes (state+rgb) as the Minari dataset NAME "
         "(e.g. domrand/push-expert-v0; needs pip install 'domrand[offline]')",
     )
-    p.add_argument(
-        "--num-envs", type=int, default=1,
-        help="parallel envs (AsyncVectorEnv); at most one per episode and per CPU is used",
-    )  # fmt: skip
+    add_fields(p, RolloutConfig, ["num_envs"], help=HELP)
     p.add_argument("--video", default=None, help="write a .gif or .mp4 of the first episodes")
+    # not RolloutConfig.video_episodes (0: no video): the count used once --video is given
     p.add_argument("--video-episodes", type=int, default=2, help="episodes in the video")
-    p.add_argument("--render-size", type=int, default=256, help="video frame size (px)")
+    add_fields(p, RolloutConfig, ["render_size"], help=HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -88,15 +87,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         if args.record:
             return record(args)
         config = RolloutConfig(
-            env_id=args.env,
-            episodes=args.episodes,
-            policy=args.policy,
-            obs_mode=args.obs_mode,
-            seed=args.seed,
-            num_envs=args.num_envs,
-            image_size=args.image_size,
+            **config_kwargs(args, RolloutConfig, FIELDS),
             video_episodes=args.video_episodes if args.video else 0,
-            render_size=args.render_size,
             env_kwargs={"randomization": args.preset} if args.preset else {},
             localizers=parse_localizers(args.localizer),
         )
@@ -163,13 +155,13 @@ def record(args: argparse.Namespace) -> int:
         raise ValueError("--record writes no video; drop --video (or run once without --record)")
     image_size = RECORD_IMAGE_SIZE if args.image_size is None else args.image_size
     config = RolloutConfig(  # validates env, episodes, image size and preset up front
-        env_id=args.env, episodes=args.episodes, policy="expert", obs_mode=OBS_MODE,
+        env_id=args.env_id, episodes=args.episodes, policy="expert", obs_mode=OBS_MODE,
         seed=args.seed, image_size=image_size,
         env_kwargs={"randomization": args.preset} if args.preset else {},
     )  # fmt: skip
     check_dataset_id(args.record)
     recording = record_demonstrations(
-        args.env, args.record, episodes=args.episodes, preset=args.preset,
+        args.env_id, args.record, episodes=args.episodes, preset=args.preset,
         image_size=image_size, seed=args.seed, progress=not args.no_progress,
     )  # fmt: skip
     summary = summarize(config, recording.results, recording.seconds)

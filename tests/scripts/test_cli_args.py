@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import re
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 import pytest

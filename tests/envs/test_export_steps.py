@@ -14,7 +14,7 @@ import pytest
 from agents.policies.experts import make_expert
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
-from tests.envs.test_export_support import export_small, tree
+from tests.envs.test_export_support import export_small, run_script, tree
 
 
 def test_a_step_range_draws_a_count_per_sample_reproducibly(tmp_path) -> None:
@@ -140,3 +140,13 @@ def test_a_named_policy_needs_a_factory(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="policy must be a name"):
         ExportConfig(policy="")
     assert not out.exists()
+
+
+def test_the_script_passes_the_expert_factory(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "e"
+    code, err = run_script(["--out", str(out), "--num-images", "2", "--size", "16", "--steps",
+                            "3", "--policy", "expert", "--preset", "none"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / "manifest.json").read_text())["policy"] == "expert"
+    idle = export_small(tmp_path / "i", num_images=2, size=16, preset="none")
+    assert _robot_box(out, 0) != _robot_box(idle, 0)  # the expert moved the arm

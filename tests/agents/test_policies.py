@@ -318,3 +318,15 @@ def test_balancing_runs_its_rollouts_with_a_checkpoint(sac_ckpt) -> None:
                                      event="timeout", rollouts=3), 3, 0, None, False)  # fmt: skip
     assert [r.params for r in random] == [r.params for r in first]  # same domains...
     assert [r.episode_return for r in random] != [r.episode_return for r in first]  # ...other actor
+
+
+def test_the_contract_imports_no_policy_implementation() -> None:
+    """Formats (sb3, bc, DAgger) import the contract; only agents.policies.loading imports them."""
+    import ast
+
+    import agents.policies.contract as contract
+
+    tree = ast.parse(Path(contract.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not {m for m in imported if m and m.split(".")[0] in ("agents", "envs", "scripts")}

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import envs.sim  # noqa: F401  # loads PyBullet first, its build banner kept off stdout
 
@@ -61,6 +62,11 @@ def module_name(command: str) -> str:
     return f"agents.cli.{command.replace('-', '_')}"
 
 
+def load(command: str) -> ModuleType:
+    """Import ``command``'s module (its optional dependencies may be missing)."""
+    return importlib.import_module(module_name(command))
+
+
 def missing_extra(exc: ImportError) -> str | None:
     """The one-line error for an optional dependency that is not installed, else None."""
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
@@ -96,8 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command, rest = args[0], args[1:]
     try:
-        module = importlib.import_module(module_name(command))
-        return int(module.main(rest, prog=f"domrand {command}"))
+        return int(load(command).main(rest, prog=f"domrand {command}"))
     except ModuleNotFoundError as exc:
         line = missing_extra(exc)
         if line is None:

@@ -178,8 +178,10 @@ class TextureBank:
                     f"{where}.sources: the 'gan' source needs gan_checkpoint (a checkpoint "
                     "written by python scripts/train_gan.py --images DIR --out CKPT)"
                 )
-            from randomizers.gan_source import GanSource  # torch: only when the source is used
-
+            try:
+                from randomizers.gan_source import GanSource  # torch: only when the source is used
+            except ImportError as exc:
+                raise PresetError(f"{where}.sources: {exc}") from None
             gan = GanSource.load(checkpoint, f"{where}.gan_checkpoint")
         size = integer(config, "size", where, 32, 4, 256)
         bank_size = integer(config, "bank_size", where, 256, 1, 8192)

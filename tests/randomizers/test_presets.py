@@ -173,3 +173,15 @@ def test_assets_are_found_in_a_checkout_and_in_a_wheel(tmp_path, monkeypatch) ->
     (wheel / "_assets" / "presets").rmdir()
     with pytest.raises(FileNotFoundError, match="the assets folder is missing"):
         asset_dir()
+
+
+def test_gan_source_without_torch_names_the_extra(monkeypatch) -> None:
+    import sys
+
+    for name in ("torch", "randomizers.gan_generator", "randomizers.gan_source"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an install without torch sees
+    with pytest.raises(PresetError, match=r"texture\.sources: the 'gan' texture source needs "
+                       r"torch; install it with: pip install 'domrand\[learn\]'"):  # fmt: skip
+        load_preset({"texture": {"sources": ["gan"], "gan_checkpoint": "gan.pt"}})
+

@@ -12,9 +12,9 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.policies.experts import make_expert
+from agents.rare_events import check_event
 from envs.panda_env import PandaTaskEnv
 from envs.seeding import action_rng, episode_seed
-from agents.rare_events import check_event
 
 
 @dataclass

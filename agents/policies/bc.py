@@ -11,7 +11,6 @@ and ``scripts/rollout.py --policy CKPT`` run them.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.policies.contract import PolicyError, PolicyMeta
+from agents.training import FitConfig, cosine_annealing, fit, seeded
 
 CHECKPOINT_FORMAT = "domrand-bc-policy"
 CHECKPOINT_VERSION = 1
@@ -158,46 +157,29 @@ def train_bc(
     *,
     progress: bool = True,
 ) -> BCPolicy:
-    """Fit :class:`BCNet` to the expert's actions (MSE) with random-shift augmentation.
+    """Fit :class:`BCNet` to the expert's actions (MSE) with random-shift augmentation,
+    AdamW and cosine annealing, through :func:`agents.training.fit`.
 
-    ``config.seed`` fixes the weights: initialization runs on a forked copy of torch's
-    global generator (restored afterwards), batches and shifts draw from their own."""
-    gen = torch.Generator().manual_seed(config.seed)
+    ``config.seed`` fixes the weights: initialization runs under :func:`agents.training.seeded`
+    (torch's global generator restored afterwards), batches and shifts draw from their own."""
     size = int(demos.images.shape[-1])
-    with torch.random.fork_rng(devices=[]):  # no global side effect
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         model = BCNet(size, demos.proprio.shape[1], demos.actions.shape[1], config.width)
     mean, std = demos.proprio.mean(0), demos.proprio.std(0).clamp_min(1e-3)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
-    n = demos.images.shape[0]
-    per_epoch = max(1, (n + config.batch_size - 1) // config.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * per_epoch)
-    losses: list[float] = []
-    t0 = time.perf_counter()
-    bar = tqdm(total=config.epochs * n, unit="img", unit_scale=True, disable=not progress,
-               desc="train bc")  # fmt: skip
-    try:
-        for _ in range(config.epochs):
-            model.train()
-            order = torch.randperm(n, generator=gen)
-            total = 0.0
-            for b in range(per_epoch):
-                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-                image = _random_shift(demos.images[idx].float().div_(255.0), config.shift, gen)
-                pred = model(image, (demos.proprio[idx] - mean) / std)
-                loss = nn.functional.mse_loss(pred, demos.actions[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += loss.item() * len(idx)
-                bar.update(len(idx))
-            losses.append(total / n)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-    finally:
-        bar.close()
-    model.eval()
-    extra = {**meta.extra, "train_seconds": round(time.perf_counter() - t0, 1),
+
+    def loss_fn(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        image = _random_shift(demos.images[idx].float().div_(255.0), config.shift, gen)
+        pred = model(image, (demos.proprio[idx] - mean) / std)
+        return nn.functional.mse_loss(pred, demos.actions[idx])
+
+    n = int(demos.images.shape[0])
+    done = fit(model, loss_fn, n,
+               FitConfig(batch_size=config.batch_size, epochs=config.epochs, lr=config.lr,
+                         desc="train bc"),
+               gen=torch.Generator().manual_seed(config.seed), schedule=cosine_annealing(),
+               progress=progress)  # fmt: skip
+    losses = [row["loss"] for row in done.history]
+    extra = {**meta.extra, "train_seconds": round(done.seconds, 1),
              "config": asdict(config), "steps": n, "episodes": demos.episodes}  # fmt: skip
     meta = PolicyMeta(**{**meta.to_dict(), "extra": extra})
     return BCPolicy(model, mean, std, demos.proprio_indices, meta, {"loss": losses})

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 import envs  # noqa: F401  (registers the envs)
-from agents.policies.bc import PROPRIO_NAMES
 from agents.dagger_net import DaggerPolicy
-from agents.policies.contract import PolicyError, load_policy
+from agents.policies.bc import PROPRIO_NAMES
+from agents.policies.contract import PolicyError
+from agents.policies.loading import load_policy
 from scripts import rollout, train_dagger
 
 SIZE = 32  # tiny images keep the tests fast (the recipe uses 64)
@@ -76,8 +77,10 @@ def test_interrupted_run_leaves_its_best_iteration(tmp_path: Path) -> None:
         if row["iteration"] == 1:
             raise KeyboardInterrupt
 
+    before = torch.get_rng_state()
     with pytest.raises(KeyboardInterrupt):
         run_dagger("domrand/Lift-v0", None, config, progress=False, log=stop, checkpoint=out)
+    assert torch.equal(torch.get_rng_state(), before)  # seeded through generators only
     policy = load_policy(out)
     assert policy.meta.extra["finished"] is False
     assert [r["iteration"] for r in policy.meta.extra["log"]] in ([0], [0, 1])
@@ -135,7 +138,7 @@ BAD_ARGS = {
     "init-localizer-other-size": (["--init-localizer", "{root}/assets/models/lift_cube64.pt"],
                                   ["width 16, stem stride 1 on 64 px images", f"width 4, stem stride 1 on {SIZE} px"]),
 }  # fmt: skip
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("case", list(BAD_ARGS), ids=list(BAD_ARGS))

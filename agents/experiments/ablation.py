@@ -31,6 +31,7 @@ from agents.pose_regressor import (
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from envs.files import write_atomic
+from randomizers.assets import asset_dir
 from randomizers.presets import preset_dir, read_yaml, resolve_paths
 
 TRAIN_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -57,7 +58,7 @@ OCCLUDED = (0.1, 0.9)  # visible-fraction range of the target that counts as occ
 
 
 def _photo_dir() -> str:
-    return str((preset_dir().parent / "textures" / "photos").resolve())
+    return str((asset_dir() / "textures" / "photos").resolve())
 
 
 def _load_yaml(name: str) -> dict[str, Any]:

@@ -26,9 +26,9 @@ import torch
 from agents.localizer import Localizer, load_localizer
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.experts import Expert, LiftExpert, PushExpert, make_expert
-from randomizers.presets import preset_dir
+from randomizers.assets import asset_dir
 
-MODELS_DIR = preset_dir().parent / "models"
+MODELS_DIR = asset_dir() / "models"
 """where the shipped localizer checkpoints live (installed package or source checkout)"""
 ROLES: dict[str, tuple[str, ...]] = {
     "domrand/Lift-v0": ("object",),

@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRA_ONLY = ("torch", "matplotlib", "stable_baselines3")  # none of them in the base install
+# every extra's modules: none of them is in the base install
+EXTRA_ONLY = ("torch", "matplotlib", "stable_baselines3", "tensorboard", "pycocotools", "minari",
+              "imblearn", "sklearn", "ray", "imageio")  # fmt: skip
 # runs before anything else in the child: importing any of these fails as if not installed
 NO_EXTRAS = f"import sys\nfor _m in {EXTRA_ONLY!r}:\n    sys.modules[_m] = None\n"
 
 
 def _without_extras(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    code = f"BLOCKED = {EXTRA_ONLY!r}\n" + code
     return subprocess.run([sys.executable, "-c", NO_EXTRAS + code], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)  # fmt: skip
 
@@ -38,8 +41,7 @@ obs, reward, terminated, truncated, info = env.step(np.zeros(env.action_space.sh
 frame = env.render()
 env.close()
 print(json.dumps({"rgb": obs["rgb"].shape, "frame": frame.shape, "reward": float(reward),
-                  "blocked": [m for m in ("torch", "matplotlib", "stable_baselines3")
-                              if sys.modules.get(m, 0) is None]}))
+                  "blocked": [m for m in BLOCKED if sys.modules.get(m, 0) is None]}))
 """
     proc = _without_extras(code, tmp_path)
     assert proc.returncode == 0, proc.stderr

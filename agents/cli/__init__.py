@@ -67,15 +67,18 @@ def load(command: str) -> ModuleType:
     return importlib.import_module(module_name(command))
 
 
-def missing_extra(exc: ImportError) -> str | None:
-    """The one-line error for an optional dependency that is not installed, else None."""
-    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
-        return None
-    found = EXTRAS.get(exc.name.partition(".")[0])
-    if found is None:
-        return None
-    what, extra = found
-    return f"error: this command needs {what}: pip install 'domrand[{extra}]'"
+def missing_extra(exc: BaseException) -> str | None:
+    """The one-line error when ``exc`` comes from an optional dependency that is not
+    installed (directly, or as the cause of a library's own ImportError), else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ModuleNotFoundError) and seen.name:
+            found = EXTRAS.get(seen.name.partition(".")[0])
+            if found is not None:
+                what, extra = found
+                return f"error: this command needs {what}: pip install 'domrand[{extra}]'"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     try:
         return int(load(command).main(rest, prog=f"domrand {command}"))
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:
         line = missing_extra(exc)
         if line is None:
             raise

@@ -102,3 +102,12 @@ def test_other_missing_modules_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -
     assert missing_extra(ImportError("cannot import name 'x'", name="torch")) is None
     assert missing_extra(ModuleNotFoundError("no", name="minari")) == (
         "error: this command needs Minari: pip install 'domrand[offline]'")
+
+    # a library's own ImportError raised from the missing module (randomizers.gan_generator)
+    try:
+        try:
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
+        except ModuleNotFoundError as cause:
+            raise ImportError("the 'gan' texture source needs torch") from cause
+    except ImportError as exc:
+        assert missing_extra(exc) == "error: this command needs PyTorch: pip install 'domrand[learn]'"

@@ -137,3 +137,12 @@ def test_every_script_is_a_domrand_command(capsys: pytest.CaptureFixture[str]) -
         commands.append(command)
     assert sorted(commands) == sorted(COMMANDS) == sorted(listed)
     assert len(commands) == 22
+
+
+def test_the_installed_console_command_is_the_dispatcher() -> None:
+    from importlib.metadata import entry_points
+
+    import agents.cli
+
+    (script,) = entry_points(group="console_scripts", name="domrand")
+    assert script.load() is agents.cli.main

@@ -21,7 +21,7 @@ def test_help_keeps_the_docstring_line_breaks(command: str) -> None:
     module = importlib.import_module(module_name(command))
     text = module.build_parser(f"domrand {command}").format_help()
     assert text.startswith(f"usage: domrand {command} [-h]")
-    for line in module.__doc__.strip().splitlines():
+    for line in (module.__doc__ or "").strip().splitlines():
         assert line in text, (command, line)  # verbatim: same breaks, same indentation
 
 

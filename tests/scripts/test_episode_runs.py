@@ -197,7 +197,7 @@ def test_num_envs_is_capped_and_episodes_do_not_change(
     for key in ("episodes", "success_rate", "mean_return", "std_return", "mean_length",
                 "event_counts"):  # fmt: skip
         assert many[key] == one[key], key
-    cfg = {"env_id": REACH, "episodes": episodes, "policy": "random", "seed": 3}
+    cfg: dict[str, Any] = {"env_id": REACH, "episodes": episodes, "policy": "random", "seed": 3}
     _, r1 = run_rollouts(RolloutConfig(**cfg, num_envs=1), progress=False)
     _, rn = run_rollouts(RolloutConfig(**cfg, num_envs=500), progress=False, note=lambda m: None)
     assert [(r.seed, r.episode_return, r.length, r.params) for r in r1] == [

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from agents.gan.data import CropConfig, ImageCrops
+from agents.training import FitConfig, fit
 from randomizers.gan_generator import (
     load_generator,
     read_checkpoint,
@@ -176,15 +177,17 @@ def c2st_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 10)
     reset_parameters(net, torch.Generator().manual_seed(seed))
     with single_thread():
         opt = torch.optim.Adam(net.parameters(), 1e-3)
-        order = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            perm = train[torch.randperm(len(train), generator=order)]
-            for s in range(0, len(perm), 64):
-                idx = perm[s : s + 64]
-                loss = nn.functional.binary_cross_entropy_with_logits(net(x[idx]).flatten(), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        fit(
+            net,
+            lambda idx, _: nn.functional.binary_cross_entropy_with_logits(
+                net(x[train[idx]]).flatten(), y[train[idx]]
+            ),
+            len(train),
+            FitConfig(batch_size=64, epochs=epochs, desc="c2st"),
+            gen=torch.Generator().manual_seed(seed),
+            optimizer=opt,
+            progress=False,
+        )
         with torch.no_grad():
             predicted = net(x[test]).flatten() > 0
     return float((predicted == y[test].bool()).float().mean())

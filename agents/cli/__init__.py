@@ -57,6 +57,11 @@ EXTRAS: dict[str, tuple[str, str]] = {
 }
 
 
+# commands whose extra installs more than the module that is missing (rl includes learn)
+COMMAND_EXTRA: dict[str, str] = {"train-policy": "rl", "robustness": "rl"}
+INCLUDES: dict[str, set[str]] = {"rl": {"learn", "rl"}}
+
+
 def module_name(command: str) -> str:
     """The module holding ``command``'s ``build_parser`` and ``main``."""
     return f"agents.cli.{command.replace('-', '_')}"
@@ -67,15 +72,18 @@ def load(command: str) -> ModuleType:
     return importlib.import_module(module_name(command))
 
 
-def missing_extra(exc: BaseException) -> str | None:
+def missing_extra(exc: BaseException, command: str | None = None) -> str | None:
     """The one-line error when ``exc`` comes from an optional dependency that is not
-    installed (directly, or as the cause of a library's own ImportError), else None."""
+    installed (directly, or as the cause of a library's own ImportError), else None;
+    it names the extra ``command`` needs when that one includes the missing module's."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ModuleNotFoundError) and seen.name:
             found = EXTRAS.get(seen.name.partition(".")[0])
             if found is not None:
                 what, extra = found
+                wanted = COMMAND_EXTRA.get(command or "", extra)
+                extra = wanted if extra in INCLUDES.get(wanted, ()) else extra
                 return f"error: this command needs {what}: pip install 'domrand[{extra}]'"
         seen = seen.__cause__ or seen.__context__
     return None
@@ -107,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(load(command).main(rest, prog=f"domrand {command}"))
     except ImportError as exc:
-        line = missing_extra(exc)
+        line = missing_extra(exc, command)
         if line is None:
             raise
         print(line, file=sys.stderr)

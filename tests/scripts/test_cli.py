@@ -89,6 +89,17 @@ def test_missing_extras_are_one_line(monkeypatch: pytest.MonkeyPatch,
     assert capsys.readouterr().err == (
         "error: this command needs Stable-Baselines3: pip install 'domrand[rl]'\n")
 
+    def no_torch(name: str) -> None:
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(agents.cli, "load", no_torch)
+    assert main(["train-policy"]) == 2  # needs torch via SB3: the extra that brings both
+    assert main(["train-localizer"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: this command needs PyTorch: pip install 'domrand[rl]'",
+        "error: this command needs PyTorch: pip install 'domrand[learn]'",
+    ]
+
 
 def test_other_missing_modules_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     import agents.cli

@@ -244,8 +244,8 @@ def test_image_grid_rejects_bad_tiles(images: list[np.ndarray], message: str) ->
 
 
 def test_contact_sheet_labels_categories_in_their_mask_colours(tmp_path: Path) -> None:
-    from envs.dataset.sheets import _COLOURS, contact_sheet
     from envs.dataset.labels import CATEGORIES
+    from envs.dataset.sheets import _COLOURS, contact_sheet
 
     (tmp_path / "rgb").mkdir()
     records = []

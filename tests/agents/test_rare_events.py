@@ -9,8 +9,8 @@ import pytest
 
 from agents.experiments.balance import BalanceConfig, balance, episode_space, save_balanced
 from agents.failure_predictor import collect_steps, evaluate
-from randomizers import load_preset
 from agents.rare_events import labels_for, proposals_needed, propose
+from randomizers import load_preset
 from randomizers.spaces import decode, encode
 from tests.randomizers.kind_presets import KIND_PRESETS
 

@@ -26,8 +26,8 @@ from agents.experiments.ablation import (
     localizer_table,
     run_ablation,
 )
-from agents.localizer import load_localizer
 from agents.outputs import check_output_dir
+from agents.perception.localizer import load_localizer
 from agents.vector import check_image_size
 from envs import ENV_IDS
 from envs.dataset.config import ExportError

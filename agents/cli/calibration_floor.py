@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from agents.camera_geometry import calibration_floor
+from agents.perception.camera_geometry import calibration_floor
 from randomizers.errors import PresetError
 
 

@@ -14,10 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.localizer import check_compatible, evaluate_localizer, load_data, load_localizer
 from agents.outputs import OutputPathError, check_output_dir
+from agents.perception.localizer import (
+    check_compatible,
+    evaluate_localizer,
+    load_data,
+    load_localizer,
+)
+from agents.perception.pose_data import PoseData
 from agents.plots import scatter_xy
-from agents.pose_data import PoseData
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

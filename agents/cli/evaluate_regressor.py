@@ -13,9 +13,14 @@ import sys
 from pathlib import Path
 
 from agents.outputs import OutputPathError, check_output_dir
+from agents.perception.pose_data import load_pose_data
+from agents.perception.pose_regressor import (
+    check_compatible,
+    error_summary,
+    load_regressor,
+    predict,
+)
 from agents.plots import scatter_xy
-from agents.pose_data import load_pose_data
-from agents.pose_regressor import check_compatible, error_summary, load_regressor, predict
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from agents.dagger import DaggerConfig, check_env, run_dagger, save_dagger
-from agents.dagger_net import KEYPOINTS
+from agents.dagger.loop import DaggerConfig, check_env, run_dagger, save_dagger
+from agents.dagger.net import KEYPOINTS
 from agents.outputs import check_output_file
 
 DEFAULT_PRESET = "tobin_photos"
@@ -92,8 +92,8 @@ def check_args(args: argparse.Namespace) -> tuple[DaggerConfig, str | None]:
 
         load_preset(preset)  # an unknown preset fails here, not after the first iteration
     if args.init_localizer is not None:
-        from agents.dagger import init_from_localizer
-        from agents.dagger_net import KeypointNet
+        from agents.dagger.loop import init_from_localizer
+        from agents.dagger.net import KeypointNet
 
         names = KEYPOINTS[args.env]
         net = KeypointNet(config.image_size, 7, 4, len(names), config.width, config.hidden)

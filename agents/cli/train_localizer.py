@@ -18,7 +18,8 @@ import time
 
 import torch
 
-from agents.localizer import (
+from agents.outputs import check_output_file
+from agents.perception.localizer import (
     LocalizerConfig,
     check_compatible,
     evaluate_localizer,
@@ -26,7 +27,6 @@ from agents.localizer import (
     save_localizer,
     train_localizer,
 )
-from agents.outputs import check_output_file
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

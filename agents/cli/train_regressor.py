@@ -18,9 +18,8 @@ import json
 import sys
 
 from agents.outputs import check_output_file
-from agents.plots import line_chart
-from agents.pose_data import load_pose_data
-from agents.pose_regressor import (
+from agents.perception.pose_data import load_pose_data
+from agents.perception.pose_regressor import (
     RegressorConfig,
     check_training_data,
     error_summary,
@@ -28,6 +27,7 @@ from agents.pose_regressor import (
     save_regressor,
     train_regressor,
 )
+from agents.plots import line_chart
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

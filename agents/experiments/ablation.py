@@ -19,15 +19,15 @@ from typing import Any
 import numpy as np
 import yaml
 
-from agents.plots import bar_chart
-from agents.pose_data import PoseData, load_pose_data
-from agents.pose_regressor import (
+from agents.perception.pose_data import PoseData, load_pose_data
+from agents.perception.pose_regressor import (
     RegressorConfig,
     error_summary,
     position_errors,
     save_regressor,
     train_regressor,
 )
+from agents.plots import bar_chart
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from envs.files import write_atomic
@@ -285,7 +285,7 @@ def markdown_table(results: Mapping[str, Any]) -> str:
 def localizer_rows(paths: Sequence[str], tests: Mapping[str, PoseData]) -> dict[str, Any]:
     """Evaluate localizer checkpoints on the same test sets as the regressors (position
     error through the calibrated camera): ``{checkpoint: {test set: summary}}``."""
-    from agents.localizer import check_compatible, evaluate_localizer, load_localizer
+    from agents.perception.localizer import check_compatible, evaluate_localizer, load_localizer
 
     rows: dict[str, Any] = {}
     for path in paths:

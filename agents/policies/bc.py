@@ -244,7 +244,7 @@ _TRAIN_SCRIPTS = {"keypoint": "scripts/train_dagger.py"}
 
 def _load_net(payload: dict[str, Any]) -> Any:
     """A checkpoint whose ``net`` is not the plain :class:`BCNet` (``keypoint``: DAgger)."""
-    from agents.dagger_net import policy_from_payload
+    from agents.dagger.net import policy_from_payload
 
     if payload["net"] != "keypoint":
         raise ValueError(f"unknown network {payload['net']!r}; this code reads bcnet, keypoint")

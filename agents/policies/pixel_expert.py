@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.localizer import Localizer, load_localizer
+from agents.perception.localizer import Localizer, load_localizer
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.experts import Expert, LiftExpert, PushExpert, make_expert
 from randomizers.assets import asset_dir

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.camera_geometry import back_project, calibration_floor
+from agents.perception.camera_geometry import back_project, calibration_floor
 from scripts import calibration_floor as floor_script
 
 
@@ -47,7 +47,7 @@ def test_floor_script(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_project_inverts_back_project() -> None:
-    from agents.camera_geometry import back_project, project
+    from agents.perception.camera_geometry import back_project, project
 
     K = np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]])
     c, s = np.cos(0.8), np.sin(0.8)  # a camera looking down at the table, rows orthonormal

@@ -1,4 +1,4 @@
-"""DAgger (agents.dagger, agents.dagger_net, scripts/train_dagger.py): a tiny run end to end,
+"""DAgger (agents.dagger.loop, agents.dagger.net, scripts/train_dagger.py): a tiny run end to end,
 determinism, image+proprio-only inputs, checkpoint and argument refusals; one slow test of
 the Lift headline at a reduced budget."""
 
@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import envs  # noqa: F401  (registers the envs)
-from agents.dagger_net import DaggerPolicy
+from agents.dagger.net import DaggerPolicy
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.contract import PolicyError
 from agents.policies.loading import load_policy
@@ -67,7 +67,7 @@ def _same(x: torch.Tensor, y: torch.Tensor) -> bool:
 
 
 def test_interrupted_run_leaves_its_best_iteration(tmp_path: Path) -> None:
-    from agents.dagger import DaggerConfig, run_dagger
+    from agents.dagger.loop import DaggerConfig, run_dagger
 
     out = tmp_path / "cut.pt"
     config = DaggerConfig(iterations=3, episodes_per_iteration=1, epochs=0.5, val_episodes=1,

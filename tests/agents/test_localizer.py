@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.localizer import (
+from agents.perception.localizer import (
     LocalizerConfig,
     evaluate_localizer,
     load_data,

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.localizer import load_localizer, save_localizer
+from agents.perception.localizer import load_localizer, save_localizer
 from agents.policies.pixel_expert import MODELS_DIR, SHIPPED, PixelExpert, load_localizers
 from agents.rollout import RolloutConfig, run_rollouts
 from envs.registration import state_names

@@ -16,9 +16,9 @@ from agents.experiments.ablation import (
     run_ablation,
     train_preset,
 )
-from agents.pose_data import load_pose_data, object_position_in_robot_frame
-from agents.pose_networks import ARCHITECTURES, PoseNet, build_network
-from agents.pose_regressor import (
+from agents.perception.pose_data import load_pose_data, object_position_in_robot_frame
+from agents.perception.pose_networks import ARCHITECTURES, PoseNet, build_network
+from agents.perception.pose_regressor import (
     RegressorConfig,
     check_compatible,
     error_summary,
@@ -236,7 +236,12 @@ def test_ablation_script_evaluates_localizers_on_the_same_test_sets(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from agents.experiments.ablation import export_test_sets
-    from agents.localizer import LocalizerConfig, load_data, save_localizer, train_localizer
+    from agents.perception.localizer import (
+        LocalizerConfig,
+        load_data,
+        save_localizer,
+        train_localizer,
+    )
     from scripts import ablation as script
 
     loc = train_localizer(load_data(tiny_data, "cube"), None,

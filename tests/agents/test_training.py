@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from agents.pose_data import PoseData
-from agents.pose_regressor import RegressorConfig, train_regressor
+from agents.perception.pose_data import PoseData
+from agents.perception.pose_regressor import RegressorConfig, train_regressor
 from agents.training import BestState, FitConfig, LossOutput, cosine_decay, fit, one_cycle, seeded
 
 X = torch.linspace(-1, 1, 30)[:, None].repeat(1, 3)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agents.dataset import RandomizedImageDataset
+from agents.perception.dataset import RandomizedImageDataset
 from envs.dataset.config import ExportConfig, ExportError
 from envs.dataset.export import export_dataset
 from envs.dataset.formats import iter_labels, write_bop, write_coco, write_index

@@ -1,6 +1,6 @@
-"""Vision pose regressor (Tobin et al. 2017): a CNN (:mod:`agents.pose_networks`) from one
+"""Vision pose regressor (Tobin et al. 2017): a CNN (:mod:`agents.perception.pose_networks`) from one
 RGB image to the target object's 3D position in the robot's base frame, trained from scratch
-on an exported dataset (:mod:`agents.pose_data`) with the shared loop of
+on an exported dataset (:mod:`agents.perception.pose_data`) with the shared loop of
 :mod:`agents.training`.
 
 Checkpoints are plain tensors and numbers (``torch.load(..., weights_only=True)``) and
@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from agents.checkpoints import read_checkpoint, save_checkpoint
-from agents.pose_data import PoseData
-from agents.pose_networks import ARCHITECTURES, build_network, image_size_of
+from agents.perception.pose_data import PoseData
+from agents.perception.pose_networks import ARCHITECTURES, build_network, image_size_of
 from agents.training import FitConfig, fit, one_cycle, seeded
 
 CHECKPOINT_FORMAT = "domrand-pose-regressor"

@@ -1,7 +1,7 @@
 """Object localizer: a heatmap CNN finds where the object's centre projects in the image,
 and the known (calibrated) camera turns that pixel into a 3D position on the table plane.
 
-Unlike direct regression (:mod:`agents.pose_regressor`), the network only answers "where
+Unlike direct regression (:mod:`agents.perception.pose_regressor`), the network only answers "where
 in the image"; the geometry the simulator and a real calibration give for free does the
 rest. Checkpoints are tensors and JSON (``torch.load(..., weights_only=True)``) and record
 the env, image size, object, the nominal camera and the plane height they assume.
@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.camera_geometry import back_project, project
 from agents.checkpoints import read_checkpoint, save_checkpoint
-from agents.pose_data import PoseData, load_pose_data
+from agents.perception.camera_geometry import back_project, project
+from agents.perception.pose_data import PoseData, load_pose_data
 from agents.training import FitConfig, fit, one_cycle, seeded
 
 CHECKPOINT_FORMAT = "domrand-localizer"
@@ -382,5 +382,5 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
 
 
 def load_data(root: str | Path, object_name: str) -> PoseData:
-    """An export's images and labels (see :func:`agents.pose_data.load_pose_data`)."""
+    """An export's images and labels (see :func:`agents.perception.pose_data.load_pose_data`)."""
     return load_pose_data(root, object_name)

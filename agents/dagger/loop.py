@@ -7,7 +7,7 @@ otherwise. One expert instance runs alongside every episode, called on the privi
 at every step whatever acts, so its phase machine follows the visited trajectory; its action
 labels the frame. The simulator also labels where the cube, the end effector and (Push) the
 goal project in the image: an auxiliary heatmap loss on those keypoints
-(:mod:`agents.dagger_net`). All data is aggregated; each iteration continues training on it
+(:mod:`agents.dagger.net`). All data is aggregated; each iteration continues training on it
 and is scored by learner-only rollouts on the training preset (validation seeds disjoint
 from the training seeds); the best-scoring iteration is kept.
 
@@ -32,9 +32,9 @@ import torch
 from tqdm import tqdm
 
 from agents.checkpoints import save_checkpoint
-from agents.dagger_data import Frames, collect
-from agents.dagger_net import KEYPOINTS, DaggerPolicy, KeypointNet, keypoint_loss, random_shift
-from agents.localizer import local_soft_argmax, nominal_camera
+from agents.dagger.data import Frames, collect
+from agents.dagger.net import KEYPOINTS, DaggerPolicy, KeypointNet, keypoint_loss, random_shift
+from agents.perception.localizer import local_soft_argmax, nominal_camera
 from agents.policies.bc import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, OBS_MODE, PROPRIO_NAMES
 from agents.policies.contract import PolicyMeta
 from agents.training import BestState, FitConfig, LossOutput, cosine_decay, fit, seeded
@@ -73,7 +73,7 @@ class DaggerConfig:
     val_episodes: int = 30
     image_size: int = 64
     init_localizer: str | None = None
-    """a localizer checkpoint (:mod:`agents.localizer`) whose trunk and heatmap head start
+    """a localizer checkpoint (:mod:`agents.perception.localizer`) whose trunk and heatmap head start
     the network's trunk and cube heatmap; None: random initialization"""
     seed: int = 0
 
@@ -174,7 +174,7 @@ def train_head(policy: DaggerPolicy, data: Frames, kp: torch.Tensor, *, steps: i
 
 def init_from_localizer(model: KeypointNet, path: str, names: tuple[str, ...], size: int) -> None:
     """Copy a localizer's trunk and heatmap head (into the cube keypoint's channel)."""
-    from agents.localizer import load_localizer
+    from agents.perception.localizer import load_localizer
 
     loc = load_localizer(path)
     width, stride = model.dims[4], 1

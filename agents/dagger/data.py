@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.dagger_net import KEYPOINTS, STATE_KEYS, DaggerPolicy
+from agents.dagger.net import KEYPOINTS, STATE_KEYS, DaggerPolicy
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.experts import make_expert
 from envs.seeding import episode_seed

@@ -1,7 +1,7 @@
 """Pose-estimation data: an exported dataset read into memory as images, targets in the
 robot's base frame and each target's projected centre (:class:`PoseData`), and the helpers
 that turn one sample record into those labels. Shared by the pose regressor
-(:mod:`agents.pose_regressor`) and the localizer (:mod:`agents.localizer`).
+(:mod:`agents.perception.pose_regressor`) and the localizer (:mod:`agents.perception.localizer`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ and proprioception go through an MLP to the action.
 
 The simulator knows where every keypoint projects, so training adds a heatmap loss on them
 (privileged labels at training time only); at test time the network reads the image and
-proprioception alone. The trunk is :class:`agents.localizer.HeatmapNet`'s (CoordConv,
+proprioception alone. The trunk is :class:`agents.perception.localizer.HeatmapNet`'s (CoordConv,
 stride-2 features, a dilated stride-4 context stage merged back) with one heatmap per
 keypoint.
 """
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.localizer import HeatmapTrunk, heatmap_loss, local_soft_argmax
+from agents.perception.localizer import HeatmapTrunk, heatmap_loss, local_soft_argmax
 from agents.policies.contract import PolicyError, PolicyMeta
 
 KEYPOINTS: dict[str, tuple[str, ...]] = {
@@ -122,7 +122,7 @@ class KeypointNet(HeatmapTrunk):
 
 def keypoint_loss(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
                   sigma: float = 1.0, pixel_weight: float = 0.5) -> torch.Tensor:  # fmt: skip
-    """:func:`agents.localizer.heatmap_loss` over every keypoint whose label lies in the
+    """:func:`agents.perception.localizer.heatmap_loss` over every keypoint whose label lies in the
     image (``valid`` (N, K)); ``target`` (N, K, 2) in [-1, 1] image coordinates."""
     n, k, h, w = logits.shape
     cells = (target + 1.0) * 0.5 * torch.tensor([w, h], dtype=target.dtype)

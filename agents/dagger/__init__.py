@@ -1,0 +1,1 @@
+"""DAgger: a visuomotor keypoint policy distilled from the privileged expert in randomized simulation."""

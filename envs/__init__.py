@@ -1,14 +1,22 @@
 """Gymnasium environments over PyBullet scenes: a Franka Panda at a table.
 
 Importing this package is cheap (PyBullet loads with the first env); the ids in
-:data:`ENV_IDS` are registered with Gymnasium automatically after ``pip install``.
+:data:`ENV_IDS` are registered with Gymnasium automatically after ``pip install``. A user
+task (a subclass of :class:`envs.tasks.Task`) becomes an id with :func:`register_task`
+(docs/TASKS.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from envs.registration import ENV_IDS, register_envs
+from envs.registration import (
+    ENV_IDS,
+    check_env_id,
+    domrand_env_ids,
+    register_envs,
+    register_task,
+)
 
 __all__ = [
     "ENV_IDS",
@@ -19,7 +27,11 @@ __all__ = [
     "PandaTaskEnv",
     "PushEnv",
     "ReachEnv",
+    "Task",
+    "check_env_id",
+    "domrand_env_ids",
     "register_envs",
+    "register_task",
 ]
 
 _LAZY = {
@@ -30,6 +42,7 @@ _LAZY = {
     "ReachEnv": "envs.tasks.reach",
     "PushEnv": "envs.tasks.push",
     "LiftEnv": "envs.tasks.lift",
+    "Task": "envs.tasks.base",
 }
 
 

@@ -8,6 +8,7 @@ never holds a simulation reference that could go stale.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ class Randomizer(ABC):
     kind: ClassVar[str]
     step_schedulable: ClassVar[bool] = False
     options: ClassVar[tuple[str, ...]] = ()
+    _preset_options: dict[str, Any] | None = None  # set by from_config
 
     def __init__(self, *, name: str | None = None, every_n_steps: int | None = None) -> None:
         self.name = name or self.kind
@@ -70,12 +72,24 @@ class Randomizer(ABC):
                 f"{where}.every_n_steps: every_n_steps is not supported by the {cls.kind!r} "
                 "randomizer; it resamples on reset only"
             )
-        return cls._from_options(options, where)
+        randomizer = cls._from_options(options, where)
+        randomizer._preset_options = copy.deepcopy(options)
+        return randomizer
 
     @classmethod
-    @abstractmethod
     def _from_options(cls, config: dict[str, Any], where: str) -> Randomizer:
-        """Construct from validated option keys."""
+        """Construct from option keys already checked against :attr:`options`; by default
+        ``cls(**config)`` (each option a keyword argument of ``__init__``). Override it to
+        parse options into other objects (the built-in kinds parse distributions)."""
+        try:
+            return cls(**config)
+        except (TypeError, ValueError) as exc:
+            raise PresetError(f"{where}: {exc}") from None
+
+    def to_options(self) -> dict[str, Any] | None:
+        """The preset options that rebuild this randomizer (what a dataset manifest records);
+        ``None`` when it was built in code rather than from a preset."""
+        return copy.deepcopy(self._preset_options)
 
     @abstractmethod
     def space(self) -> list[ParamSpec]:

@@ -23,27 +23,10 @@ import yaml
 
 from randomizers.assets import asset_dir
 from randomizers.base import Randomizer
-from randomizers.camera import CameraPose
 from randomizers.compose import Compose
-from randomizers.distractors import Distractors
 from randomizers.errors import PresetError
-from randomizers.image_noise import ImageNoise
-from randomizers.lighting import Lighting
-from randomizers.object_pose import ObjectPose
-from randomizers.physics import Physics
-from randomizers.texture import Texture
-
-# Applied in this order whatever the order in the file: objects first, so that texture
-# slots see every body, and image noise last.
-KINDS: dict[str, type[Randomizer]] = {
-    "object_pose": ObjectPose,
-    "distractors": Distractors,
-    "physics": Physics,
-    "texture": Texture,
-    "lighting": Lighting,
-    "camera": CameraPose,
-    "image_noise": ImageNoise,
-}
+from randomizers.registry import KINDS as KINDS  # the built-in kinds, importable from here too
+from randomizers.registry import known_kinds, unknown_kinds
 
 # Options holding file or folder paths; relative ones resolve against the preset's folder.
 PATH_OPTIONS = ("image_dir", "gan_checkpoint")
@@ -210,14 +193,34 @@ def _read(path: Path, label: str) -> str:
         raise PresetError(f"cannot read preset {label!r}: {exc.strerror or exc}") from None
 
 
-def preset_text(spec: str | Path) -> str:
-    """The YAML text of a preset name or path (what a dataset manifest records)."""
+def preset_text(spec: str | Path | Mapping[str, Any] | Randomizer) -> str | None:
+    """What a dataset manifest records of a preset: the YAML text of a name or path, the
+    canonical YAML of a dict or of a Randomizer's options (see :func:`to_preset`), or
+    ``None`` for a Randomizer built in code (its options are unknown)."""
+    if isinstance(spec, Randomizer):
+        data = to_preset(spec)
+        return None if data is None else canonical_yaml(data, "preset")
+    if isinstance(spec, Mapping):
+        return canonical_yaml(spec, "preset")
     path, label = _resolve(spec)
     return _read(path, label)
 
 
-def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
-    """Build a :class:`Compose` from a preset name, a YAML path or a dict."""
+def preset_label(spec: str | Path | Mapping[str, Any] | Randomizer) -> str:
+    """A short name for a preset in a manifest and in messages: its name or path, ``(dict)``,
+    or the Randomizer's class."""
+    if isinstance(spec, Randomizer):
+        return f"({type(spec).__name__} object)"
+    if isinstance(spec, Mapping):
+        return "(dict)"
+    return str(spec)
+
+
+def load_preset(spec: str | Path | Mapping[str, Any] | Randomizer) -> Compose:
+    """Build a :class:`Compose` from a preset name, a YAML path or a dict (a Randomizer is
+    returned as is, wrapped in a Compose when it is not one)."""
+    if isinstance(spec, Randomizer):
+        return spec if isinstance(spec, Compose) else Compose([spec])
     if not isinstance(spec, (str, Path)):
         return build_compose(spec, "preset")
     path, label = _resolve(spec)
@@ -226,7 +229,8 @@ def load_preset(spec: str | Path | Mapping[str, Any]) -> Compose:
 
 
 def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
-    """Validate a preset mapping and build its randomizers in canonical order.
+    """Validate a preset mapping and build its randomizers in canonical order (the built-in
+    kinds in :data:`KINDS` order, then registered kinds in registration order).
 
     Relative ``image_dir`` and ``gan_checkpoint`` paths resolve against ``base`` (the preset
     file's folder).
@@ -235,14 +239,15 @@ def build_compose(data: Any, where: str, base: Path | None = None) -> Compose:
         raise PresetError(
             f"{where}: expected a mapping of randomizer kinds, got {type(data).__name__}"
         )
-    unknown = [k for k in data if k not in KINDS]
+    kinds = known_kinds(load=False)
+    if any(k not in kinds for k in data):
+        kinds = known_kinds()  # a kind not known yet: load the entry points
+    unknown = [k for k in data if k not in kinds]
     if unknown:
-        raise PresetError(
-            f"{where}: unknown randomizer kind(s) {unknown}; allowed: {', '.join(KINDS)}"
-        )
+        raise unknown_kinds(unknown, where)
     randomizers = []
     names: dict[str, str] = {}
-    for kind, cls in KINDS.items():
+    for kind, cls in kinds.items():
         if kind in data:
             options = data[kind]
             if options is not None and not isinstance(options, Mapping):
@@ -291,3 +296,64 @@ def build_randomizer(spec: Any) -> Randomizer | None:
         "randomization must be None, a preset name, a path to a .yaml preset, a dict or a "
         f"Randomizer; got {type(spec).__name__}"
     )
+
+
+def to_preset(randomizer: Randomizer) -> dict[str, Any] | None:
+    """The preset dict that rebuilds ``randomizer`` (a kind or a Compose of kinds) exactly,
+    or ``None`` when there is none: a part built in code (no recorded options), a class other
+    than its kind's registered one, a kind twice, or an order other than the preset order
+    (which would draw the params in another order)."""
+    children = randomizer.randomizers if isinstance(randomizer, Compose) else [randomizer]
+    kinds = known_kinds(load=False)
+    order = list(kinds)
+    preset: dict[str, Any] = {}
+    for child in children:
+        options = child.to_options()
+        if options is None or kinds.get(child.kind) is not type(child) or child.kind in preset:
+            return None
+        preset[child.kind] = options
+    positions = [order.index(k) for k in preset]
+    return preset if positions == sorted(positions) else None
+
+
+def canonical_yaml(data: Mapping[str, Any], where: str) -> str:
+    """A preset dict as YAML with sorted keys: equal contents give equal text."""
+    return yaml.safe_dump(_plain(data, where), sort_keys=True, allow_unicode=True)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` as YAML's plain data (mappings with text keys, lists, numbers, text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    item = getattr(value, "item", None)  # a NumPy scalar
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return item()
+    raise PresetError(
+        f"{where}: {value!r} ({type(value).__name__}) cannot be written to a preset; use "
+        "numbers, text, lists and mappings"
+    )
+
+
+def check_preset_spec(spec: Any, *, resume: bool = False) -> None:
+    """Refuse a preset of the wrong type, and resuming with a Randomizer whose options
+    cannot be recorded (a resume could not tell whether it is the same preset)."""
+    if spec is None or isinstance(spec, (str, Path, Mapping)):
+        return
+    if not isinstance(spec, Randomizer):
+        raise TypeError(
+            "preset must be None, a preset name, a path to a .yaml preset, a dict or a "
+            f"randomizers.Randomizer; got {type(spec).__name__}"
+        )
+    if resume and to_preset(spec) is None:
+        raise ValueError(
+            f"cannot resume with preset {preset_label(spec)}: it was built in code, so its "
+            "options are not in the first run's manifest and a resume cannot check that it "
+            "is the same preset; build it with randomizers.load_preset(name, path or dict), "
+            "or pass the preset's name, path or dict"
+        )

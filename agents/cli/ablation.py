@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.experiments.ablation import (
     HELD_OUT,
     TABLE_II,
@@ -29,7 +30,6 @@ from agents.experiments.ablation import (
 from agents.outputs import check_output_dir
 from agents.perception.localizer import load_localizer
 from agents.vector import check_image_size
-from envs import ENV_IDS
 from envs.dataset.config import ExportError
 from envs.files import write_atomic
 
@@ -41,8 +41,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     p.add_argument("--out", default=d.out, help="folder for data, models and results")
-    p.add_argument("--env", default=d.env_id, choices=ENV_IDS,
-                   help="env id (the target object is --object)")  # fmt: skip
+    p.add_argument("--env", default=d.env_id, action=EnvIdAction, metavar="ENV",
+                   help=env_help("the target object is --object"))  # fmt: skip
     p.add_argument("--size", type=int, default=d.size,
                    help="image size (px): a power of two >= 32 (the regressor's input)")  # fmt: skip
     p.add_argument("--train-images", type=int, default=d.train_images)

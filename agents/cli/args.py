@@ -114,3 +114,37 @@ def config_kwargs(args: argparse.Namespace, cls: type, names: Iterable[str]) -> 
     if unknown:
         raise ValueError(f"unknown field(s) {unknown} of {cls.__name__}; fields: {', '.join(fields)}")
     return {name: getattr(args, name) for name in names}
+
+
+class EnvIdAction(argparse.Action):
+    """``--env``: any registered domrand-compatible Gymnasium id, or ``module:Id`` (imports
+    ``module``, which registers ``Id``, and stores ``Id``). Anything else ends the command
+    with one ``error: ...`` line naming the registered ids, and exit status 2."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from envs.registration import check_env_id
+
+        try:
+            if isinstance(values, list):
+                resolved: Any = [check_env_id(v) for v in values]
+            else:
+                resolved = check_env_id(values)
+        except ValueError as exc:
+            parser.exit(2, f"error: {exc}\n")
+        setattr(namespace, self.dest, resolved)
+
+
+ENV_HELP = "env id: a registered domrand env (built-in: {ids}) or module:Id"
+
+
+def env_help(extra: str = "") -> str:
+    """The help text of an ``--env`` flag (``extra``: the command's own remark)."""
+    from envs.registration import ENV_IDS
+
+    return ENV_HELP.format(ids=", ".join(ENV_IDS)) + (f"; {extra}" if extra else "")

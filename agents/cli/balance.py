@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.experiments.balance import BalanceConfig, balance, save_balanced
 from agents.outputs import check_output_dir
 from agents.rollout import POLICIES
 from agents.vector import VectorEnvWorkerError, check_image_size
-from envs import ENV_IDS
 from envs.events import EVENT_NAMES
 from randomizers.errors import PresetError
 
@@ -27,7 +27,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Lift-v0", choices=ENV_IDS)
+    p.add_argument("--env", default="domrand/Lift-v0", action=EnvIdAction, metavar="ENV",
+                   help=env_help())  # fmt: skip
     p.add_argument("--preset", default="slippery", help="preset name or .yaml path")
     p.add_argument(
         "--policy",

@@ -19,6 +19,7 @@ import platform
 import sys
 from pathlib import Path
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import OutputPathError, check_output_dir
 from envs import ENV_IDS
 from envs.benchmark.checks import check_arguments
@@ -33,7 +34,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", nargs="*", default=list(ENV_IDS), choices=ENV_IDS, help="env ids")
+    p.add_argument("--env", nargs="*", default=list(ENV_IDS), action=EnvIdAction,
+                   metavar="ENV", help=env_help("several allowed"))  # fmt: skip
     p.add_argument("--steps", type=int, default=400, help="env steps per measurement")
     p.add_argument("--sizes", type=int, nargs="*", default=[64, 128], help="image sizes (px)")
     p.add_argument("--resets", type=int, default=200, help="resets timed per env")

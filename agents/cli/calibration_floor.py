@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.perception.camera_geometry import calibration_floor
 from randomizers.errors import PresetError
 
@@ -20,7 +21,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Lift-v0", help="env id")
+    p.add_argument("--env", default="domrand/Lift-v0", action=EnvIdAction, metavar="ENV",
+                   help=env_help())  # fmt: skip
     p.add_argument("--presets", nargs="+", default=["target", "target_camera_shift"],
                    help="preset names or .yaml paths")  # fmt: skip
     p.add_argument("--n", type=int, default=500, help="episodes per preset")

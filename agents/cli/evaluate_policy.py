@@ -15,9 +15,9 @@ import argparse
 import json
 import sys
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.experiments.evaluation import EvalConfig, evaluate
 from agents.vector import VectorEnvWorkerError
-from envs import ENV_IDS
 from randomizers.errors import PresetError
 
 
@@ -30,7 +30,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--model", required=True, metavar="CKPT|random|expert",
         help="checkpoint (.zip SB3, .pt behaviour cloning), or random / expert for reference",
     )  # fmt: skip
-    p.add_argument("--env", default=None, choices=ENV_IDS, help="env id (default: the checkpoint's)")
+    p.add_argument("--env", default=None, action=EnvIdAction, metavar="ENV",
+                   help=env_help("default: the checkpoint's"))  # fmt: skip
     p.add_argument("--preset", default="none", help="randomization preset name or .yaml path")
     p.add_argument("--episodes", type=int, default=100, help="number of episodes")
     p.add_argument("--seed", type=int, default=0, help="run seed; episode i uses (seed, i)")

@@ -11,9 +11,8 @@ import argparse
 import sys
 import time
 
-from agents.cli.args import add_fields, config_kwargs
+from agents.cli.args import EnvIdAction, add_fields, config_kwargs, env_help, field_default
 from agents.policies.experts import make_expert
-from envs import ENV_IDS
 from envs.dataset.config import FORMATS, MAX_NUM_IMAGES, ExportConfig
 from envs.dataset.export import export_dataset
 from randomizers.errors import PresetError
@@ -35,6 +34,7 @@ def steps_range(text: str) -> tuple[int, int | None]:
 FIELDS = ("env_id", "preset", "num_images", "size", "out", "seed", "workers", "resume",
           "overwrite", "policy", "depth", "visibility", "backend", "address")  # fmt: skip
 HELP = {
+    "env_id": env_help(),
     "preset": "preset name or .yaml path ('none' for none)",
     "num_images": f"samples to export, at most {MAX_NUM_IMAGES:,} per export (split a "
     "larger dataset into several exports)",
@@ -56,10 +56,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    add_fields(p, ExportConfig, FIELDS[:FIELDS.index("policy") + 1], help=HELP,
-               flags={"env_id": "--env"},
-               extra={"env_id": {"choices": ENV_IDS}, "out": {"required": True},
-                      "policy": {"choices": ["random", "expert"]}})  # fmt: skip
+    add_fields(p, ExportConfig, ["env_id"], help=HELP, flags={"env_id": "--env"},
+               extra={"env_id": {"action": EnvIdAction}})  # fmt: skip
+    # by hand: ExportConfig.preset also takes dicts and Randomizer objects (not from a flag)
+    p.add_argument("--preset", dest="preset", default=field_default(ExportConfig, "preset"),
+                   metavar="PRESET", help=HELP["preset"])  # fmt: skip
+    add_fields(p, ExportConfig, FIELDS[FIELDS.index("num_images"):FIELDS.index("policy") + 1],
+               help=HELP, extra={"out": {"required": True},
+                                 "policy": {"choices": ["random", "expert"]}})  # fmt: skip
     p.add_argument(
         "--format", default="", help=f"comma-separated extra formats: {','.join(FORMATS)}"
     )

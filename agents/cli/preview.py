@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from envs import ENV_IDS
+from agents.cli.args import EnvIdAction, env_help
 from envs.dataset.sheets import contact_sheet
 from envs.panda_env import MAX_IMAGE_SIZE
 from envs.preview import preview_grid
@@ -55,7 +55,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Push-v0", choices=ENV_IDS)
+    p.add_argument("--env", default="domrand/Push-v0", action=EnvIdAction, metavar="ENV",
+                   help=env_help())  # fmt: skip
     p.add_argument("--preset", default="tobin", help="preset name or path to a .yaml preset")
     p.add_argument("--num", type=int, default=16, help="number of frames")
     p.add_argument("--size", type=int, default=128, help="frame size (px)")

@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.cli.train_policy import parse_hyperparams
 from agents.experiments.robustness import RobustnessConfig, run_robustness
 from agents.outputs import check_output_dir
 from agents.policies.loading import policy_meta
 from agents.rl.config import ALGOS, TrainConfig
 from agents.vector import VectorEnvWorkerError
-from envs import ENV_IDS
 from randomizers.errors import PresetError
 
 
@@ -31,7 +31,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Push-v0", choices=ENV_IDS, help="env id")
+    p.add_argument("--env", default="domrand/Push-v0", action=EnvIdAction, metavar="ENV",
+                   help=env_help())  # fmt: skip
     p.add_argument("--train-presets", nargs="+", default=["none", "physics"])
     p.add_argument("--eval-presets", nargs="+", default=["none", "shifted_dynamics"])
     p.add_argument(

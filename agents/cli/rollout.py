@@ -18,12 +18,11 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli.args import add_fields, config_kwargs
+from agents.cli.args import EnvIdAction, add_fields, config_kwargs, env_help
 from agents.outputs import OutputPathError, check_output_dir
 from agents.rollout import POLICIES, RolloutConfig, run_rollouts
 from agents.vector import VectorEnvWorkerError
 from agents.video import save_video
-from envs import ENV_IDS
 from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
 
 RECORD_IMAGE_SIZE = 64
@@ -32,7 +31,7 @@ RECORD_IMAGE_SIZE = 64
 FIELDS = ("env_id", "episodes", "policy", "obs_mode", "image_size", "seed", "num_envs",
           "render_size")  # fmt: skip
 HELP = {
-    "env_id": "env id",
+    "env_id": env_help(),
     "episodes": "number of episodes",
     "policy": "who acts: a built-in policy or a checkpoint path (.zip SB3, .pt behaviour "
     "cloning); pixel-expert: localizers on the RGB image + the scripted controller",
@@ -52,7 +51,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     add_fields(p, RolloutConfig, ["env_id", "episodes", "policy"], help=HELP,
                flags={"env_id": "--env"},
-               extra={"env_id": {"choices": ENV_IDS},
+               extra={"env_id": {"action": EnvIdAction},
                       "policy": {"metavar": "|".join((*POLICIES, "CKPT"))}})  # fmt: skip
     p.add_argument(
         "--localizer", action="append", default=[], metavar="ROLE=CKPT",

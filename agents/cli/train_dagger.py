@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from agents.cli.args import EnvIdAction
 from agents.dagger.loop import DaggerConfig, check_env, run_dagger, save_dagger
 from agents.dagger.net import KEYPOINTS
 from agents.outputs import check_output_file
@@ -38,7 +39,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", required=True, help=f"env id: {', '.join(KEYPOINTS)}")
+    p.add_argument("--env", required=True, action=EnvIdAction, metavar="ENV",
+                   help=f"env id: {', '.join(KEYPOINTS)}")  # fmt: skip
     p.add_argument("--preset", default=DEFAULT_PRESET,
                    help=f"training randomization preset (name or .yaml); 'none': no "
                         f"randomization (default {DEFAULT_PRESET})")  # fmt: skip

@@ -11,9 +11,9 @@ import argparse
 import json
 import sys
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.failure_predictor import collect_steps, evaluate
 from agents.rollout import POLICIES
-from envs import ENV_IDS
 from randomizers.errors import PresetError
 
 
@@ -22,7 +22,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Lift-v0", choices=ENV_IDS)
+    p.add_argument("--env", default="domrand/Lift-v0", action=EnvIdAction, metavar="ENV",
+                   help=env_help())  # fmt: skip
     p.add_argument("--preset", default="slippery")
     p.add_argument("--policy", default="expert", choices=POLICIES)
     p.add_argument("--event", default="object_dropped")

@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import check_output_file
 from agents.perception.localizer import (
     LocalizerConfig,
@@ -40,7 +41,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing localizer "
                    "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace whatever file --out names")
-    p.add_argument("--env", default=None, help="env id (default: the training export's)")
+    p.add_argument("--env", default=None, action=EnvIdAction, metavar="ENV",
+                   help=env_help("default: the training export's"))  # fmt: skip
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)

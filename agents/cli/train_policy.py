@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
+from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import check_output_file
 from agents.rl.config import ALGOS, VEC_ENVS, TrainConfig
 from agents.rl.hyperparams import HyperparamError, hyperparam_help
 from agents.rl.train import train
 from agents.vector import VectorEnvWorkerError
-from envs import ENV_IDS
 from envs.panda_env import OBS_MODES
 from randomizers.errors import PresetError
 
@@ -78,7 +78,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--env", default="domrand/Push-v0", choices=ENV_IDS, help="env id")
+    p.add_argument("--env", default="domrand/Push-v0", action=EnvIdAction, metavar="ENV",
+                   help=env_help())  # fmt: skip
     p.add_argument("--algo", default="sac", choices=ALGOS, help="SB3 algorithm")
     p.add_argument(
         "--preset", default="none", help="randomization preset name or .yaml path (none: nominal)"

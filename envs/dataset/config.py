@@ -6,11 +6,14 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from envs.panda_env import MAX_IMAGE_SIZE
+from randomizers.base import Randomizer
+from randomizers.presets import check_preset_spec
 
 FORMATS = ("coco", "bop")
 BACKENDS = ("local", "ray")
@@ -37,7 +40,9 @@ class ExportConfig:
     """What to export."""
 
     env_id: str = "domrand/Push-v0"
-    preset: str | None = "tobin"
+    # a preset name or .yaml path, a preset dict, a randomizers.Randomizer, or None; the
+    # manifest records its contents (a dict's and a Randomizer's options as canonical YAML)
+    preset: str | Path | Mapping[str, Any] | Randomizer | None = "tobin"
     num_images: int = 100
     size: int = 128
     out: str = "datasets/export"
@@ -59,6 +64,7 @@ class ExportConfig:
     shard_size: int = 50  # samples per Ray task
 
     def __post_init__(self) -> None:
+        check_preset_spec(self.preset, resume=self.resume)
         if not 1 <= self.num_images <= MAX_NUM_IMAGES:
             raise ValueError(
                 f"num_images must be >= 1 and <= {MAX_NUM_IMAGES:,} per export, got "

@@ -23,14 +23,14 @@ def build_manifest(config: ExportConfig) -> dict[str, Any]:
     """The manifest of an export of ``config`` (what a resume must find unchanged)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from randomizers.presets import load_preset, preset_text
+    from randomizers.presets import load_preset, preset_label, preset_text
 
     preset: Any = None
     sources: dict[str, Any] = {}
     if config.preset is not None:
         compose = load_preset(config.preset)
         preset = {
-            "name": config.preset,
+            "name": preset_label(config.preset),
             "randomizers": [r.kind for r in compose.randomizers],
             "contents": preset_text(config.preset),  # named preset or a .yaml path alike
         }

@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.camera import Camera, CameraConfig
+from envs.cameras import EnvCameras, camera_configs
 from envs.env_checks import (
     action_values,
     check_configs,
@@ -64,12 +65,16 @@ class PandaTaskEnv(gym.Env):
         obs_mode: ``"state"`` (flat float32 vector, see the task's ``state_names``),
             ``"rgb"`` (uint8 image H x W x 3), ``"rgbd"`` (dict: ``rgb`` and metric
             ``depth`` H x W x 1 float32) or ``"state+rgb"`` (dict: ``state`` and ``rgb``).
-        image_size: observation image size, ``N`` or ``(height, width)``.
+        image_size: observation image size, ``N`` or ``(height, width)``, for every camera;
+            ``None``: 128 for ``camera``, each camera's own width and height for ``cameras``.
         reward_type: ``"dense"`` or ``"sparse"``.
         max_episode_steps: time limit (``None``: the task's default); emits ``timeout``.
         render_mode: ``"rgb_array"`` or ``"human"`` (PyBullet GUI when a display exists).
         render_size: size of ``render()`` frames (``None``: same as ``image_size``).
         camera: camera pose and optics; its width and height are replaced by ``image_size``.
+        cameras: named cameras instead, ``{name: CameraConfig}``, fixed or on a robot link
+            (``mount``); the first is the main one (``render()``, labels). With several, each
+            image of an observation is a dict by camera name (:mod:`envs.cameras`).
         physics: simulation timing. control: action scaling and motor forces.
         randomization: ``None`` (nominal scene), a preset name (``"tobin"``, ``"physics"``,
             ``"target"``, ...), a path to a YAML preset, a preset dict, or a
@@ -94,12 +99,13 @@ class PandaTaskEnv(gym.Env):
         self,
         *,
         obs_mode: str = "state",
-        image_size: int | tuple[int, int] = 128,
+        image_size: int | tuple[int, int] | None = None,
         reward_type: str = "dense",
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         render_size: int | tuple[int, int] | None = None,
         camera: CameraConfig | None = None,
+        cameras: Mapping[str, CameraConfig] | None = None,
         physics: PhysicsConfig | None = None,
         control: ControlConfig | None = None,
         workspace: Workspace | None = None,
@@ -111,9 +117,18 @@ class PandaTaskEnv(gym.Env):
     ) -> None:
         check_modes(obs_mode, reward_type, render_mode, obs_modes=OBS_MODES,
                     reward_types=REWARD_TYPES, render_modes=RENDER_MODES)  # fmt: skip
-        height, width = image_shape(image_size, "image_size", MAX_IMAGE_SIZE)
-        r_height, r_width = (
-            (height, width)
+        configs = camera_configs(camera, cameras)
+        if image_size is None and cameras is None:
+            image_size = 128
+        shapes = {
+            name: image_shape(image_size, "image_size", MAX_IMAGE_SIZE)
+            if image_size is not None
+            else image_shape((c.height, c.width), f"cameras[{name!r}] size", MAX_IMAGE_SIZE)
+            for name, c in configs.items()
+        }
+        main_shape = next(iter(shapes.values()))
+        render_shape = (
+            main_shape
             if render_size is None
             else image_shape(render_size, "render_size", MAX_IMAGE_SIZE)
         )
@@ -154,16 +169,12 @@ class PandaTaskEnv(gym.Env):
             target = self.task.target_body()
             self.scene.roles["target"] = [target]
             self.scene.roles["objects"] = [n for n in self.task.objects if n != target]
-            base_camera = camera or CameraConfig()
-            self.scene.camera_config = base_camera
-            self.camera: Camera = self.scene.add_camera(base_camera.resized(width, height))
-            self.render_camera: Camera = (
-                self.camera
-                if (r_height, r_width) == (height, width)
-                else self.scene.add_camera(base_camera.resized(r_width, r_height))
-            )
+            self.cams = EnvCameras(self.scene, configs, shapes, render_shape)
+            self.cameras: dict[str, Camera] = self.cams.cameras
+            self.camera: Camera = self.cameras[self.cams.main]
+            self.render_camera: Camera = self.cams.render_camera
             if self.scene.sim.is_gui:
-                c = base_camera
+                c = self.camera.config
                 self.scene.client.resetDebugVisualizerCamera(1.6, 90, -35, list(c.target))
             if self.randomizer is not None:
                 self.randomizer.setup(self.scene)  # pools and texture slots, before the snapshot
@@ -177,17 +188,7 @@ class PandaTaskEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         n_state = len(self.task_cls.state_names)
         state_space = spaces.Box(-np.inf, np.inf, (n_state,), dtype=np.float32)
-        rgb_space = spaces.Box(0, 255, (height, width, 3), dtype=np.uint8)
-        depth_space = spaces.Box(0.0, np.inf, (height, width, 1), dtype=np.float32)
-        self.observation_space: spaces.Space
-        if obs_mode == "state":
-            self.observation_space = state_space
-        elif obs_mode == "rgb":
-            self.observation_space = rgb_space
-        elif obs_mode == "rgbd":
-            self.observation_space = spaces.Dict({"rgb": rgb_space, "depth": depth_space})
-        else:
-            self.observation_space = spaces.Dict({"state": state_space, "rgb": rgb_space})
+        self.observation_space: spaces.Space = self.cams.spaces(obs_mode, state_space)
 
         self.events = EventTracker()
         self.randomization: dict[str, Any] = {}
@@ -237,6 +238,8 @@ class PandaTaskEnv(gym.Env):
             "randomization": self.randomization,
             "camera": self.camera.info(),
         }
+        if self.cams.multi:
+            info["cameras"] = self.cams.info()
         return obs, info
 
     def episode_space(self) -> Compose:
@@ -354,6 +357,8 @@ class PandaTaskEnv(gym.Env):
         mode = self.obs_mode
         if mode == "state":
             return self.state()
+        if self.cams.multi:
+            return self._observations(mode)
         frame = self.camera.render(rgb=True, depth=mode == "rgbd")
         frame.rgb = self._filter(frame.rgb)  # type: ignore[arg-type]
         self._last_frame = frame.rgb
@@ -364,13 +369,27 @@ class PandaTaskEnv(gym.Env):
             return {"rgb": frame.rgb, "depth": frame.depth[:, :, None]}
         return {"state": self.state(), "rgb": frame.rgb}
 
+    def _observations(self, mode: str) -> Any:
+        """An image observation of several cameras: each image a dict by camera name."""
+        frames = {n: cam.render(rgb=True, depth=mode == "rgbd") for n, cam in self.cameras.items()}
+        rgb = {n: self._filter(f.rgb) for n, f in frames.items()}  # type: ignore[arg-type]
+        self._last_frame = rgb[self.cams.main]
+        if mode == "rgb":
+            return rgb
+        if mode == "rgbd":
+            depth = {n: f.depth[:, :, None] for n, f in frames.items()}  # type: ignore[index]
+            return {"rgb": rgb, "depth": depth}
+        return {"state": self.state(), "rgb": rgb}
+
     def privileged_state(self) -> dict[str, np.ndarray]:
         """Exact robot, object and goal state (what scripted experts read)."""
         return self.task.privileged_state()
 
-    def render_labels(self) -> dict[str, np.ndarray]:
-        """RGB, metric depth and per-body segmentation from the observation camera."""
-        frame = self.camera.render(rgb=True, depth=True, segmentation=True)
+    def render_labels(self, camera: str | None = None) -> dict[str, np.ndarray]:
+        """RGB, metric depth and per-body segmentation from camera ``camera`` (default: the
+        main observation camera)."""
+        cam = self.camera if camera is None else self.cams[camera]
+        frame = cam.render(rgb=True, depth=True, segmentation=True)
         assert frame.rgb is not None and frame.depth is not None and frame.segmentation is not None
         return {"rgb": frame.rgb, "depth": frame.depth, "segmentation": frame.segmentation}
 

@@ -1,10 +1,11 @@
-"""Camera pose and optics: eye and look-at jitter, roll, field-of-view scale."""
+"""Camera pose and optics: eye and look-at jitter, roll, field-of-view scale, applied to the
+env's main camera or to the cameras a preset names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from randomizers.options import name as option_name
 from randomizers.scene import CameraView, Scene
 from randomizers.spaces import ParamSpec
 
+CAMERAS_KEY = "cameras"  # scene.store[CAMERAS_KEY]: the env's named cameras (a CameraRig)
+NOMINAL_KEY = "camera/nominal"  # the main camera's nominal config (other cameras: "/<name>")
 _ZERO = Distribution("constant")
 MAX_FOV = 170.0  # degrees: the widest field of view a randomized camera may reach
 # option -> limits of what it samples (all absolute): jitter around the env's camera; to
@@ -28,19 +31,37 @@ LIMITS: dict[str, Limits] = {
 }
 
 
+class CameraRig(Protocol):
+    """The env's named cameras as a camera randomizer sees them (``scene.store["cameras"]``)."""
+
+    @property
+    def names(self) -> list[str]:
+        """Camera names, the main camera first."""
+
+    def view(self, name: str) -> CameraView:
+        """Camera ``name``'s current pose and optics (a frozen ``CameraConfig``)."""
+
+    def set_view(self, name: str, config: Any) -> None:
+        """Move camera ``name`` alone to ``config``."""
+
+
 class CameraPose(Randomizer):
-    """Offsets the nominal camera (captured once per scene); K and the extrinsics follow.
+    """Offsets nominal cameras (captured once per scene); K and the extrinsics follow.
 
     Options: ``eye_offset`` and ``target_offset`` (metres; one distribution for all three
     axes or a list of three), ``roll`` (degrees), ``fov_scale``. Limits of each:
-    :data:`LIMITS`. When the env is built, the ranges are also checked against its nominal
-    camera: no offset may put the eye on the target or straight along the up vector (a
-    degenerate view), and the field of view stays at most 170 degrees.
+    :data:`LIMITS`. ``cameras``: the names of the env cameras to move (default: the main
+    camera); each gets the same draw, in its own frame (a mounted camera's offsets are in its
+    link's frame); give each camera its own ``camera`` randomizer (with its own ``name``) for
+    independent draws. The other cameras are left alone. When the env is built, the ranges
+    are also checked against each nominal camera: no offset may put the eye on the target or
+    straight along the up vector (a degenerate view), and the field of view stays at most
+    170 degrees.
     """
 
     kind = "camera"
     step_schedulable = True
-    options = ("eye_offset", "target_offset", "roll", "fov_scale")
+    options = ("eye_offset", "target_offset", "roll", "fov_scale", "cameras")
 
     def __init__(
         self,
@@ -49,10 +70,12 @@ class CameraPose(Randomizer):
         target_offset: list[Distribution] | None = None,
         roll: Distribution | None = None,
         fov_scale: Distribution | None = None,
+        cameras: Sequence[str] | None = None,
         name: str | None = None,
         every_n_steps: int | None = None,
     ) -> None:
         super().__init__(name=name, every_n_steps=every_n_steps)
+        self.cameras = None if cameras is None else tuple(cameras)
         self.eye_offset = eye_offset or [_ZERO] * 3
         self.target_offset = target_offset or [_ZERO] * 3
         self.roll = roll or _ZERO
@@ -69,6 +92,7 @@ class CameraPose(Randomizer):
             roll=dist(config, "roll", where, 0.0, limits=LIMITS["roll"], modes=absolute),
             fov_scale=dist(config, "fov_scale", where, 1.0, limits=LIMITS["fov_scale"],
                            modes=absolute),
+            cameras=_camera_names(config, where),
             name=option_name(config, where),
             every_n_steps=config.get("every_n_steps"),
         )  # fmt: skip
@@ -96,9 +120,35 @@ class CameraPose(Randomizer):
             "fov_scale": float(self.fov_scale.sample(rng)),
         }
 
+    def _rig(self, scene: Scene) -> CameraRig:
+        rig = scene.store.get(CAMERAS_KEY)
+        if rig is None:
+            raise PresetError(
+                f"{self.name}.cameras: this scene has no named cameras; drop the option"
+            )
+        return rig  # type: ignore[no-any-return]
+
+    def _targets(self, scene: Scene) -> list[tuple[str, str | None]]:
+        """(store key of the nominal config, camera name or None for the main camera)."""
+        if self.cameras is None:
+            return [(NOMINAL_KEY, None)]
+        names = self._rig(scene).names
+        return [(NOMINAL_KEY if n == names[0] else f"{NOMINAL_KEY}/{n}", n) for n in self.cameras]
+
     def setup(self, scene: Scene) -> None:
-        nominal = scene.store.setdefault("camera/nominal", scene.camera_config)
-        self.check_against(nominal)
+        if self.cameras is None:
+            self.check_against(scene.store.setdefault(NOMINAL_KEY, scene.camera_config))
+            return
+        rig = self._rig(scene)
+        unknown = [n for n in self.cameras if n not in rig.names]
+        if unknown:
+            raise PresetError(
+                f"{self.name}.cameras: unknown camera(s) {unknown}; this env's cameras: "
+                f"{', '.join(rig.names)}"
+            )
+        for key, camera in self._targets(scene):
+            assert camera is not None
+            self.check_against(scene.store.setdefault(key, rig.view(camera)))
 
     def check_against(self, nominal: CameraView) -> None:
         """Raise :class:`PresetError` if some sampled params would break ``nominal`` (a
@@ -127,20 +177,43 @@ class CameraPose(Randomizer):
             )
 
     def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
-        nominal = scene.store["camera/nominal"]
-        eye = tuple(float(a + b) for a, b in zip(nominal.eye, params["eye_offset"], strict=True))
-        tgt = tuple(
-            float(a + b) for a, b in zip(nominal.target, params["target_offset"], strict=True)
+        for key, camera in self._targets(scene):
+            moved = _moved(scene.store[key], params)
+            if camera is None:
+                scene.set_camera(moved)
+            else:
+                self._rig(scene).set_view(camera, moved)
+
+
+def _moved(nominal: Any, params: Mapping[str, Any]) -> Any:
+    """``nominal`` (a ``CameraConfig``) offset by ``params``; a camera with focal lengths
+    zooms through its ``with_fov``, keeping its principal point."""
+    eye = tuple(float(a + b) for a, b in zip(nominal.eye, params["eye_offset"], strict=True))
+    tgt = tuple(float(a + b) for a, b in zip(nominal.target, params["target_offset"], strict=True))
+    fov = min(nominal.fov * params["fov_scale"], MAX_FOV)
+    moved = replace(nominal, eye=eye, target=tgt, roll=nominal.roll + params["roll"])
+    with_fov = getattr(moved, "with_fov", None)
+    return with_fov(fov) if with_fov is not None else replace(moved, fov=fov)
+
+
+def _camera_names(config: dict[str, Any], where: str) -> tuple[str, ...] | None:
+    """The ``cameras`` option: a camera name or a non-empty list of distinct names."""
+    value = config.get("cameras")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(v, str) and v for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise PresetError(
+            f"{where}.cameras: expected a non-empty list of distinct camera names (e.g. "
+            f"[front, wrist]), got {value!r}"
         )
-        scene.set_camera(
-            replace(
-                nominal,
-                eye=eye,
-                target=tgt,
-                roll=nominal.roll + params["roll"],
-                fov=min(nominal.fov * params["fov_scale"], MAX_FOV),
-            )
-        )
+    return tuple(value)
 
 
 def _box_meets_line(lo: list[float], hi: list[float], direction: Any, eps: float = 1e-3) -> bool:

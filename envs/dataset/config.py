@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.camera import CameraConfig
 from envs.panda_env import MAX_IMAGE_SIZE
 from randomizers.base import Randomizer
 from randomizers.presets import check_preset_spec
@@ -62,6 +63,21 @@ class ExportConfig:
     backend: str = "local"  # "local" (process pool) or "ray"
     address: str | None = None  # Ray cluster address; None starts a local Ray
     shard_size: int = 50  # samples per Ray task
+    width: int | None = None  # non-square images: width and height in px (None: size)
+    height: int | None = None
+    # named cameras (the first is the main one), each resized to the export's image size;
+    # None: the env's one camera. Several cameras: one image per camera per sample
+    cameras: Mapping[str, CameraConfig] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of every exported image."""
+        return (self.height or self.size, self.width or self.size)
+
+    @property
+    def camera_names(self) -> list[str] | None:
+        """The camera names when several cameras are exported (their own subfolders)."""
+        return list(self.cameras) if self.cameras is not None and len(self.cameras) > 1 else None
 
     def __post_init__(self) -> None:
         check_preset_spec(self.preset, resume=self.resume)
@@ -73,11 +89,17 @@ class ExportConfig:
             )
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if not 1 <= self.size <= MAX_IMAGE_SIZE:
-            raise ValueError(
-                f"size must be 1..{MAX_IMAGE_SIZE} px per side, got {self.size}; "
-                f"pick a size in that range (TinyRenderer's frame cost grows with its square)"
-            )
+        for key in ("size", "width", "height"):
+            value = getattr(self, key)
+            if value is not None and not 1 <= value <= MAX_IMAGE_SIZE:
+                raise ValueError(
+                    f"{key} must be 1..{MAX_IMAGE_SIZE} px per side, got {value}; pick a "
+                    "size in that range (TinyRenderer's frame cost grows with its square)"
+                )
+        if self.cameras is not None:
+            from envs.cameras import camera_configs
+
+            camera_configs(None, self.cameras)  # bad names and values fail here
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}; episode seeds derive from it")
         if self.steps < 0:

@@ -26,7 +26,8 @@ from envs.env_checks import (
     reset_options,
 )
 from envs.events import EventTracker
-from envs.robot import MAX_FINGER, ControlConfig
+from envs.robot import ControlConfig
+from envs.robots import RobotConfig
 from envs.scene import TableScene, Workspace
 from envs.sim import PhysicsConfig
 from envs.tasks.base import REWARD_TYPES, Task
@@ -90,6 +91,8 @@ class PandaTaskEnv(gym.Env):
         renderer: ``"tiny"`` (TinyRenderer, CPU, everywhere) or ``"egl"`` (PyBullet's EGL
             plugin: hardware OpenGL on a GPU, Mesa's software OpenGL otherwise; falls back to
             ``"tiny"`` with a warning when unavailable). Shading differs between the two.
+        robot: ``"panda"`` (default), ``"xarm6"``, ``"kuka"`` or an
+            :class:`envs.robots.RobotConfig` (see ``envs/robots``).
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 24}
@@ -114,6 +117,7 @@ class PandaTaskEnv(gym.Env):
         task_kwargs: Mapping[str, Any] | None = None,
         visual_detail: str = "low",
         renderer: str = "tiny",
+        robot: str | RobotConfig | None = None,
     ) -> None:
         check_modes(obs_mode, reward_type, render_mode, obs_modes=OBS_MODES,
                     reward_types=REWARD_TYPES, render_modes=RENDER_MODES)  # fmt: skip
@@ -161,7 +165,7 @@ class PandaTaskEnv(gym.Env):
 
         self.scene = TableScene(
             physics, control, workspace, gui=render_mode == "human",
-            visual_detail=visual_detail, renderer=renderer,
+            visual_detail=visual_detail, renderer=renderer, robot=robot,
         )  # fmt: skip
         try:
             self.task = self.task_cls(self.scene, **dict(task_kwargs or {}))
@@ -211,7 +215,7 @@ class PandaTaskEnv(gym.Env):
 
         self.scene.sim.restore()
         self.scene.reset_effects()
-        self.robot.reset(finger_width=2 * MAX_FINGER if self.task_cls.uses_gripper else 0.0)
+        self.robot.reset(finger_width=self.robot.max_width if self.task_cls.uses_gripper else 0.0)
         # draw both even when replaying, so the generator ends in the same state whatever
         # was replayed; what the episode then draws comes from the params (see noise_rng)
         task_state = self.task.sample_state(self.np_random)
@@ -283,7 +287,7 @@ class PandaTaskEnv(gym.Env):
         values = [-1.0 if v < -1.0 else 1.0 if v > 1.0 else v for v in values]
         width = None
         if self.task_cls.uses_gripper:
-            width = (values[3] + 1.0) * MAX_FINGER
+            width = (values[3] + 1.0) * self.robot.max_finger
         self.robot.apply_action(values, width)
         self.scene.sim.step()
         self._elapsed += 1

@@ -1,4 +1,5 @@
-"""The shared workspace: floor, table and a Panda mounted on the table's back edge."""
+"""The shared workspace: floor, table and a robot (the Panda by default) mounted on the
+table's back edge."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 import numpy as np
 
 from envs.camera import Camera, CameraConfig
-from envs.robot import ControlConfig, Panda
+from envs.robot import ControlConfig, Robot
+from envs.robots import RobotConfig, resolve_robot
 from envs.sim import PhysicsConfig, Simulation
 
 TABLE_TOP = 0.625  # height of pybullet_data's table surface (m)
 TABLE_CENTER = (0.5, 0.0)
 TABLE_HALF = (0.75, 0.5)  # half extents of the table top in x and y (m)
-ROBOT_BASE = (0.0, 0.0, TABLE_TOP)
+ROBOT_BASE = (0.0, 0.0, TABLE_TOP)  # the mount point; RobotConfig.base_position is relative
 FLOOR_HALF = (2.0, 2.0, 0.01)
 FLOOR_CENTER = (0.3, 0.0)
 
@@ -77,6 +79,7 @@ class TableScene:
         gui: show the PyBullet GUI when a display exists.
         visual_detail: ``"low"`` or ``"full"`` robot visual meshes.
         renderer: ``"tiny"`` (TinyRenderer) or ``"egl"`` (hardware OpenGL through EGL).
+        robot: ``"panda"`` (default), ``"xarm6"``, ``"kuka"`` or a :class:`RobotConfig`.
     """
 
     def __init__(
@@ -88,7 +91,9 @@ class TableScene:
         gui: bool = False,
         visual_detail: str = "low",
         renderer: str = "tiny",
+        robot: str | RobotConfig | None = None,
     ) -> None:
+        config = resolve_robot(robot)  # an unknown name fails before PyBullet starts
         self.sim = Simulation(physics, gui=gui, renderer=renderer)
         self.workspace = workspace or Workspace()
         self.table_top = TABLE_TOP
@@ -100,10 +105,15 @@ class TableScene:
             rgba=(0.55, 0.6, 0.7, 1.0),
         )  # fmt: skip
         self.sim.load_urdf("table", "table/table.urdf", (*TABLE_CENTER, 0.0), fixed=True)
-        self.robot = Panda(
-            self.sim, ROBOT_BASE, self.workspace.ee_low, self.workspace.ee_high, control,
-            visual_detail=visual_detail,
-        )  # fmt: skip
+        base = tuple(m + d for m, d in zip(ROBOT_BASE, config.base_position, strict=True))
+        try:
+            self.robot = Robot(
+                self.sim, config, base, self.workspace.ee_low, self.workspace.ee_high, control,
+                visual_detail=visual_detail,
+            )  # fmt: skip
+        except BaseException:
+            self.sim.close()
+            raise
         self.effects = SceneEffects()
         self.store: dict[str, Any] = {}
         self.roles: dict[str, list[str]] = {
@@ -161,4 +171,4 @@ class TableScene:
 
     def world_to_robot(self, position: np.ndarray) -> np.ndarray:
         """Express a world point in the robot base frame (the base is not rotated)."""
-        return np.asarray(position) - np.asarray(ROBOT_BASE)
+        return np.asarray(position) - self.robot.base_position

@@ -54,10 +54,13 @@ class RolloutSummary:
             f"mean length    {self.mean_length:.1f} steps",
             f"throughput     {self.steps_per_second:,.0f} env steps/s ({self.seconds:.1f} s)",
             "",
-            f"{'event':<24}{'count':>8}{'episodes':>10}",
+            *event_lines(self.event_counts, self.episodes_with_event),
         ]
-        for name in EVENT_NAMES:
-            lines.append(
-                f"{name:<24}{self.event_counts[name]:>8}{self.episodes_with_event[name]:>10}"
-            )
         return "\n".join(lines)
+
+
+def event_lines(counts: dict[str, int], episodes_with: dict[str, int]) -> list[str]:
+    """The event table of a summary: each event's count and how many episodes had it."""
+    return [f"{'event':<24}{'count':>8}{'episodes':>10}"] + [
+        f"{name:<24}{counts[name]:>8}{episodes_with[name]:>10}" for name in EVENT_NAMES
+    ]

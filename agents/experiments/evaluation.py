@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass
 from statistics import NormalDist
 from typing import Any
 
-from agents.episodes import EpisodeResult
+from agents.episodes import EpisodeResult, event_lines
 from agents.rollout import RolloutConfig, run_rollouts
-from envs.events import EVENT_NAMES
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -93,12 +92,8 @@ class EvalReport:
             f"mean length    {self.mean_length:.1f} steps",
             f"time           {self.seconds:.1f} s",
             "",
-            f"{'event':<24}{'count':>8}{'episodes':>10}",
+            *event_lines(self.event_counts, self.episodes_with_event),
         ]
-        for name in EVENT_NAMES:
-            lines.append(
-                f"{name:<24}{self.event_counts[name]:>8}{self.episodes_with_event[name]:>10}"
-            )
         return "\n".join(lines)
 
 

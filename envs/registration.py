@@ -78,7 +78,7 @@ def register_task(
     elif isinstance(task, type) and issubclass(task, Task):
         task_cls = task
         env_cls = type(
-            f"{task.__name__}Env",
+            f"{task.__name__.removesuffix('Task') or task.__name__}Env",
             (PandaTaskEnv,),
             {"task_cls": task, "__module__": task.__module__,
              "__doc__": f"The Panda at the table doing {task.__name__} (registered {env_id})."},

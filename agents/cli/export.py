@@ -30,6 +30,29 @@ def steps_range(text: str) -> tuple[int, int | None]:
     return out
 
 
+def image_size(text: str) -> tuple[int, int]:
+    """``--size``: ``N`` (N x N pixels) or ``WxH`` (width x height)."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        out = (int(w), int(h) if sep else int(w))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or WxH (e.g. 128x96), got {text!r}") from None
+    return out
+
+
+def size_fields(
+    size: int | tuple[int, int], width: int | None, height: int | None
+) -> dict[str, int | None]:
+    """ExportConfig's ``size``, ``width`` and ``height`` from ``--size N|WxH``, ``--width``
+    and ``--height`` (a square image keeps the one ``size`` of a square export)."""
+    w, h = (size, size) if isinstance(size, int) else size
+    if w != h and (width is not None or height is not None):
+        raise ValueError("give --size WxH or --width/--height, not both")
+    if w == h:
+        return {"size": w, "width": width, "height": height}
+    return {"size": field_default(ExportConfig, "size"), "width": w, "height": h}
+
+
 # ExportConfig fields set by a flag of the same name (type and default from the dataclass)
 FIELDS = ("env_id", "preset", "num_images", "size", "out", "seed", "workers", "resume",
           "overwrite", "policy", "depth", "visibility", "backend", "address")  # fmt: skip
@@ -38,7 +61,9 @@ HELP = {
     "preset": "preset name or .yaml path ('none' for none)",
     "num_images": f"samples to export, at most {MAX_NUM_IMAGES:,} per export (split a "
     "larger dataset into several exports)",
-    "size": "image size (px)",
+    "size": "image size (px): N (square) or WxH",
+    "width": "image width (px; default: --size)",
+    "height": "image height (px; default: --size)",
     "out": "output folder",
     "workers": "processes (at most the CPU count)",
     "resume": "continue an interrupted export",
@@ -63,7 +88,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    metavar="PRESET", help=HELP["preset"])  # fmt: skip
     add_fields(p, ExportConfig, FIELDS[FIELDS.index("num_images"):FIELDS.index("policy") + 1],
                help=HELP, extra={"out": {"required": True},
-                                 "policy": {"choices": ["random", "expert"]}})  # fmt: skip
+                                 "policy": {"choices": ["random", "expert"]},
+                                 "size": {"type": image_size, "metavar": "N|WxH"}})  # fmt: skip
+    add_fields(p, ExportConfig, ["width", "height"], help=HELP)
     p.add_argument(
         "--format", default="", help=f"comma-separated extra formats: {','.join(FORMATS)}"
     )
@@ -82,8 +109,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
     formats = tuple(f for f in args.format.split(",") if f)
     try:
+        fields = config_kwargs(args, ExportConfig, FIELDS)
+        fields.update(size_fields(fields.pop("size"), args.width, args.height))
         config = ExportConfig(
-            **config_kwargs(args, ExportConfig, FIELDS),
+            **fields,
             formats=formats, steps=args.steps[0], max_steps=args.steps[1],
         )  # fmt: skip
         t0 = time.perf_counter()
@@ -97,4 +126,3 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     print(f"wrote {args.num_images} samples to {out} in {seconds:.1f} s "
           f"({args.num_images / seconds:.0f} images/s incl. start-up)")  # fmt: skip
     return 0
-

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.camera import Camera
 from envs.panda_env import PandaTaskEnv
 
 _PAD_PX = 1.5  # rasterizer sampling offset (measured <= 0.36 px) with a safety margin
@@ -112,8 +113,12 @@ def _quat_matrices(q: np.ndarray) -> np.ndarray:
     ], axis=1).reshape(-1, 3, 3)  # fmt: skip
 
 
-def link_parts(env: PandaTaskEnv, rows: dict[int, list[Any]]) -> LinkParts:
-    """Bounds of every drawn link of the bodies in ``rows`` (body -> visual shape rows)."""
+def link_parts(
+    env: PandaTaskEnv, rows: dict[int, list[Any]], camera: Camera | None = None
+) -> LinkParts:
+    """Bounds of every drawn link of the bodies in ``rows`` (body -> visual shape rows) in
+    the images of ``camera`` (default: the env's main camera)."""
+    cam = camera or env.camera
     c = env.scene.client
     body: list[int] = []
     link: list[int] = []
@@ -137,11 +142,11 @@ def link_parts(env: PandaTaskEnv, rows: dict[int, list[Any]]) -> LinkParts:
     top = env.scene.table_top + PAD_M
     lo, hi = world.min(axis=1), world.max(axis=1)
     cut = _corners(lo, np.minimum(hi, [np.inf, np.inf, top]))
-    rect, depth = _project(env, np.concatenate([world, cut]))
+    rect, depth = _project(cam, np.concatenate([world, cut]))
     n = len(world)
     low = rect[n:]
     low[lo[:, 2] > top] = _EMPTY
-    T = env.camera.extrinsics
+    T = cam.extrinsics
     if float(-(T[:3, :3].T @ T[:3, 3])[2]) <= top:  # camera at or below the table top
         low = rect[:n]
     return LinkParts(np.asarray(body), np.asarray(link), rect[:n], depth[:n], low)
@@ -150,11 +155,10 @@ def link_parts(env: PandaTaskEnv, rows: dict[int, list[Any]]) -> LinkParts:
 _EMPTY = (np.inf, np.inf, -np.inf, -np.inf)  # a rectangle that overlaps nothing
 
 
-def _project(env: PandaTaskEnv, world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _project(cam: Camera, world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, 8, 3) world corners -> padded pixel rectangles (N, 4) of their hulls and depth
     ranges (N, 2); a hull reaching the near plane (or unbounded) may cover any pixel at any
     depth."""
-    cam = env.camera
     T, K = cam.extrinsics, cam.K
     pc = world @ T[:3, :3].T + T[:3, 3]
     z = pc[..., 2]

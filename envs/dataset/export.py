@@ -121,10 +121,13 @@ def _export_into(
 ) -> None:
     """Write the manifest, the missing samples and the index files into ``out``."""
     make_folder(out)
-    remove_temporaries(out)
+    remove_temporaries(out, config.camera_names or ())
     write_file(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
     for sub in SUBFOLDERS[:3] + (("depth",) if config.depth else ()):
         make_folder(out / sub)
+        if sub != "labels":
+            for name in config.camera_names or ():  # several cameras: a folder each
+                make_folder(out / sub / name)
     finished = finished_samples(out, config, note)
     count = config.num_images - len(finished)  # images to do, in index order (lazily)
     todo = (i for i in range(config.num_images) if i not in finished)

@@ -1,5 +1,8 @@
 """The index files of a finished export: ``samples.jsonl``, COCO ``annotations.json``, the
-BOP scene files and the ``preview.png`` contact sheet, all built from the label files."""
+BOP scene files and the ``preview.png`` contact sheet, all built from the label files.
+
+COCO and BOP have one image per camera view: sample ``i`` of an export with ``n`` cameras
+(``views`` in its record, by camera name in sorted order) gives images ``i * n + k``."""
 
 from __future__ import annotations
 
@@ -60,28 +63,34 @@ def write_index(out: Path, config: ExportConfig) -> None:
     write_file(out / "preview.png", buffer.getvalue())
 
 
-def write_coco(out: Path, records: list[dict[str, Any]], size: int) -> Path:
-    """COCO instances with RLE masks decoded from the exported instance PNGs."""
+def camera_views(record: dict[str, Any]) -> list[tuple[int, str | None, dict[str, Any]]]:
+    """(image number, camera name, view) of each camera view of a sample record; one view
+    (the record itself, no name) for a one-camera export."""
+    views = record.get("views")
+    if not views:
+        return [(record["index"], None, record)]
+    n = len(views)
+    return [(record["index"] * n + k, name, views[name]) for k, name in enumerate(sorted(views))]
+
+
+def write_coco(out: Path, records: list[dict[str, Any]], size: int | None = None) -> Path:
+    """COCO instances with RLE masks decoded from the exported instance PNGs, one image per
+    camera view (its size from the record's camera; ``size`` for records without one)."""
     from pycocotools import mask as mask_utils
 
     cat_id = {name: i + 1 for i, name in enumerate(CATEGORIES)}
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    for r in records:
-        image_id = r["index"] + 1
-        images.append({"id": image_id, "file_name": r["rgb"], "width": size, "height": size})
-        inst = np.asarray(Image.open(out / r["instances"]))
-        for obj in r["objects"]:
-            m = np.asfortranarray((inst == obj["instance"]).astype(np.uint8))
-            if not m.any():
-                continue
-            rle = mask_utils.encode(m)
-            rle["counts"] = rle["counts"].decode("ascii")
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": image_id,
-                "category_id": cat_id[obj["category"]], "bbox": obj["bbox"],
-                "area": int(m.sum()), "segmentation": rle, "iscrowd": 0,
-            })  # fmt: skip
+    for record in records:
+        for number, camera, r in camera_views(record):
+            image_id = number + 1
+            cam = r.get("camera", {"width": size, "height": size})
+            image = {"id": image_id, "file_name": r["rgb"], "width": cam["width"],
+                     "height": cam["height"]}  # fmt: skip
+            if camera is not None:
+                image.update(camera=camera, sample=record["index"])
+            images.append(image)
+            _coco_annotations(out, r, image_id, cat_id, annotations, mask_utils)
     coco = {
         "images": images,
         "annotations": annotations,
@@ -92,16 +101,40 @@ def write_coco(out: Path, records: list[dict[str, Any]], size: int) -> Path:
     return path
 
 
+def _coco_annotations(
+    out: Path, r: dict[str, Any], image_id: int, cat_id: dict[str, int],
+    annotations: list[dict[str, Any]], mask_utils: Any,
+) -> None:  # fmt: skip
+    """Append the annotations of one camera view ``r`` to ``annotations``."""
+    inst = np.asarray(Image.open(out / r["instances"]))
+    for obj in r["objects"]:
+        m = np.asfortranarray((inst == obj["instance"]).astype(np.uint8))
+        if not m.any():
+            continue
+        rle = mask_utils.encode(m)
+        rle["counts"] = rle["counts"].decode("ascii")
+        annotations.append({
+            "id": len(annotations) + 1, "image_id": image_id,
+            "category_id": cat_id[obj["category"]], "bbox": obj["bbox"],
+            "area": int(m.sum()), "segmentation": rle, "iscrowd": 0,
+        })  # fmt: skip
+
+
 def write_bop(out: Path, records: list[dict[str, Any]]) -> Path:
-    """BOP scene files: scene_camera.json, scene_gt.json, scene_gt_info.json (mm units)."""
+    """BOP scene files: scene_camera.json, scene_gt.json, scene_gt_info.json (mm units), one
+    image per camera view (several cameras: each with its world-to-camera pose too)."""
     cat_id = {name: i + 1 for i, name in enumerate(CATEGORIES)}
     cams: dict[str, Any] = {}
     gts: dict[str, list[dict[str, Any]]] = {}
     infos: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        key = str(r["index"])
+    for number, camera, r in (v for record in records for v in camera_views(record)):
+        key = str(number)
         K = np.asarray(r["camera"]["K"])
         cams[key] = {"cam_K": K.reshape(-1).tolist(), "depth_scale": 1.0}
+        if camera is not None:
+            T = np.asarray(r["camera"]["extrinsics"])
+            cams[key].update(cam_R_w2c=T[:3, :3].reshape(-1).tolist(),
+                             cam_t_w2c=(T[:3, 3] * 1000.0).tolist(), camera=camera)  # fmt: skip
         gts[key], infos[key] = [], []
         for obj in r["objects"]:
             if obj["category"] == "robot":

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.camera import Camera
 from envs.dataset.visibility import grouped_alone_counts
 from envs.panda_env import PandaTaskEnv
 
@@ -69,15 +70,19 @@ _BOX_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz i
 
 
 def sample_labels(
-    env: PandaTaskEnv, segmentation: np.ndarray, visibility: bool = True
+    env: PandaTaskEnv,
+    segmentation: np.ndarray,
+    visibility: bool = True,
+    camera: Camera | None = None,
 ) -> dict[str, Any]:
-    """Labels of the current frame; ``segmentation`` is the body-id mask of that frame."""
+    """Labels of the current frame of ``camera`` (default: the env's main camera);
+    ``segmentation`` is the body-id mask of that frame."""
     c = env.scene.client
-    cam = env.camera
+    cam = camera or env.camera
     T = cam.extrinsics
     objects = labelled_objects(env)
     bodies = [env.scene.sim.body(n) for n, _ in objects]
-    alone = grouped_alone_counts(env, bodies, segmentation) if visibility else {}
+    alone = grouped_alone_counts(env, bodies, segmentation, cam) if visibility else {}
     out = []
     for instance, ((name, category), body) in enumerate(zip(objects, bodies, strict=True), start=1):
         pos, orn = c.getBasePositionAndOrientation(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +49,12 @@ def make_folder(folder: Path) -> None:
         ) from None
 
 
-def remove_temporaries(out: Path) -> None:
-    """Delete the temporary files of writes that a killed process never renamed."""
-    for folder in (out, *(out / sub for sub in (*SUBFOLDERS, "bop"))):
+def remove_temporaries(out: Path, cameras: Sequence[str] = ()) -> None:
+    """Delete the temporary files of writes that a killed process never renamed (in the
+    ``cameras`` subfolders of a several-camera export too)."""
+    subs = [out / sub for sub in (*SUBFOLDERS, "bop")]
+    views = [out / sub / name for sub in ("rgb", "instances", "depth") for name in cameras]
+    for folder in (out, *subs, *views):
         if folder.is_dir():
             for path in folder.glob(".*.tmp"):
                 if TEMPORARY.match(path.name) and path.is_file():

@@ -17,6 +17,7 @@ from envs.dataset.layout import MANIFEST, listing
 MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as an export
 LEGACY_KEYS = ("env_id", "preset", "package_version", "num_images", "seed")  # older manifests
 NOT_RECORDED = ("out", "workers", "resume", "overwrite", "backend", "address", "shard_size")
+RECORDED_WHEN_SET = ("width", "height", "cameras")  # absent when None: older manifests match
 
 
 def build_manifest(config: ExportConfig) -> dict[str, Any]:
@@ -42,6 +43,11 @@ def build_manifest(config: ExportConfig) -> dict[str, Any]:
     fields = asdict(config)
     for key in NOT_RECORDED:
         fields.pop(key)
+    for key in RECORDED_WHEN_SET:
+        if fields[key] is None:
+            fields.pop(key)
+    if "cameras" in fields:  # as JSON reads it back (lists, not tuples), for resume's compare
+        fields["cameras"] = json.loads(json.dumps(fields["cameras"]))
     return {**fields, "format": MANIFEST_FORMAT, "formats": list(config.formats),
             "preset": preset, "package_version": pkg, "categories": list(CATEGORIES),
             "sources": sources}  # fmt: skip

@@ -87,7 +87,7 @@ def check_resume(out: Path, manifest: dict[str, Any]) -> None:
 
 def _sample_problem(out: Path, index: int, config: ExportConfig) -> str | None:
     """Why the finished sample ``index`` is broken (its label does not parse or an image it
-    references does not decode at the export's size), or None when it is whole."""
+    references, of any camera, does not decode at the export's size), or None when whole."""
     stem = f"{index:06d}"
     label = out / "labels" / f"{stem}.json"
     try:
@@ -97,18 +97,28 @@ def _sample_problem(out: Path, index: int, config: ExportConfig) -> str | None:
     if not isinstance(record, dict) or record.get("index") != index:
         return f"{label} is not the record of sample {index}"
     subs = ("rgb", "instances", *(("depth",) if config.depth else ()))
-    for sub in subs:
-        rel = f"{sub}/{stem}.png"
-        if record.get(sub) != rel:
-            return f"{label} does not reference {rel}"
-        try:
-            with Image.open(out / rel) as im:
-                im.load()
-                size = im.size
-        except Exception:
-            return f"{out / rel} does not decode as a PNG"
-        if size != (config.size, config.size):
-            return f"{out / rel} is {size[0]}x{size[1]} px, expected {config.size}"
+    height, width = config.shape
+    names = config.camera_names
+    views = [(record, stem)] if names is None else []
+    if names is not None:
+        found = record.get("views")
+        if not isinstance(found, dict) or sorted(found) != sorted(names):
+            return f"{label} does not hold the views of cameras {names}"
+        views = [(found[n], f"{n}/{stem}") for n in names]
+    for view, name in views:
+        for sub in subs:
+            rel = f"{sub}/{name}.png"
+            if not isinstance(view, dict) or view.get(sub) != rel:
+                return f"{label} does not reference {rel}"
+            try:
+                with Image.open(out / rel) as im:
+                    im.load()
+                    size = im.size
+            except Exception:
+                return f"{out / rel} does not decode as a PNG"
+            if size != (width, height):
+                expected = str(width) if width == height else f"{width}x{height}"
+                return f"{out / rel} is {size[0]}x{size[1]} px, expected {expected}"
     return None
 
 

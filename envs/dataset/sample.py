@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from envs.camera import Camera
 from envs.dataset.config import ExportConfig, Policy, PolicyFactory, SampleError
 from envs.dataset.labels import sample_labels
 from envs.dataset.layout import dump, write_file
@@ -37,9 +38,13 @@ def init_worker(config: ExportConfig, policy_factory: PolicyFactory | None = Non
     _Worker.config = config
     _Worker.policy_factory = policy_factory
     # state observations: a reset renders nothing; the one render per sample is ours
+    h, w = config.shape
+    image_size = config.size if (h, w) == (config.size, config.size) else (h, w)
+    cameras = {} if config.cameras is None else {"cameras": dict(config.cameras)}
     made = gym.make(
-        config.env_id, obs_mode="state", image_size=config.size, randomization=config.preset
-    )
+        config.env_id, obs_mode="state", image_size=image_size, randomization=config.preset,
+        **cameras,
+    )  # fmt: skip
     _Worker.env = cast(PandaTaskEnv, made.unwrapped)
 
 
@@ -91,33 +96,45 @@ def export_sample(index: int) -> int:
         events += step_info["events"]
         if term or trunc:
             break
-    frame = env.camera.render(rgb=True, depth=config.depth, segmentation=True)
+    stem = f"{index:06d}"
+    record: dict[str, Any] = {
+        "index": index, "seed": seed, "randomization": info["randomization"], "events": events,
+    }  # fmt: skip
+    names = config.camera_names
+    if names is None:
+        record.update(capture(env, config, env.camera, stem))
+    else:  # the main camera's view also at the top level, for one-camera readers
+        views = {name: capture(env, config, env.cams[name], f"{name}/{stem}") for name in names}
+        record.update({**views[names[0]], "views": views})
+    write_file(out / "labels" / f"{stem}.json", dump(record).encode())  # written last
+    return index
+
+
+def capture(env: PandaTaskEnv, config: ExportConfig, cam: Camera, stem: str) -> dict[str, Any]:
+    """Render ``cam``, write its images as ``<rgb|instances|depth>/<stem>.png`` and return
+    its part of the sample record: file names, labelled objects and the camera's K and
+    extrinsics."""
+    out = Path(config.out)
+    frame = cam.render(rgb=True, depth=config.depth, segmentation=True)
     assert frame.rgb is not None and frame.segmentation is not None
     rgb = env._filter(frame.rgb)
-    labels = sample_labels(env, frame.segmentation, visibility=config.visibility)
+    labels = sample_labels(env, frame.segmentation, visibility=config.visibility, camera=cam)
     instances = np.zeros(frame.segmentation.shape, dtype=np.uint16)
     for obj in labels["objects"]:
         instances[frame.segmentation == obj["body"]] = obj["instance"]
-    stem = f"{index:06d}"
     write_file(out / "rgb" / f"{stem}.png", encode_png(rgb))
     write_file(out / "instances" / f"{stem}.png", encode_png(instances))
     if config.depth:
         assert frame.depth is not None
         mm = np.clip(np.rint(frame.depth * 1000.0), 0, 65535).astype(np.uint16)
         write_file(out / "depth" / f"{stem}.png", encode_png(mm))
-    record = {
-        "index": index,
-        "seed": seed,
+    return {
         "rgb": f"rgb/{stem}.png",
         "instances": f"instances/{stem}.png",
         "depth": f"depth/{stem}.png" if config.depth else None,
         "depth_scale_mm": 1.0 if config.depth else None,
-        "randomization": info["randomization"],
-        "events": events,
         **labels,
     }
-    write_file(out / "labels" / f"{stem}.json", dump(record).encode())  # written last
-    return index
 
 
 _EPISODES: dict[tuple[str, int], list[dict[str, Any]]] = {}  # per-process file cache

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.camera import Camera
 from envs.dataset.bounds import PAD_M, link_parts
 from envs.panda_env import PandaTaskEnv
 
@@ -77,16 +78,20 @@ def _meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def plan_alone_renders(
-    env: PandaTaskEnv, bodies: list[int], rows: dict[int, list[Any]]
+    env: PandaTaskEnv,
+    bodies: list[int],
+    rows: dict[int, list[Any]],
+    camera: Camera | None = None,
 ) -> tuple[list[int], list[list[AloneJob]]]:
     """Bodies whose main-render count is their alone count, and alone-render jobs grouped
-    into shared renders. ``rows`` holds ``getVisualShapeData`` of every body."""
+    into shared renders of ``camera`` (default: the env's main camera). ``rows`` holds
+    ``getVisualShapeData`` of every body."""
     names = {b: n for n, b in env.scene.sim.bodies.items()}
     drawn = {
         b: r for b, r in rows.items()
         if names.get(b) not in _SUPPORTS and any(s[7][3] > 0 for s in r)
     }  # fmt: skip
-    parts = link_parts(env, drawn)
+    parts = link_parts(env, drawn, camera)
     nearer = parts.depth[:, None, 0] <= parts.depth[None, :, 1] + PAD_M  # [o, l]: o may hide l
     other = parts.body[:, None] != parts.body[None, :]
     hider, hidden = np.nonzero(_overlap(parts.rect, parts.rect) & nearer & other)
@@ -146,14 +151,15 @@ def _in_rects(shape: tuple[int, ...], rects: np.ndarray) -> np.ndarray:
 
 
 def grouped_alone_counts(
-    env: PandaTaskEnv, bodies: list[int], segmentation: np.ndarray
+    env: PandaTaskEnv, bodies: list[int], segmentation: np.ndarray, camera: Camera | None = None
 ) -> dict[int, int]:
     """The counts of :func:`alone_pixel_counts` with fewer renders (see the module docstring);
-    ``segmentation`` is the main render's body-id mask."""
+    ``segmentation`` is the body-id mask of ``camera``'s render (default: the main camera)."""
     c = env.scene.client
+    cam = camera or env.camera
     all_bodies = [c.getBodyUniqueId(i) for i in range(c.getNumBodies())]
     rows = {b: list(c.getVisualShapeData(b)) for b in all_bodies}
-    clear, groups = plan_alone_renders(env, bodies, rows)
+    clear, groups = plan_alone_renders(env, bodies, rows, cam)
     counts = {b: int(np.count_nonzero(segmentation == b)) for b in clear}
     if not groups:
         return counts
@@ -172,7 +178,7 @@ def grouped_alone_counts(
     try:
         for group in groups:
             show({(job.body, link) for job in group for link in job.links})
-            seg = env.camera.render(rgb=False, segmentation=True).segmentation
+            seg = cam.render(rgb=False, segmentation=True).segmentation
             assert seg is not None
             for job in group:
                 hazard = _in_rects(seg.shape, job.hazard)

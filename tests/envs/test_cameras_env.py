@@ -60,7 +60,9 @@ def test_wrist_camera_follows_the_hand(make_env) -> None:
     env = make_env("domrand/Reach-v0", obs_mode="rgb", cameras={"front": FRONT, "wrist": WRIST})
     env.reset(seed=0)
     c, robot = env.scene.client, env.robot.id
-    hand = [j for j in range(c.getNumJoints(robot)) if c.getJointInfo(robot, j)[12] == b"panda_hand"]
+    hand = [
+        j for j in range(c.getNumJoints(robot)) if c.getJointInfo(robot, j)[12] == b"panda_hand"
+    ]
     wrist = env.cameras["wrist"]
     seen = []
     for _ in range(3):

@@ -76,7 +76,9 @@ def test_two_randomizers_give_cameras_independent_draws(make_env) -> None:
     _, info = env.reset(seed=0)
     p = info["randomization"]
     assert p["cam_front"]["eye_offset"] != p["cam_side"]["eye_offset"]
-    np.testing.assert_allclose(env.camera.config.eye, np.add(FRONT.eye, p["cam_front"]["eye_offset"]))
+    np.testing.assert_allclose(
+        env.camera.config.eye, np.add(FRONT.eye, p["cam_front"]["eye_offset"])
+    )
     np.testing.assert_allclose(env.cameras["side"].config.eye,
                                np.add(SIDE.eye, p["cam_side"]["eye_offset"]))  # fmt: skip
 
@@ -107,7 +109,7 @@ def test_unknown_camera_name_fails_at_construction_listing_the_cameras() -> None
 
 @pytest.mark.parametrize("value", [[], [1], ["front", "front"], {"front": 1}])
 def test_bad_cameras_option(value: Any) -> None:
-    with pytest.raises(PresetError, match="camera.cameras: expected a non-empty list"):
+    with pytest.raises(PresetError, match=r"camera\.cameras: expected a non-empty list"):
         load_preset({"camera": {"cameras": value}})
 
 

@@ -52,8 +52,8 @@ class CameraPose(Randomizer):
     axes or a list of three), ``roll`` (degrees), ``fov_scale``. Limits of each:
     :data:`LIMITS`. ``cameras``: the names of the env cameras to move (default: the main
     camera); each gets the same draw, in its own frame (a mounted camera's offsets are in its
-    link's frame); give each camera its own ``camera`` randomizer (with its own ``name``) for
-    independent draws. The other cameras are left alone. When the env is built, the ranges
+    link's frame); for independent draws, compose one ``CameraPose(cameras=[name], name=...)``
+    per camera. The other cameras are left alone. When the env is built, the ranges
     are also checked against each nominal camera: no offset may put the eye on the target or
     straight along the up vector (a degenerate view), and the field of view stays at most
     170 degrees.

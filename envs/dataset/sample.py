@@ -40,7 +40,7 @@ def init_worker(config: ExportConfig, policy_factory: PolicyFactory | None = Non
     # state observations: a reset renders nothing; the one render per sample is ours
     h, w = config.shape
     image_size = config.size if (h, w) == (config.size, config.size) else (h, w)
-    cameras = {} if config.cameras is None else {"cameras": dict(config.cameras)}
+    cameras: dict[str, Any] = {} if config.cameras is None else {"cameras": dict(config.cameras)}
     made = gym.make(
         config.env_id, obs_mode="state", image_size=image_size, randomization=config.preset,
         **cameras,

@@ -220,7 +220,7 @@ class Robot:
         self._width_from = [
             (col, g.closed, w / (g.open - g.closed))
             for col, g in zip(grip_cols, cfg.gripper_joints, strict=True)
-            if g.open != g.closed
+            if g.open != g.closed and g.measure
         ]
         self._fingers = self.link_roles["fingers"]
         half = len(self._fingers) // 2

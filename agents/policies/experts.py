@@ -110,10 +110,17 @@ class PushExpert(Expert):
 
 
 class LiftExpert(Expert):
-    """Open above the cube, descend, close, lift."""
+    """Open above the cube, descend, close until the fingers stop closing (read from the
+    measured finger width, so a slower gripper gets more steps), lift."""
 
     action_dim = 4
-    close_steps = 6
+    close_steps = 6  # at least this many steps closing
+    max_close_steps = 18  # at most this many, even if the fingers still close
+    closing = 0.005  # metres per step: fingers closing faster than this are still moving
+
+    def reset(self) -> None:
+        super().reset()
+        self.last_width = float("inf")
 
     def act(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
         ee, cube = state["ee_pos"], state["object_pos"]
@@ -130,7 +137,10 @@ class LiftExpert(Expert):
         elif self.phase == 2:  # close
             target, grip = cube.copy(), -1.0
             self.counter += 1
-            if self.counter >= self.close_steps:
+            width = float(state["finger_width"][0])
+            still = width > self.last_width - self.closing
+            self.last_width = width
+            if (self.counter >= self.close_steps and still) or self.counter >= self.max_close_steps:
                 self.phase = 3
         else:  # lift
             target, grip = np.array([ee[0], ee[1], goal_z + 0.04]), -1.0

@@ -44,12 +44,15 @@ class GripperJoint:
     A commanded finger width ``w`` in [0, ``RobotConfig.max_width``] sets this joint's
     target to ``closed + (open - closed) / max_width * w`` (linear). A joint with
     ``open == closed`` is held still (a wrist or a fingertip joint that only needs a motor).
+    The measured finger width inverts the same map, averaged over the moving joints with
+    ``measure=True`` (in a linkage, the joints that set the opening).
     """
 
     name: str
     open: float
     closed: float
     force: float
+    measure: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -121,9 +124,10 @@ class RobotConfig:
         grip = self.gripper_joints
         if not isinstance(grip, (tuple, list)) or not all(isinstance(g, GripperJoint) for g in grip):
             raise ValueError(f"{where}: gripper_joints needs a list of GripperJoint, got {grip!r}")
-        if not grip or all(g.open == g.closed for g in grip):
+        if not any(g.open != g.closed and g.measure for g in grip):
             raise ValueError(
-                f"{where}: gripper_joints needs at least one joint that moves (open != closed)"
+                f"{where}: gripper_joints needs at least one joint that moves (open != closed) "
+                "with measure=True (the finger width is read from it)"
             )
         if isinstance(self.max_width, bool) or not isinstance(self.max_width, (int, float)) or not (
             0 < self.max_width <= 0.5

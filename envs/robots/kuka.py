@@ -26,11 +26,14 @@ KUKA = RobotConfig(
         GripperJoint("right_base_tip_joint", open=0.0, closed=0.0, force=10.0),
     ),
     max_width=0.1,
-    home=(0.0553, -0.0645, -0.052, -1.7442, -0.0034, 1.4618, -1.567),  # TCP 0.32 m over the table
+    home=(0.0384, 0.292, -0.0517, -1.3083, 0.0149, 1.5417, -1.5824),  # TCP 0.32 m over the table
     arm_force=(300.0,) * 7,
-    tool_offset=(0.0, 0.024, 0.26),  # between the finger tips (offset 2.4 cm sideways)
+    tool_offset=(0.0, 0.024, 0.275),  # between the tips, 1 cm above their ends when closed
     # tool down, fingers closing along the world y axis
     ee_orientation=(_S, -_S, 0.0, 0.0),
+    # 15 cm behind the mount point: the long wrist and gripper need the room to reach the
+    # near edge of the workspace with the elbow inside its +-120 deg
+    base_position=(-0.15, 0.0, 0.0),
     link_roles={
         "base": ("lbr_iiwa_link_0",),
         "arm": tuple(f"lbr_iiwa_link_{i}" for i in range(1, 8)),

@@ -16,12 +16,16 @@ XARM6 = RobotConfig(
     path="xarm/xarm6_with_gripper.urdf",
     arm_joints=tuple(f"joint{i}" for i in range(1, 7)),
     ee_link="link6",
-    # 0 rad: open (8.5 cm between the pads); 0.85 rad: closed
-    gripper_joints=tuple(GripperJoint(n, open=0.0, closed=0.85, force=50.0) for n in _LINKAGE),
+    # 0 rad: open (8.5 cm between the pads); 0.85 rad: closed. The outer knuckles set the
+    # opening (the finger joints tilt the pads when they press on an object).
+    gripper_joints=tuple(
+        GripperJoint(n, open=0.0, closed=0.85, force=50.0, measure="outer" in n or n == "drive_joint")
+        for n in _LINKAGE
+    ),
     max_width=0.085,
-    home=(0.0, -0.1165, -1.291, 0.0, 1.4076, 0.0),  # TCP 0.32 m over the table, like the Panda
+    home=(0.0, -0.1133, -1.3287, 0.0, 1.442, 0.0),  # TCP 0.32 m over the table, like the Panda
     arm_force=(50.0, 50.0, 32.0, 32.0, 32.0, 20.0),
-    tool_offset=(0.0, 0.0, 0.155),  # between the pads, 1 cm above the fingertips
+    tool_offset=(0.0, 0.0, 0.167),  # between the pads, 1 cm above the fingertips when closed
     ee_orientation=(1.0, 0.0, 0.0, 0.0),
     link_roles={
         "base": ("link_base",),

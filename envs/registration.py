@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from envs.panda_env import PandaTaskEnv
@@ -88,7 +88,7 @@ def register_task(
             f"register_task({env_id!r}, ...) expects a subclass of envs.tasks.base.Task or of "
             f"envs.panda_env.PandaTaskEnv, got {task!r}"
         )
-    check_task_class(task_cls, env_id)
+    task_cls = check_task_class(task_cls, env_id)
     steps = task_cls.default_max_episode_steps if max_episode_steps is None else max_episode_steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"max_episode_steps must be an int >= 1, got {steps!r}")
@@ -96,16 +96,16 @@ def register_task(
     if known is not None:
         old = known.entry_point
         if getattr(old, "task_cls", None) is task_cls and known.max_episode_steps == steps:
-            return old  # type: ignore[no-any-return]
+            return cast("type[PandaTaskEnv]", old)
     gymnasium.register(
-        id=env_id, entry_point=env_cls, max_episode_steps=steps,
+        id=env_id, entry_point=cast(Any, env_cls), max_episode_steps=steps,
         additional_wrappers=(_sync_wrapper(),),
     )  # fmt: skip
     return env_cls
 
 
-def check_task_class(task_cls: Any, env_id: str) -> None:
-    """A Task subclass with every abstract method and class attribute defined."""
+def check_task_class(task_cls: Any, env_id: str) -> type[Task]:
+    """``task_cls``, checked: a Task subclass with every method and class attribute defined."""
     from envs.tasks.base import Task
 
     if not (isinstance(task_cls, type) and issubclass(task_cls, Task)):
@@ -118,6 +118,7 @@ def check_task_class(task_cls: Any, env_id: str) -> None:
             f"{env_id}: {task_cls.__name__} does not define "
             f"{', '.join([*missing, *(f'{m}()' for m in abstract)])}; see docs/TASKS.md"
         )
+    return task_cls
 
 
 def env_class(env_id: str) -> type[PandaTaskEnv]:

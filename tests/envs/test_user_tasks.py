@@ -147,3 +147,11 @@ def test_an_unknown_env_ends_the_command_with_one_line() -> None:
         f"error: unknown env 'user/Nope-v0'; registered domrand-compatible ids: "
         f"{', '.join(ENV_IDS)}; pass module:Id to import the module that registers it"
     )
+
+
+def test_docs_tasks_prints_the_tested_example() -> None:
+    doc = (ROOT / "docs" / "TASKS.md").read_text(encoding="utf-8")
+    example = doc.split("## A complete example", 1)[1].split("```python\n", 1)[1]
+    module = (ROOT / "tests" / "envs" / "tiny_task.py").read_text(encoding="utf-8")
+    assert example.split("```", 1)[0] == module[module.index("\nfrom __future__ import") + 1 :]
+    assert "(docs/TASKS.md)" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
-"""A user task as a user would write it (docs/TASKS.md): importing this module registers
-``user/Tiny-v0``, so ``--env tests.envs.tiny_task:user/Tiny-v0`` works in every command."""
+"""docs/TASKS.md's example, as printed there from ``from __future__`` on (a test checks it):
+importing this module registers ``user/Tiny-v0``, so ``--env tests.envs.tiny_task:user/Tiny-v0``
+works in every command."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from envs.registration import register_task
+from envs.scene import TableScene
 from envs.tasks.base import ROBOT_STATE_NAMES, Task
 from randomizers.spaces import ParamSpec
 
@@ -25,7 +27,7 @@ class TinyTask(Task):
     state_names: ClassVar[tuple[str, ...]] = (*ROBOT_STATE_NAMES, "box_x", "box_y", "box_z")
     half = 0.03
 
-    def __init__(self, scene: Any, *, threshold: float = 0.05) -> None:
+    def __init__(self, scene: TableScene, *, threshold: float = 0.05) -> None:
         super().__init__(scene)
         self.threshold = threshold
         self.rest_z = scene.table_top + self.half

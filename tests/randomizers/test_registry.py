@@ -86,7 +86,9 @@ def test_the_readme_recipe_runs_and_replays_exactly(
     params = dict(namespace["info"]["randomization"])
     first, _ = env.reset(seed=7, options={"randomization": params})
     assert first.tobytes() == namespace["obs"].tobytes()
-    other, _ = env.reset(seed=7, options={"randomization": {**params, "table_tint": {"grey": 0.45}}})
+    other, _ = env.reset(
+        seed=7, options={"randomization": {**params, "table_tint": {"grey": 0.45}}}
+    )
     assert other.tobytes() != first.tobytes()
     with pytest.raises(PresetError, match=r"table_tint\.grey: 0\.9 is outside the allowed range"):
         env.reset(options={"randomization": {**params, "table_tint": {"grey": 0.9}}})
@@ -156,9 +158,9 @@ def test_registering_checks_its_arguments() -> None:
         register_randomizer("texture", Other)
     with pytest.raises(ValueError, match=r"Named.kind is 'breeze' but it is registered as 'gale'"):
         register_randomizer("gale", Named)
-    with pytest.raises(ValueError, match="lower-case letters, digits and '_'.*got 'Gale Force'"):
+    with pytest.raises(ValueError, match=r"lower-case letters, digits and '_'.*got 'Gale Force'"):
         register_randomizer("Gale Force", Other)
-    with pytest.raises(TypeError, match="expects a subclass of randomizers.Randomizer, got"):
+    with pytest.raises(TypeError, match=r"expects a subclass of randomizers\.Randomizer, got"):
         register_randomizer("gale", dict)  # type: ignore[arg-type]
     unregister_randomizer("wind")
     with pytest.raises(KeyError, match="'wind' is not a registered kind"):
@@ -174,7 +176,7 @@ def test_a_randomizer_built_in_code_has_no_preset() -> None:
     assert to_preset(swapped) is None  # another order would draw params in another order
 
 
-PLUGIN = '''
+PLUGIN = """
 from randomizers import ParamSpec, Randomizer
 
 
@@ -193,9 +195,9 @@ class Fog(Randomizer):
 
     def apply(self, scene, params):
         pass
-'''
+"""
 
-CHECK = '''
+CHECK = """
 import sys
 from randomizers import load_preset, PresetError
 from randomizers.registry import registered_kinds
@@ -207,7 +209,7 @@ try:
     load_preset({"smoke": {}})
 except PresetError as exc:
     print(exc)
-'''
+"""
 
 
 def test_entry_points_register_kinds_lazily(tmp_path: Path) -> None:
@@ -216,11 +218,13 @@ def test_entry_points_register_kinds_lazily(tmp_path: Path) -> None:
     info = tmp_path / "fog_plugin-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fog-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent("""\
         [domrand.randomizers]
         fog = fog_plugin:Fog
         smoke = broken_plugin:Smoke
-    """))
+    """)
+    )
     proc = subprocess.run(
         [sys.executable, "-c", CHECK], cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**_env(), "PYTHONPATH": f"{tmp_path}:{ROOT}"},

@@ -116,5 +116,5 @@ def test_a_randomizer_built_in_code_exports_but_cannot_resume(tmp_path: Path) ->
 
 
 def test_a_preset_of_another_type_is_refused() -> None:
-    with pytest.raises(TypeError, match="preset must be None, a preset name, .* got int"):
+    with pytest.raises(TypeError, match=r"preset must be None, a preset name, .* got int"):
         ExportConfig(preset=3)  # type: ignore[arg-type]

@@ -34,8 +34,8 @@ def test_these_are_the_commands_with_an_env_flag() -> None:
 
 @pytest.mark.parametrize("command", list(ENV_COMMANDS))
 def test_module_id_imports_the_module_and_gives_the_id(command: str) -> None:
-    args = load(command).build_parser(command).parse_args(
-        ["--env", MODULE_ID, *ENV_COMMANDS[command]]
+    args = (
+        load(command).build_parser(command).parse_args(["--env", MODULE_ID, *ENV_COMMANDS[command]])
     )
     dest = "env_id" if hasattr(args, "env_id") else "env"
     assert getattr(args, dest) in ("user/Tiny-v0", ["user/Tiny-v0"])
@@ -72,7 +72,9 @@ def test_a_registered_id_that_is_not_a_domrand_env_is_refused(
 
 
 def test_benchmark_takes_several_ids() -> None:
-    args = load("benchmark").build_parser("benchmark").parse_args(
-        ["--env", "domrand/Reach-v0", MODULE_ID]
+    args = (
+        load("benchmark")
+        .build_parser("benchmark")
+        .parse_args(["--env", "domrand/Reach-v0", MODULE_ID])
     )
     assert args.env == ["domrand/Reach-v0", "user/Tiny-v0"]

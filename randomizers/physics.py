@@ -155,8 +155,8 @@ class Physics(Randomizer):
             for name in scene.body_names(role):
                 body = scene.sim.body(name)
                 link_ids = [-1, *range(c.getNumJoints(body))]
-                if role == "robot":
-                    link_ids = [9, 10]  # the fingers: the robot's contact surfaces
+                if role == "robot":  # the fingers: the robot's contact surfaces
+                    link_ids = list(scene.robot.link_roles["fingers"])
                 for link in link_ids:
                     d = c.getDynamicsInfo(body, link)
                     links[(name, link)] = {

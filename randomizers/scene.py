@@ -2,13 +2,13 @@
 
 Randomizers never import the environments; they see a scene through :class:`Scene`, the
 few attributes they read and write (the PyBullet client, bodies by name and role, the
-robot, the camera, per-step effects and a per-scene ``store``). The environments' scene
+robot and its links by role, the camera, per-step effects and a per-scene ``store``). The environments' scene
 class satisfies it structurally, and mypy checks every ``setup`` and ``apply`` against it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -73,12 +73,21 @@ class SceneSimulation(Protocol):
 
 
 class SceneRobot(Protocol):
-    """The robot's body id and motor strength."""
+    """The robot's body id, motor strength and links by role."""
 
     @property
     def id(self) -> int: ...
 
     force_scale: float
+
+    @property
+    def link_roles(self) -> Mapping[str, Sequence[int]]:
+        """PyBullet link indices by role: ``base``, ``arm``, ``hand``, ``fingers`` (the
+        contact surfaces), from the robot's config, never hard-coded in a randomizer."""
+
+    @property
+    def visual_links(self) -> Sequence[int]:
+        """Every link of every role, sorted: what a texture randomizer paints."""
 
 
 class Effects(Protocol):

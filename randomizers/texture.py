@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # the gan source imports torch: only loaded when a preset use
     from randomizers.gan_source import GanSource
 
 TARGETS = ("table", "floor", "target", "objects", "robot")
-PANDA_VISUAL_LINKS = (-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10)
 # option -> limits of what it samples (all absolute); ``size`` is an int in [4, 256] px and
 # ``bank_size`` an int in [1, 8192], with at most MAX_BANK_PIXELS in the whole bank
 LIMITS: dict[str, Limits] = {
@@ -53,12 +52,13 @@ LIMITS: dict[str, Limits] = {
 MAX_BANK_PIXELS = 2**24  # 48 MB of RGB uploaded per env (256 textures of 256 x 256)
 
 
-def slot_names(targets: tuple[str, ...]) -> list[str]:
-    """One slot per target, and one per visual link of the robot."""
+def slot_names(targets: tuple[str, ...], robot_links: Sequence[int] = ()) -> list[str]:
+    """One slot per target, and one per robot link (``robot.link<index>``, the links of the
+    scene robot's roles, ``scene.robot.visual_links``)."""
     names: list[str] = []
     for t in targets:
         if t == "robot":
-            names += [f"robot.link{i}" for i in PANDA_VISUAL_LINKS]
+            names += [f"robot.link{i}" for i in robot_links]
         else:
             names.append(t)
     return names
@@ -259,6 +259,10 @@ class Texture(Randomizer):
     (per-channel range of the colour multiplied onto each texture). Limits: :data:`LIMITS`;
     every file of ``image_dir`` with an image extension is checked when the preset loads
     (:func:`randomizers.texture_sources.check_images`).
+
+    The ``robot`` target has one slot per link of the scene robot's roles (any robot: the
+    links come from its config), so its slots join the space when :meth:`setup` has seen
+    the scene; before that, the space holds the other targets only.
     """
 
     kind = "texture"
@@ -276,6 +280,7 @@ class Texture(Randomizer):
         self.bank = bank
         self.tint = tint or [Distribution("constant", low=1.0, high=1.0)] * 3
         self.targets = targets
+        self.robot_links: tuple[int, ...] | None = None  # the scene robot's, set by setup
         self.slots = slot_names(targets)
 
     @classmethod
@@ -304,6 +309,16 @@ class Texture(Randomizer):
         return [(scene.sim.body(n), -1) for n in scene.body_names(slot)]
 
     def setup(self, scene: Scene) -> None:
+        if "robot" in self.targets:
+            links = tuple(scene.robot.visual_links)
+            if self.robot_links is not None and links != self.robot_links:
+                raise ValueError(
+                    f"{self.name}: this texture randomizer paints robot links "
+                    f"{list(self.robot_links)} of another scene's robot, and this scene's robot "
+                    f"has links {list(links)}; build one randomizer per robot (from the preset)"
+                )
+            self.robot_links = links
+            self.slots = slot_names(self.targets, links)
         self.bank.upload(scene)
 
     def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:

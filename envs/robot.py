@@ -4,19 +4,17 @@ end-effector delta control through differential IK, readings by link and joint n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pybullet_data
 
 from envs.robots.config import RobotConfig
-from envs.robots.panda import PANDA
 from envs.sim import Simulation
 from envs.visuals import PANDA as PANDA_URDF
 from envs.visuals import VISUAL_DETAILS, panda_urdf
 
-MAX_FINGER = PANDA.max_finger  # the Panda's half opening (m); other robots: robot.max_finger
 _ORIGIN = [0.0, 0.0, 0.0]
 _JOINT_FIXED = 4  # PyBullet's p.JOINT_FIXED
 
@@ -53,6 +51,15 @@ class ControlConfig:
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise ValueError(f"ControlConfig.{key} must be a number > 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class ResolvedControl(ControlConfig):
+    """A :class:`ControlConfig` with the robot's motor limits filled in (``Robot.control``):
+    ``finger_force`` is then the largest gripper joint force."""
+
+    arm_force: tuple[float, ...] = ()
+    finger_force: float = 1.0
 
 
 def model_path(config: RobotConfig, visual_detail: str = "low") -> str:
@@ -106,10 +113,12 @@ class Robot:
                 f"ControlConfig.arm_force needs {n_arm} values for robot {config.name!r} (one "
                 f"per arm joint: {', '.join(config.arm_joints)}), got {control.arm_force!r}"
             )
-        self.control = replace(
-            control,
-            arm_force=tuple(control.arm_force or config.arm_force),
-            finger_force=control.finger_force or max(g.force for g in config.gripper_joints),
+        self.control = ResolvedControl(
+            **{
+                **asdict(control),
+                "arm_force": tuple(control.arm_force or config.arm_force),
+                "finger_force": control.finger_force or max(g.force for g in config.gripper_joints),
+            }
         )
         self.base_position = np.asarray(base_position, dtype=np.float64)
         # plain floats: apply_action clips three numbers, far cheaper than np.clip
@@ -172,8 +181,12 @@ class Robot:
         lower = [infos[j][8] for j in arm]
         upper = [infos[j][9] for j in arm]
         # a joint without limits (lower > upper in PyBullet) is not clipped
-        self._lower_arr = np.array([lo if lo <= hi else -np.inf for lo, hi in zip(lower, upper, strict=True)])
-        self._upper_arr = np.array([hi if lo <= hi else np.inf for lo, hi in zip(lower, upper, strict=True)])
+        self._lower_arr = np.array(
+            [lo if lo <= hi else -np.inf for lo, hi in zip(lower, upper, strict=True)]
+        )
+        self._upper_arr = np.array(
+            [hi if lo <= hi else np.inf for lo, hi in zip(lower, upper, strict=True)]
+        )
 
     def _joint_name(self, index: int) -> str:
         return next(n for n, j in self.joint_names.items() if j == index)
@@ -210,7 +223,7 @@ class Robot:
         self._zeros = [0.0] * len(self._movable)
         grip_forces = [g.force if self._finger_force is None else self._finger_force
                        for g in cfg.gripper_joints]  # fmt: skip
-        self._nominal_forces = list(self.control.arm_force or ()) + grip_forces
+        self._nominal_forces = list(self.control.arm_force) + grip_forces
         self._forces = list(self._nominal_forces)
         self._force_scale = 1.0
         w = cfg.max_width

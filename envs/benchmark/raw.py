@@ -12,7 +12,7 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 from envs.panda_env import PandaTaskEnv
-from envs.robot import ARM_JOINTS, FINGER_JOINTS
+from envs.robots.panda import ARM_JOINTS, FINGER_JOINTS
 
 
 class RawScene:

@@ -122,23 +122,36 @@ class RobotConfig:
         if not isinstance(self.ee_link, str) or not self.ee_link:
             raise ValueError(f"{where}: ee_link must be a link name, got {self.ee_link!r}")
         grip = self.gripper_joints
-        if not isinstance(grip, (tuple, list)) or not all(isinstance(g, GripperJoint) for g in grip):
+        if not isinstance(grip, (tuple, list)) or not all(
+            isinstance(g, GripperJoint) for g in grip
+        ):
             raise ValueError(f"{where}: gripper_joints needs a list of GripperJoint, got {grip!r}")
         if not any(g.open != g.closed and g.measure for g in grip):
             raise ValueError(
                 f"{where}: gripper_joints needs at least one joint that moves (open != closed) "
                 "with measure=True (the finger width is read from it)"
             )
-        if isinstance(self.max_width, bool) or not isinstance(self.max_width, (int, float)) or not (
-            0 < self.max_width <= 0.5
+        if (
+            isinstance(self.max_width, bool)
+            or not isinstance(self.max_width, (int, float))
+            or not (0 < self.max_width <= 0.5)
         ):
-            raise ValueError(f"{where}: max_width must be in (0, 0.5] metres, got {self.max_width!r}")
+            raise ValueError(
+                f"{where}: max_width must be in (0, 0.5] metres, got {self.max_width!r}"
+            )
         set_ = object.__setattr__  # normalize lists to tuples (the dataclass is frozen)
         set_(self, "arm_joints", arm)
         set_(self, "gripper_joints", tuple(grip))
-        set_(self, "home", _numbers(self.home, len(arm), f"{where}: home (one angle per arm joint)"))
-        set_(self, "arm_force", _numbers(self.arm_force, len(arm),
-                                         f"{where}: arm_force (one per arm joint)", positive=True))
+        set_(
+            self, "home", _numbers(self.home, len(arm), f"{where}: home (one angle per arm joint)")
+        )
+        set_(
+            self,
+            "arm_force",
+            _numbers(
+                self.arm_force, len(arm), f"{where}: arm_force (one per arm joint)", positive=True
+            ),
+        )
         set_(self, "tool_offset", _numbers(self.tool_offset, 3, f"{where}: tool_offset"))
         set_(self, "base_position", _numbers(self.base_position, 3, f"{where}: base_position"))
         q = _numbers(self.ee_orientation, 4, f"{where}: ee_orientation")
@@ -147,7 +160,9 @@ class RobotConfig:
         set_(self, "ee_orientation", q)
         roles = self.link_roles
         if not isinstance(roles, Mapping):
-            raise ValueError(f"{where}: link_roles needs a mapping role -> link names, got {roles!r}")
+            raise ValueError(
+                f"{where}: link_roles needs a mapping role -> link names, got {roles!r}"
+            )
         missing = [r for r in LINK_ROLES if r not in roles]
         if missing:
             raise ValueError(
@@ -169,4 +184,3 @@ class RobotConfig:
 
     def __hash__(self) -> int:
         return hash((self.name, self.path, self.arm_joints, self.ee_link, self.gripper_joints))
-

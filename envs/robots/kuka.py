@@ -38,7 +38,13 @@ KUKA = RobotConfig(
         "base": ("lbr_iiwa_link_0",),
         "arm": tuple(f"lbr_iiwa_link_{i}" for i in range(1, 8)),
         "hand": ("base_link",),
-        "fingers": ("left_finger", "left_finger_base", "left_finger_tip",
-                    "right_finger", "right_finger_base", "right_finger_tip"),
-    },  # fmt: skip
+        "fingers": (
+            "left_finger",
+            "left_finger_base",
+            "left_finger_tip",
+            "right_finger",
+            "right_finger_base",
+            "right_finger_tip",
+        ),
+    },
 )

@@ -19,7 +19,9 @@ XARM6 = RobotConfig(
     # 0 rad: open (8.5 cm between the pads); 0.85 rad: closed. The outer knuckles set the
     # opening (the finger joints tilt the pads when they press on an object).
     gripper_joints=tuple(
-        GripperJoint(n, open=0.0, closed=0.85, force=50.0, measure="outer" in n or n == "drive_joint")
+        GripperJoint(
+            n, open=0.0, closed=0.85, force=50.0, measure="outer" in n or n == "drive_joint"
+        )
         for n in _LINKAGE
     ),
     max_width=0.085,
@@ -30,8 +32,13 @@ XARM6 = RobotConfig(
     link_roles={
         "base": ("link_base",),
         "arm": tuple(f"link{i}" for i in range(1, 7)),
-        "hand": ("xarm_gripper_base_link", "left_outer_knuckle", "left_inner_knuckle",
-                 "right_outer_knuckle", "right_inner_knuckle"),
+        "hand": (
+            "xarm_gripper_base_link",
+            "left_outer_knuckle",
+            "left_inner_knuckle",
+            "right_outer_knuckle",
+            "right_inner_knuckle",
+        ),
         "fingers": ("left_finger", "right_finger"),
-    },  # fmt: skip
+    },
 )

@@ -157,7 +157,9 @@ def test_a_bad_config_fails_where_it_is_built(change: dict, message: str) -> Non
 
 def test_a_missing_model_file_is_named() -> None:
     bad = dataclasses.replace(PANDA, name="ghost", path="nowhere/ghost.urdf", low_poly=False)
-    with pytest.raises(ValueError, match="robot 'ghost': model file 'nowhere/ghost.urdf' not found"):
+    with pytest.raises(
+        ValueError, match=r"robot 'ghost': model file 'nowhere/ghost\.urdf' not found"
+    ):
         gym.make("domrand/Reach-v0", robot=bad)
 
 

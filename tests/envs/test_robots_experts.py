@@ -12,7 +12,9 @@ TASKS = ("domrand/Reach-v0", "domrand/Push-v0", "domrand/Lift-v0")
 
 @pytest.mark.parametrize("robot", list(ROBOTS))
 def test_lift_smoke(robot: str) -> None:
-    config = RolloutConfig(env_id="domrand/Lift-v0", episodes=3, seed=0, env_kwargs={"robot": robot})
+    config = RolloutConfig(
+        env_id="domrand/Lift-v0", episodes=3, seed=0, env_kwargs={"robot": robot}
+    )
     summary, _ = run_rollouts(config, progress=False)
     assert summary.success_rate == 1.0
 

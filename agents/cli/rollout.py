@@ -24,6 +24,7 @@ from agents.rollout import POLICIES, RolloutConfig, run_rollouts
 from agents.vector import VectorEnvWorkerError
 from agents.video import save_video
 from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
+from envs.robots import ROBOTS
 
 RECORD_IMAGE_SIZE = 64
 
@@ -61,6 +62,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_fields(p, RolloutConfig, ["obs_mode", "image_size"], help=HELP,
                extra={"obs_mode": {"choices": OBS_MODES}})  # fmt: skip
     p.add_argument("--preset", default=None, help="randomization preset name or .yaml path")
+    p.add_argument("--robot", default=None, choices=list(ROBOTS), help="robot (default: panda)")
     add_fields(p, RolloutConfig, ["seed"], help=HELP)
     p.add_argument(
         "--record",
@@ -88,7 +90,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = RolloutConfig(
             **config_kwargs(args, RolloutConfig, FIELDS),
             video_episodes=args.video_episodes if args.video else 0,
-            env_kwargs={"randomization": args.preset} if args.preset else {},
+            env_kwargs={
+                **({"randomization": args.preset} if args.preset else {}),
+                **({"robot": args.robot} if args.robot else {}),
+            },
             localizers=parse_localizers(args.localizer),
         )
         if args.video:

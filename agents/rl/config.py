@@ -69,11 +69,10 @@ class TrainConfig:
     """torch CPU threads (small MLPs gain nothing from more, and they starve the envs)"""
 
     def __post_init__(self) -> None:
-        from envs import ENV_IDS
         from envs.panda_env import OBS_MODES
+        from envs.registration import check_env_id
 
-        if self.env_id not in ENV_IDS:
-            raise ValueError(f"unknown env {self.env_id!r}; allowed: {', '.join(ENV_IDS)}")
+        object.__setattr__(self, "env_id", check_env_id(self.env_id))  # module:Id -> Id
         if self.algo not in ALGOS:
             raise ValueError(f"unknown algo {self.algo!r}; allowed: {', '.join(ALGOS)}")
         if self.obs_mode not in OBS_MODES:

@@ -17,13 +17,12 @@ def check_arguments(
 ) -> None:
     """Refuse (``ValueError``, one line) benchmark settings that would fail or divide by zero
     later: unknown env ids or presets, image sizes outside 1..MAX_IMAGE_SIZE, counts < 1."""
-    from envs.registration import ENV_IDS
+    from envs.registration import ENV_IDS, check_env_id
 
     if not env_ids:
         raise ValueError(f"no env to benchmark; give --env with one or more of {', '.join(ENV_IDS)}")
-    unknown = [e for e in env_ids if e not in ENV_IDS]
-    if unknown:
-        raise ValueError(f"unknown env id(s) {unknown}; allowed: {', '.join(ENV_IDS)}")
+    for env_id in env_ids:
+        check_env_id(env_id)
     if not sizes:
         raise ValueError("no image size to benchmark; give --sizes with one or more sizes (px)")
     bad = [s for s in sizes if not 1 <= s <= MAX_IMAGE_SIZE]

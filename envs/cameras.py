@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.camera import Camera, CameraConfig
+from envs.env_checks import image_shape
 from envs.scene import TableScene
 from randomizers.camera import CAMERAS_KEY
 
@@ -48,6 +49,22 @@ def camera_configs(
             )
         out[name] = config
     return out
+
+
+def camera_shapes(
+    configs: Mapping[str, CameraConfig], image_size: Any, render_size: Any, max_side: int
+) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+    """(height, width) of each camera's images (``image_size`` for all, or each camera's own
+    when None) and of ``render()`` frames (``render_size``, or the main camera's)."""
+    shapes = {
+        name: image_shape(image_size, "image_size", max_side)
+        if image_size is not None
+        else image_shape((c.height, c.width), f"cameras[{name!r}] size", max_side)
+        for name, c in configs.items()
+    }
+    main = next(iter(shapes.values()))
+    render = main if render_size is None else image_shape(render_size, "render_size", max_side)
+    return shapes, render
 
 
 class EnvCameras:

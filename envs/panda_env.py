@@ -14,14 +14,13 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.camera import Camera, CameraConfig
-from envs.cameras import EnvCameras, camera_configs
+from envs.cameras import EnvCameras, camera_configs, camera_shapes
 from envs.env_checks import (
     action_values,
     check_configs,
     check_modes,
     check_task_kwargs,
     episode_steps,
-    image_shape,
     replay_params,
     reset_options,
 )
@@ -122,19 +121,9 @@ class PandaTaskEnv(gym.Env):
         check_modes(obs_mode, reward_type, render_mode, obs_modes=OBS_MODES,
                     reward_types=REWARD_TYPES, render_modes=RENDER_MODES)  # fmt: skip
         configs = camera_configs(camera, cameras)
-        if image_size is None and cameras is None:
-            image_size = 128
-        shapes = {
-            name: image_shape(image_size, "image_size", MAX_IMAGE_SIZE)
-            if image_size is not None
-            else image_shape((c.height, c.width), f"cameras[{name!r}] size", MAX_IMAGE_SIZE)
-            for name, c in configs.items()
-        }
-        main_shape = next(iter(shapes.values()))
-        render_shape = (
-            main_shape
-            if render_size is None
-            else image_shape(render_size, "render_size", MAX_IMAGE_SIZE)
+        default = 128 if cameras is None else None  # cameras: each its own size
+        shapes, render_shape = camera_shapes(
+            configs, image_size if image_size is not None else default, render_size, MAX_IMAGE_SIZE
         )
         max_episode_steps = episode_steps(
             max_episode_steps, self.task_cls.default_max_episode_steps

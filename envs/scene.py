@@ -4,13 +4,14 @@ table's back edge."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from envs.camera import Camera, CameraConfig
+from envs.objects import ObjectBody, ObjectSpec, load_object, resolve_object
 from envs.robot import ControlConfig, Robot
 from envs.robots import RobotConfig, resolve_robot
 from envs.sim import PhysicsConfig, Simulation
@@ -21,6 +22,7 @@ TABLE_HALF = (0.75, 0.5)  # half extents of the table top in x and y (m)
 ROBOT_BASE = (0.0, 0.0, TABLE_TOP)  # the mount point; RobotConfig.base_position is relative
 FLOOR_HALF = (2.0, 2.0, 0.01)
 FLOOR_CENTER = (0.3, 0.0)
+PARK_ORIGIN = (-3.0, 6.0, 1.0)  # pooled objects wait here, static, off the floor and the view
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,71 @@ class TableScene:
         }
         self.cameras: list[Camera] = []
         self.camera_config = CameraConfig()
+        self.objects: dict[str, ObjectBody] = {}  # bodies loaded from ObjectSpecs, by name
+        self._active: dict[str, bool] = {}  # pooled objects: whether in play (mass > 0) now
+
+    # -- objects ------------------------------------------------------------------------
+    def resolve_object(self, value: str | ObjectSpec | Mapping[str, Any]) -> ObjectSpec:
+        """An :class:`ObjectSpec` from a built-in name, a path, a dict or a spec."""
+        return resolve_object(value)
+
+    def add_object(
+        self,
+        name: str,
+        spec: str | ObjectSpec | Mapping[str, Any],
+        *,
+        position: Sequence[float] | None = None,
+        static: bool = False,
+        pooled: bool = False,
+    ) -> ObjectBody:
+        """Load an object as body ``name`` (before the env's snapshot).
+
+        ``static``: fixed in the world (distractors). ``pooled``: a stand-in a randomizer
+        swaps in per episode (:meth:`swap_object`); it waits at a parking spot, without mass,
+        until then. Without ``position`` the object is parked.
+        """
+        spec = resolve_object(spec)
+        park = (PARK_ORIGIN[0] - 0.3 * len(self.objects), PARK_ORIGIN[1], PARK_ORIGIN[2])
+        ob = load_object(self.sim, name, spec, park if position is None else position,
+                         static=static, pooled=pooled)  # fmt: skip
+        ob.park = park
+        self.objects[name] = ob
+        if pooled:
+            # dynamic at the snapshot, so a reset clears its contacts like any free body's;
+            # reset_objects() takes its mass away until a randomizer swaps it in
+            self._active[name] = True
+        return ob
+
+    def reset_objects(self) -> None:
+        """After a restore: pooled objects parked without mass, task objects with theirs."""
+        c = self.client
+        for name, active in self._active.items():
+            ob = self.objects[name]
+            if active != (not ob.pooled):
+                c.changeDynamics(ob.body, -1, mass=0.0 if ob.pooled else ob.mass)
+                self._active[name] = not ob.pooled
+
+    def swap_object(self, role: str, name: str) -> None:
+        """Put object ``name`` where the first body of ``role`` is (same place, turn and
+        bottom height) and park that one; ``roles[role]`` then names ``name``."""
+        old = self.body_names(role)[0]
+        if old == name:
+            return
+        a, b = self.objects[old], self.objects[name]
+        c = self.client
+        pos, orn = c.getBasePositionAndOrientation(a.body)
+        # the same turn away from each one's rest orientation
+        inv = c.invertTransform([0, 0, 0], a.rest_orientation)[1]
+        turn = c.multiplyTransforms([0, 0, 0], orn, [0, 0, 0], inv)[1]
+        new_orn = c.multiplyTransforms([0, 0, 0], turn, [0, 0, 0], b.rest_orientation)[1]
+        new_pos = [pos[0], pos[1], pos[2] - a.rest_z + b.rest_z]
+        for ob, active in ((a, False), (b, True)):
+            if self._active.get(ob.name, True) != active:
+                c.changeDynamics(ob.body, -1, mass=ob.mass if active else 0.0)
+            self._active[ob.name] = active
+        self.sim.set_pose(old, a.park, a.rest_orientation)
+        self.sim.set_pose(name, new_pos, new_orn)
+        self.roles[role] = [name, *self.roles[role][1:]]
 
     def reset_effects(self) -> None:
         """Back to nominal per-episode settings before randomizers apply theirs: no latency
@@ -136,6 +203,7 @@ class TableScene:
         fx.light.clear()
         self.robot.force_scale = 1.0
         self.client.setGravity(*self.sim.physics.gravity)
+        self.reset_objects()
 
     def add_camera(self, config: CameraConfig) -> Camera:
         """A camera that follows :meth:`set_camera` (keeping its own image size)."""

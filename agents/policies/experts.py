@@ -110,8 +110,10 @@ class PushExpert(Expert):
 
 
 class LiftExpert(Expert):
-    """Open above the cube, descend, close until the fingers stop closing (read from the
-    measured finger width, so a slower gripper gets more steps), lift."""
+    """Open above the object's grasp point (``grasp_pos``: its box centre, no deeper than the
+    fingers reach below its top; the centre for the cube), descend, close until the fingers
+    stop closing (read from the measured finger width, so a slower gripper gets more
+    steps), lift. The gripper keeps its fixed yaw (the actions have no wrist turn)."""
 
     action_dim = 4
     close_steps = 6  # at least this many steps closing
@@ -123,7 +125,8 @@ class LiftExpert(Expert):
         self.last_width = float("inf")
 
     def act(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
-        ee, cube = state["ee_pos"], state["object_pos"]
+        # the grasp point planned from the object's box (the cube's centre for the cube)
+        ee, cube = state["ee_pos"], state.get("grasp_pos", state["object_pos"])
         goal_z = float(state["goal_pos"][2])
         grip = 1.0
         if self.phase == 0:  # above the cube, gripper open

@@ -1,4 +1,4 @@
-"""Lift: grasp a cube and raise it above a height."""
+"""Lift: grasp an object (the cube by default) and raise it above a height."""
 
 from __future__ import annotations
 
@@ -10,25 +10,35 @@ import numpy as np
 
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
-from envs.tasks.base import CubeTask
+from envs.objects import ObjectSpec
+from envs.tasks.object_task import ObjectTask
 from randomizers.spaces import ParamSpec
 
 
-class LiftTask(CubeTask):
-    """Success when the cube is grasped and its centre is ``lift_height`` above its rest height."""
+class LiftTask(ObjectTask):
+    """Success when the object is grasped and its base is ``lift_height`` above its rest height
+    (the cube by default; ``object`` picks another, see :class:`ObjectTask`)."""
 
     name = "lift"
     default_max_episode_steps = 100
     uses_gripper = True
-    state_names: ClassVar[tuple[str, ...]] = (*CubeTask.state_names, "lift_target_z")
+    state_names: ClassVar[tuple[str, ...]] = (*ObjectTask.state_names, "lift_target_z")
 
     def __init__(
-        self, scene: TableScene, *, lift_height: float = 0.1, max_yaw: float = np.pi / 4
+        self,
+        scene: TableScene,
+        *,
+        lift_height: float = 0.1,
+        max_yaw: float = np.pi / 4,
+        object: str | ObjectSpec | Mapping[str, Any] = "cube",  # noqa: A002
     ) -> None:
-        super().__init__(scene, max_yaw=max_yaw)
         if not 0 < lift_height <= 0.4:
             raise ValueError(f"lift_height must be in (0, 0.4] metres, got {lift_height}")
         self.lift_height = float(lift_height)
+        super().__init__(scene, max_yaw=max_yaw, object=object)
+
+    def _bind(self, name: str) -> None:
+        super()._bind(name)
         self.target_z = self.cube_rest_z + self.lift_height
 
     def state_space(self) -> list[ParamSpec]:

@@ -10,11 +10,12 @@ import numpy as np
 
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
-from envs.tasks.base import CubeTask
+from envs.objects import ObjectSpec
+from envs.tasks.object_task import ObjectTask
 from randomizers.spaces import ParamSpec
 
 
-class PushTask(CubeTask):
+class PushTask(ObjectTask):
     """The goal is a flat disc (no collision) on the table; success when the cube centre
     is within ``distance_threshold`` of its centre in the table plane."""
 
@@ -22,7 +23,7 @@ class PushTask(CubeTask):
     default_max_episode_steps = 100
     uses_gripper = False
     state_names: ClassVar[tuple[str, ...]] = (
-        *CubeTask.state_names, "goal_x", "goal_y", "goal_z",
+        *ObjectTask.state_names, "goal_x", "goal_y", "goal_z",
         "goal_rel_cube_x", "goal_rel_cube_y", "goal_rel_cube_z",
     )  # fmt: skip
 
@@ -33,8 +34,9 @@ class PushTask(CubeTask):
         distance_threshold: float = 0.05,
         goal_distance: tuple[float, float] = (0.1, 0.25),
         max_yaw: float = np.pi / 4,
+        object: str | ObjectSpec | Mapping[str, Any] = "cube",  # noqa: A002
     ) -> None:
-        super().__init__(scene, max_yaw=max_yaw)
+        super().__init__(scene, max_yaw=max_yaw, object=object)
         if not distance_threshold > 0:
             raise ValueError(f"distance_threshold must be > 0 metres, got {distance_threshold}")
         if not 0 <= goal_distance[0] <= goal_distance[1]:
@@ -60,7 +62,7 @@ class PushTask(CubeTask):
         state: dict[str, Any] = dict(self.sample_cube(rng))
         ws = self.scene.workspace
         lo, hi = np.asarray(ws.object_low), np.asarray(ws.object_high)
-        cube = np.array([state["cube.x"], state["cube.y"]])
+        cube = np.array([state[f"{self.key}.x"], state[f"{self.key}.y"]])
         for _ in range(100):
             angle = rng.uniform(-np.pi, np.pi)
             dist = rng.uniform(*self.goal_distance)

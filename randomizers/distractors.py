@@ -1,7 +1,8 @@
 """Distractors: 0 to N extra objects on the table, drawn from a pool loaded once per scene.
 
-Pool bodies are PyBullet's ``random_urdfs`` objects and primitives, chosen by a fixed
-seed at setup; unused ones are parked under the floor and made fully transparent (so the
+Pool bodies are PyBullet's ``random_urdfs`` objects and primitives, or objects of your
+choice (``objects``: built-in names, paths, dicts), chosen by a fixed seed at setup;
+unused ones are parked under the floor and made fully transparent (so the
 renderer skips them), so a reset loads nothing.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 from randomizers.base import Randomizer
 from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
+from randomizers.object_pool import object_labels, object_list, object_scene
 from randomizers.options import choice_list, dist, integer
 from randomizers.options import name as option_name
 from randomizers.scene import Scene
@@ -49,7 +51,9 @@ class Distractors(Randomizer):
     sphere, cylinder), ``pool_size`` (bodies loaded, default 2 x the largest count), ``x``,
     ``y`` (metres; offsets from the first body of a role when ``around`` names one, e.g.
     ``around: target`` to build occluders), ``scale`` (size multiplier of random objects),
-    ``collide`` (default false: purely visual), ``pool_seed``, and the texture-bank options of the texture
+    ``collide`` (default false: purely visual), ``pool_seed``, ``objects`` (instead of
+    ``shapes``: built-in object names, file paths or dicts of object fields, drawn for the pool
+    by ``pool_seed``; labelled ``distractor``), and the texture-bank options of the texture
     randomizer (``sources``, ``color``, ``image_dir``, ``size``, ``bank_size``, ``tint``...).
     Sane ranges of the sampled options are :data:`LIMITS`; ``pool_size`` is an int in
     [0, 256] (0: default) and at least the largest count.
@@ -57,7 +61,7 @@ class Distractors(Randomizer):
 
     kind = "distractors"
     options = ("count", "shapes", "pool_size", "x", "y", "scale", "collide", "pool_seed",
-               "around", *BANK_OPTIONS)  # fmt: skip
+               "around", "objects", *BANK_OPTIONS)  # fmt: skip
 
     def __init__(
         self,
@@ -73,9 +77,13 @@ class Distractors(Randomizer):
         collide: bool = False,
         pool_seed: int = 0,
         around: str | None = None,
+        objects: list[Any] | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        self.objects = objects
+        if objects is not None:
+            object_labels(objects, self.name, unique=False)  # checks each entry
         # a fractional high end would sample one slot more than the pool declares
         count.check(LIMITS["count"], f"{self.name}.count")
         self.count = count
@@ -118,6 +126,9 @@ class Distractors(Randomizer):
                 f"got {around!r}"
             )
         near = "_around" if around is not None else ""
+        objects = object_list(config, "objects", where)
+        if objects is not None and "shapes" in config:
+            raise PresetError(f"{where}: give either shapes or objects, not both")
         return cls(
             count=count,
             bank=TextureBank.from_config(config, where, ("flat", "checker", "gradient")),
@@ -130,6 +141,7 @@ class Distractors(Randomizer):
             collide=collide,
             pool_seed=integer(config, "pool_seed", where, 0, 0, 2**31 - 1),
             around=around,
+            objects=objects,
             name=option_name(config, where),
         )
 
@@ -176,7 +188,12 @@ class Distractors(Randomizer):
             name = f"{self.name}{k}"
             park = (0.5 * k, 20.0, -5.0)
             scale = float(self.scale.sample(rng))
-            if shape == "random":
+            if self.objects is not None:
+                objs = object_scene(scene, self.name)
+                item = self.objects[int(rng.integers(len(self.objects)))]
+                spec = objs.resolve_object(item).scaled(scale)
+                body = objs.add_object(name, spec, position=park, static=True).body
+            elif shape == "random":
                 idx = int(rng.integers(N_RANDOM_URDFS))
                 body = c.loadURDF(f"random_urdfs/{idx:03d}/{idx:03d}.urdf", park,
                                   useFixedBase=True, globalScaling=scale)  # fmt: skip

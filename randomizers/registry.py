@@ -25,15 +25,19 @@ from randomizers.errors import PresetError
 from randomizers.image_noise import ImageNoise
 from randomizers.lighting import Lighting
 from randomizers.object_pose import ObjectPose
+from randomizers.object_scale import ObjectScale
 from randomizers.physics import Physics
+from randomizers.target_object import TargetObject
 from randomizers.texture import Texture
 
 ENTRY_POINT_GROUP = "domrand.randomizers"
 KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
-# The built-in kinds, applied in this order whatever the order in the file: objects first,
-# so that texture slots see every body, and image noise last.
+# The built-in kinds, applied in this order whatever the order in the file: objects first
+# (which target, its size, then poses), so that texture slots see every body; image noise last.
 KINDS: dict[str, type[Randomizer]] = {
+    "target_object": TargetObject,
+    "object_scale": ObjectScale,
     "object_pose": ObjectPose,
     "distractors": Distractors,
     "physics": Physics,

@@ -63,6 +63,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                extra={"obs_mode": {"choices": OBS_MODES}})  # fmt: skip
     p.add_argument("--preset", default=None, help="randomization preset name or .yaml path")
     p.add_argument("--robot", default=None, choices=list(ROBOTS), help="robot (default: panda)")
+    p.add_argument("--object", default=None, metavar="NAME|PATH",
+                   help="the task object of Push/Lift: a built-in name (mug, duck, ...) or a "
+                   ".urdf/.obj/.stl path (default: the cube)")  # fmt: skip
     add_fields(p, RolloutConfig, ["seed"], help=HELP)
     p.add_argument(
         "--record",
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             env_kwargs={
                 **({"randomization": args.preset} if args.preset else {}),
                 **({"robot": args.robot} if args.robot else {}),
+                **({"task_kwargs": {"object": args.object}} if args.object else {}),
             },
             localizers=parse_localizers(args.localizer),
         )

@@ -11,11 +11,16 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from envs.objects.categories import manifest_categories
+
 
 class RandomizedImageDataset(Dataset):
     """Samples of ``samples.jsonl``: ``(image, label)`` with image a float tensor
     (3, H, W) in [0, 1] and label the sample's JSON record (plus ``depth`` in metres and
-    ``instances`` when ``load_masks``).
+    ``instances`` when ``load_masks``); each object of the record gets its ``category_id``.
+
+    ``categories`` lists the export's categories (any names: the manifest's list, in id
+    order, id = index + 1), and ``category_ids`` maps each to its id.
 
     Args:
         root: the export folder.
@@ -32,12 +37,16 @@ class RandomizedImageDataset(Dataset):
             )
         self.records = [json.loads(line) for line in index.read_text().splitlines() if line]
         self.load_masks = load_masks
+        self.category_ids: dict[str, int] = manifest_categories(self.root, self.records)
+        self.categories: list[str] = list(self.category_ids)
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, dict[str, Any]]:
         r = dict(self.records[i])
+        ids = self.category_ids
+        r["objects"] = [{**o, "category_id": ids[o["category"]]} for o in r.get("objects", ())]
         with Image.open(self.root / r["rgb"]) as im:
             rgb = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
         image = torch.from_numpy(rgb).permute(2, 0, 1).contiguous()

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from envs.dataset.config import ExportConfig, ExportError
-from envs.dataset.labels import CATEGORIES
+from envs.objects.categories import manifest_categories
 from envs.dataset.layout import dump, make_folder, write_file
 from envs.dataset.sheets import contact_sheet
 from envs.files import atomic_path
@@ -78,7 +78,7 @@ def write_coco(out: Path, records: list[dict[str, Any]], size: int | None = None
     camera view (its size from the record's camera; ``size`` for records without one)."""
     from pycocotools import mask as mask_utils
 
-    cat_id = {name: i + 1 for i, name in enumerate(CATEGORIES)}
+    cat_id = manifest_categories(out, records)  # ids as the manifest lists them
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for record in records:
@@ -123,7 +123,7 @@ def _coco_annotations(
 def write_bop(out: Path, records: list[dict[str, Any]]) -> Path:
     """BOP scene files: scene_camera.json, scene_gt.json, scene_gt_info.json (mm units), one
     image per camera view (several cameras: each with its world-to-camera pose too)."""
-    cat_id = {name: i + 1 for i, name in enumerate(CATEGORIES)}
+    cat_id = manifest_categories(out, records)  # ids as the manifest lists them
     cams: dict[str, Any] = {}
     gts: dict[str, list[dict[str, Any]]] = {}
     infos: dict[str, list[dict[str, Any]]] = {}

@@ -10,9 +10,10 @@ import numpy as np
 
 from envs.camera import Camera
 from envs.dataset.visibility import grouped_alone_counts
+from envs.objects.categories import BASE_CATEGORIES
 from envs.panda_env import PandaTaskEnv
 
-CATEGORIES: tuple[str, ...] = ("robot", "cube", "goal_region", "target", "distractor")
+CATEGORIES: tuple[str, ...] = BASE_CATEGORIES  # ids 1-5 always; an export's list: its manifest
 
 
 def labelled_objects(env: PandaTaskEnv) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.dataset.config import ExportConfig, ExportError
-from envs.dataset.labels import CATEGORIES
+from envs.objects.categories import declared_categories
 from envs.dataset.layout import MANIFEST, listing
 
 MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as an export
@@ -49,7 +49,7 @@ def build_manifest(config: ExportConfig) -> dict[str, Any]:
     if "cameras" in fields:  # as JSON reads it back (lists, not tuples), for resume's compare
         fields["cameras"] = json.loads(json.dumps(fields["cameras"]))
     return {**fields, "format": MANIFEST_FORMAT, "formats": list(config.formats),
-            "preset": preset, "package_version": pkg, "categories": list(CATEGORIES),
+            "preset": preset, "package_version": pkg, "categories": declared_categories(config.env_id, config.preset),
             "sources": sources}  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from envs.dataset.labels import CATEGORIES
+from envs.objects.categories import manifest_categories
 from randomizers.image_grid import CaptionItem, image_grid
 
 _COLOURS = np.array(
@@ -71,14 +71,14 @@ def _records(root: Path, num: int) -> list[dict[str, Any]]:
 _KEYS = ("index", "rgb", "instances", "objects")
 
 
-def _caption(record: dict[str, Any]) -> list[CaptionItem]:
+def _caption(record: dict[str, Any], categories: list[str]) -> list[CaptionItem]:
     """The sample's index, then each labelled category with its mask colour (and a count
     when it appears more than once)."""
     counts = Counter(obj["category"] for obj in record["objects"])
     items: list[CaptionItem] = [f"#{record['index']}"]
-    for category in CATEGORIES:  # a fixed order: the same category sits in the same place
+    for category in categories:  # a fixed order: the same category sits in the same place
         if counts[category]:
-            colour = tuple(int(c) for c in _COLOURS[CATEGORIES.index(category) % len(_COLOURS)])
+            colour = tuple(int(c) for c in _COLOURS[categories.index(category) % len(_COLOURS)])
             label = category if counts[category] == 1 else f"{category} x{counts[category]}"
             items.append((label, colour))  # type: ignore[arg-type]
     return items
@@ -93,7 +93,9 @@ def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.I
         raise ValueError(f"scale must be >= 1, got {scale}")
     root = Path(root)
     tiles, captions = [], []
-    for r in _records(root, num):
+    records = _records(root, num)
+    categories = list(manifest_categories(root, records))  # the manifest's order: its ids
+    for r in records:
         rgb = _read_image(root / r["rgb"], "RGB").astype(np.float32)
         inst = _read_image(root / r["instances"])
         if inst.shape[:2] != rgb.shape[:2]:
@@ -103,7 +105,7 @@ def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.I
             )
         for obj in r["objects"]:
             m = inst == obj["instance"]
-            colour = _COLOURS[CATEGORIES.index(obj["category"]) % len(_COLOURS)]
+            colour = _COLOURS[categories.index(obj["category"]) % len(_COLOURS)]
             rgb[m] = 0.55 * rgb[m] + 0.45 * colour
         tile = Image.fromarray(rgb.astype(np.uint8)).resize(
             (rgb.shape[1] * scale, rgb.shape[0] * scale), Image.Resampling.NEAREST
@@ -114,9 +116,9 @@ def contact_sheet(root: str | Path, *, num: int = 16, scale: int = 2) -> Image.I
                 continue
             x, y, w, h = (v * scale for v in obj["bbox"])
             colour = tuple(
-                int(c) for c in _COLOURS[CATEGORIES.index(obj["category"]) % len(_COLOURS)]
+                int(c) for c in _COLOURS[categories.index(obj["category"]) % len(_COLOURS)]
             )
             draw.rectangle([x, y, x + w - 1, y + h - 1], outline=colour)
         tiles.append(tile)
-        captions.append(_caption(r))
+        captions.append(_caption(r, categories))
     return image_grid(tiles, captions=captions)

@@ -20,8 +20,9 @@ BUILTIN_OBJECTS: dict[str, ObjectSpec] = {
     "cube": CUBE,
     # 5.0 x 3.6 x 4.7 cm, upright (the mesh is Y-up)
     "duck": ObjectSpec("duck_vhacd.urdf", scale=0.55, category="duck", rest_rpy=(HALF_PI, 0, 0)),
-    # 4.2 x 3.6 x 5.1 cm, sitting
-    "teddy": ObjectSpec("teddy_vhacd.urdf", scale=0.5, category="teddy", rest_rpy=(HALF_PI, 0, 0)),
+    # 5.6 x 3.6 x 5.3 cm, in the pose it settles in when dropped (it tips over sitting up)
+    "teddy": ObjectSpec("teddy_vhacd.urdf", scale=0.4, category="teddy",
+                        rest_rpy=(1.7449, 1.1723, 0.1449)),  # fmt: skip
     # 5.4 x 3.7 x 4.5 cm, the handle along x
     "mug": ObjectSpec("objects/mug.urdf", scale=0.42, mass=0.15, category="mug",
                       rest_rpy=(0, 0, HALF_PI)),  # fmt: skip

@@ -35,14 +35,26 @@ def env_categories(env: Any) -> list[str]:
 
 
 def declared_categories(env_id: str, preset: Any = None) -> list[str]:
-    """The categories of env ``env_id`` with randomization ``preset`` (builds the env once)."""
+    """The categories of env ``env_id`` with randomization ``preset``: the task's objects
+    (the env is built once, without randomization) and every object a ``target_object``
+    randomizer of the preset may swap in (resolved, not loaded)."""
     import gymnasium as gym
 
-    env = gym.make(env_id, obs_mode="state", image_size=8, randomization=preset)
+    from envs.objects import resolve_object
+    from randomizers.presets import build_randomizer
+
+    env = gym.make(env_id, obs_mode="state", image_size=8)
     try:
-        return env_categories(env)
+        names = set(env_categories(env))
     finally:
         env.close()
+    stack = [build_randomizer(preset)]
+    while stack:
+        r = stack.pop()
+        stack += list(getattr(r, "randomizers", None) or [])
+        if getattr(r, "kind", None) == "target_object":
+            names |= {resolve_object(item).category for item in r.objects}  # type: ignore[union-attr]
+    return category_list(names)
 
 
 def manifest_categories(root: Path, records: Iterable[Mapping[str, Any]] = ()) -> dict[str, int]:

@@ -156,5 +156,14 @@ def _measure(client, body: int, position: Sequence[float], rest: Sequence[float]
     for link in range(client.getNumJoints(body)):
         llo, lhi = client.getAABB(body, link)
         lo, hi = np.minimum(lo, llo), np.maximum(hi, lhi)
+    # an AABB holds the collision margin (a few mm for meshes): the real bottom and top come
+    # from vertical rays over an 11 x 11 grid, so the object rests on the table, not above it
+    xs, ys = np.meshgrid(np.linspace(lo[0], hi[0], 11), np.linspace(lo[1], hi[1], 11))
+    below = [[x, y, lo[2] - 0.01] for x, y in zip(xs.ravel(), ys.ravel(), strict=True)]
+    above = [[x, y, hi[2] + 0.01] for x, y in zip(xs.ravel(), ys.ravel(), strict=True)]
+    up = [h[3][2] for h in client.rayTestBatch(below, above) if h[0] == body]
+    down = [h[3][2] for h in client.rayTestBatch(above, below) if h[0] == body]
+    if up and down:
+        lo[2], hi[2] = min(up), max(down)
     client.resetBasePositionAndOrientation(body, list(position), list(rest))
     return (lo + hi) / 2 - np.array(PROBE), (hi - lo) / 2

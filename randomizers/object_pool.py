@@ -67,7 +67,9 @@ def object_labels(objects: Sequence[Any], where: str, *, unique: bool = True) ->
         if isinstance(item, str) and item:
             labels.append(item)
         elif isinstance(item, Mapping):
-            label = item.get("category") or item.get("name") or Path(str(item.get("source", ""))).stem
+            label = (
+                item.get("category") or item.get("name") or Path(str(item.get("source", ""))).stem
+            )
             if not label:
                 raise PresetError(f"{where}.objects[{i}]: a dict needs 'name' or 'source'")
             labels.append(str(label))

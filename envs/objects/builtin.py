@@ -21,11 +21,13 @@ BUILTIN_OBJECTS: dict[str, ObjectSpec] = {
     # 5.0 x 3.6 x 4.7 cm, upright (the mesh is Y-up)
     "duck": ObjectSpec("duck_vhacd.urdf", scale=0.55, category="duck", rest_rpy=(HALF_PI, 0, 0)),
     # 5.6 x 3.6 x 5.3 cm, in the pose it settles in when dropped (it tips over sitting up)
-    "teddy": ObjectSpec("teddy_vhacd.urdf", scale=0.4, category="teddy",
-                        rest_rpy=(1.7449, 1.1723, 0.1449)),  # fmt: skip
+    "teddy": ObjectSpec(
+        "teddy_vhacd.urdf", scale=0.4, category="teddy", rest_rpy=(1.7449, 1.1723, 0.1449)
+    ),
     # 5.4 x 3.7 x 4.5 cm, the handle along x
-    "mug": ObjectSpec("objects/mug.urdf", scale=0.42, mass=0.15, category="mug",
-                      rest_rpy=(0, 0, HALF_PI)),  # fmt: skip
+    "mug": ObjectSpec(
+        "objects/mug.urdf", scale=0.42, mass=0.15, category="mug", rest_rpy=(0, 0, HALF_PI)
+    ),
     # 4.1 x 4.1 x 3.0 cm
     "lego": ObjectSpec("lego/lego.urdf", scale=1.2, category="lego"),
     # 6.0 x 1.2 x 2.0 cm, standing on its long edge
@@ -33,6 +35,7 @@ BUILTIN_OBJECTS: dict[str, ObjectSpec] = {
     # 5 cm across
     "soccer_ball": ObjectSpec("soccerball.urdf", scale=0.05, mass=0.1, category="soccer_ball"),
     # 4.4 cm across, 8 cm tall
-    "can": ObjectSpec("cylinder", size=(0.022, 0.08), mass=0.12, category="can",
-                      rgba=(0.75, 0.78, 0.8, 1.0)),  # fmt: skip
+    "can": ObjectSpec(
+        "cylinder", size=(0.022, 0.08), mass=0.12, category="can", rgba=(0.75, 0.78, 0.8, 1.0)
+    ),
 }

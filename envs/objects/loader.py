@@ -113,8 +113,9 @@ def load_object(
         c.changeDynamics(
             body, -1, lateralFriction=spec.friction, spinningFriction=0.001, rollingFriction=0.0001
         )
+    x, y, z = (float(v) for v in position)
     return ObjectBody(name, body, spec, centre, half, rest, mass,  # type: ignore[arg-type]
-                      tuple(float(v) for v in position), static, pooled)  # fmt: skip
+                      (x, y, z), static, pooled)  # fmt: skip
 
 
 def _load_file(

@@ -27,7 +27,9 @@ def _numbers(value: Any, n: int | None, what: str) -> tuple[float, ...]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (list, tuple)) or (n is not None and len(value) != n):
-        raise ValueError(f"{what} needs {n if n is not None else 'a list of'} numbers, got {value!r}")
+        raise ValueError(
+            f"{what} needs {n if n is not None else 'a list of'} numbers, got {value!r}"
+        )
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -68,7 +70,9 @@ class ObjectSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, str) or not self.source:
-            raise ValueError(f"ObjectSpec.source must be a shape or a file path, got {self.source!r}")
+            raise ValueError(
+                f"ObjectSpec.source must be a shape or a file path, got {self.source!r}"
+            )
         kind = self.kind
         if kind == "primitive":
             n = PRIMITIVE_SIZES[self.source]

@@ -102,4 +102,3 @@ class Task(ABC):
     def target_body(self) -> str:
         """Name of the object a perception model should localise."""
         return next(iter(self.objects))
-

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from envs.objects import ObjectSpec
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
-from envs.objects import ObjectSpec
 from envs.tasks.object_task import ObjectTask
 from randomizers.spaces import ParamSpec
 
@@ -30,7 +30,7 @@ class LiftTask(ObjectTask):
         *,
         lift_height: float = 0.1,
         max_yaw: float = np.pi / 4,
-        object: str | ObjectSpec | Mapping[str, Any] = "cube",  # noqa: A002
+        object: str | ObjectSpec | Mapping[str, Any] = "cube",
     ) -> None:
         if not 0 < lift_height <= 0.4:
             raise ValueError(f"lift_height must be in (0, 0.4] metres, got {lift_height}")
@@ -72,7 +72,8 @@ class LiftTask(ObjectTask):
 
 
 class LiftEnv(PandaTaskEnv):
-    """Grasp a 4 cm cube and lift it 10 cm.
+    """Grasp a 4 cm cube (or ``task_kwargs={"object": ...}``: a built-in object such as
+    ``"mug"``, a file path or an :class:`envs.objects.ObjectSpec`) and lift it 10 cm.
 
     ## Action space
     ``Box(-1, 1, (4,), float32)``: end-effector displacement (dx, dy, dz), scaled by

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from envs.objects import ObjectSpec
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
-from envs.objects import ObjectSpec
 from envs.tasks.object_task import ObjectTask
 from randomizers.spaces import ParamSpec
 
@@ -34,7 +34,7 @@ class PushTask(ObjectTask):
         distance_threshold: float = 0.05,
         goal_distance: tuple[float, float] = (0.1, 0.25),
         max_yaw: float = np.pi / 4,
-        object: str | ObjectSpec | Mapping[str, Any] = "cube",  # noqa: A002
+        object: str | ObjectSpec | Mapping[str, Any] = "cube",
     ) -> None:
         super().__init__(scene, max_yaw=max_yaw, object=object)
         if not distance_threshold > 0:
@@ -100,7 +100,8 @@ class PushTask(ObjectTask):
 
 
 class PushEnv(PandaTaskEnv):
-    """Push a 4 cm cube into a goal disc on the table.
+    """Push a 4 cm cube (or ``task_kwargs={"object": ...}``, see :class:`LiftEnv`) into a goal
+    disc on the table.
 
     ## Action space
     ``Box(-1, 1, (3,), float32)``: end-effector displacement (dx, dy, dz), scaled by

@@ -56,7 +56,7 @@ def test_env_accepts_name_path_dict_and_rejects_other_types(tmp_path) -> None:
 
 BAD_PRESETS = [
     ("not a mapping", [1, 2], "expected a mapping of randomizer kinds, got list"),
-    ("unknown kind", {"colour": {}}, r"unknown randomizer kind\(s\) \['colour'\]; allowed: object_pose"),
+    ("unknown kind", {"colour": {}}, r"unknown randomizer kind\(s\) \['colour'\]; allowed: target_object, object_scale, object_pose"),
     ("options not a mapping", {"lighting": [1, 2]}, "lighting: expected a mapping of options, got list"),
     ("unknown key", {"camera": {"zoom": [1, 2]}}, r"camera: unknown option\(s\) \['zoom'\]; allowed:"),
     ("low > high", {"camera": {"roll": [5, -5]}}, r"camera\.roll: low must be <= high, got low=5\.0, high=-5\.0"),

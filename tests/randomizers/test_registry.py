@@ -119,7 +119,8 @@ def test_an_unknown_kind_lists_built_in_and_registered_kinds() -> None:
     with pytest.raises(PresetError) as err:
         load_preset({"rain": {}})
     assert str(err.value) == (
-        "preset: unknown randomizer kind(s) ['rain']; allowed: object_pose, distractors, "
+        "preset: unknown randomizer kind(s) ['rain']; allowed: target_object, object_scale, "
+        "object_pose, distractors, "
         "physics, texture, lighting, camera, image_noise, wind; register your own with "
         "randomizers.register_randomizer(kind, cls) or an entry point in the "
         "'domrand.randomizers' group"

@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image
 
 from envs.dataset.config import ExportConfig, ExportError
-from envs.objects.categories import manifest_categories
 from envs.dataset.layout import dump, make_folder, write_file
 from envs.dataset.sheets import contact_sheet
 from envs.files import atomic_path
+from envs.objects.categories import manifest_categories
 
 
 def iter_labels(out: Path, n: int) -> Iterator[dict[str, Any]]:

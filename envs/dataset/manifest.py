@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from envs.dataset.config import ExportConfig, ExportError
-from envs.objects.categories import declared_categories
 from envs.dataset.layout import MANIFEST, listing
+from envs.objects.categories import declared_categories
 
 MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as an export
 LEGACY_KEYS = ("env_id", "preset", "package_version", "num_images", "seed")  # older manifests

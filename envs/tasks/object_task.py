@@ -40,7 +40,7 @@ class ObjectTask(Task):
         scene: TableScene,
         *,
         max_yaw: float = np.pi / 4,
-        object: str | ObjectSpec | Mapping[str, Any] = "cube",  # noqa: A002 - the kwarg's name
+        object: str | ObjectSpec | Mapping[str, Any] = "cube",
     ) -> None:
         super().__init__(scene)
         if not 0 <= max_yaw <= np.pi:

@@ -70,17 +70,19 @@ def test_rollout_script_grasps_from_pixels(capsys: pytest.CaptureFixture[str]) -
     assert summary["success_rate"] >= 2 / 3  # nominal visuals, exact camera
 
 
-def test_push_runs_on_given_localizers_and_needs_them(relabelled) -> None:
+def test_push_runs_on_given_or_shipped_localizers(relabelled) -> None:
     paths = {"object": str(relabelled["push_cube"]), "goal": str(relabelled["push_goal"])}
     config = RolloutConfig(env_id=PUSH, episodes=2, policy="pixel-expert", seed=4,
                            localizers=paths)  # fmt: skip
     assert (config.obs_mode, config.image_size) == ("state+rgb", 64)
     _, results = run_rollouts(config, progress=False)
     assert [r.index for r in results] == [0, 1]
-    with pytest.raises(ValueError, match="no localizer for domrand/Push-v0's object, goal ships"):
-        RolloutConfig(env_id=PUSH, episodes=1, policy="pixel-expert")
-    with pytest.raises(ValueError, match="pass --localizer goal=CKPT"):
-        load_localizers(PUSH, {"object": paths["object"]})
+    shipped = load_localizers(PUSH)  # the shipped pair, unless a role is overridden
+    assert {r: loc.meta["object"] for r, loc in shipped.items()} == {"object": "cube", "goal": "goal"}
+    mixed = load_localizers(PUSH, {"object": paths["object"]})
+    assert mixed["goal"].meta == shipped["goal"].meta
+    with pytest.raises(ValueError, match="has localizer roles object, goal; got cube"):
+        load_localizers(PUSH, {"cube": paths["object"]})
 
 
 def test_dead_reckoning_keeps_the_cube_ahead_of_the_fingers() -> None:

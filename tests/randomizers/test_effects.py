@@ -15,7 +15,7 @@ from tests.randomizers.kind_presets import push_env as _env
 def _dynamics(env) -> dict:
     c, cube = env.scene.client, env.scene.sim.body("cube")
     d = c.getDynamicsInfo(cube, -1)
-    finger = c.getDynamicsInfo(env.robot.id, 9)
+    finger = c.getDynamicsInfo(env.robot.id, env.robot.link_roles["fingers"][0])
     return {
         "mass": d[0], "friction": d[1], "restitution": d[5], "finger_friction": finger[1],
         "joint_damping": c.getJointInfo(env.robot.id, 1)[6], "forces": list(env.robot._forces),

@@ -127,6 +127,18 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
+MAX_LINES = 400
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """Small modules, one concept each: a file past the limit is split by concern."""
+    files = [p for p in ROOT.glob("*/**/*.py") if p.parts[len(ROOT.parts)] in (*LAYERS, "tests")]
+    long = {str(p.relative_to(ROOT)): n for p in files
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}  # fmt: skip
+    assert len(files) > 100
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
 def test_the_checks_catch_what_they_claim() -> None:
     graph = {"randomizers.a": {"envs.b"}, "envs.b": {"randomizers.a"}, "agents.c": {"envs.b"}}
     assert upward_imports(graph) == ["randomizers.a -> envs.b"]

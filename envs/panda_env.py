@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -25,6 +25,7 @@ from envs.env_checks import (
     reset_options,
 )
 from envs.events import EventTracker
+from envs.fixtures import FixtureSpec
 from envs.robot import ControlConfig
 from envs.robots import RobotConfig
 from envs.scene import TableScene, Workspace
@@ -92,6 +93,8 @@ class PandaTaskEnv(gym.Env):
             ``"tiny"`` with a warning when unavailable). Shading differs between the two.
         robot: ``"panda"`` (default), ``"xarm6"``, ``"kuka"`` or an
             :class:`envs.robots.RobotConfig` (see ``envs/robots``).
+        fixtures: static bins, shelves, walls: a list of :class:`envs.fixtures.FixtureSpec`
+            (or dicts of its fields), part of the initial world every reset restores.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 24}
@@ -117,6 +120,7 @@ class PandaTaskEnv(gym.Env):
         visual_detail: str = "low",
         renderer: str = "tiny",
         robot: str | RobotConfig | None = None,
+        fixtures: Sequence[FixtureSpec | Mapping[str, Any]] | None = None,
     ) -> None:
         check_modes(obs_mode, reward_type, render_mode, obs_modes=OBS_MODES,
                     reward_types=REWARD_TYPES, render_modes=RENDER_MODES)  # fmt: skip
@@ -154,7 +158,7 @@ class PandaTaskEnv(gym.Env):
 
         self.scene = TableScene(
             physics, control, workspace, gui=render_mode == "human",
-            visual_detail=visual_detail, renderer=renderer, robot=robot,
+            visual_detail=visual_detail, renderer=renderer, robot=robot, fixtures=fixtures,
         )  # fmt: skip
         try:
             self.task = self.task_cls(self.scene, **dict(task_kwargs or {}))

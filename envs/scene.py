@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 
 from envs.camera import Camera, CameraConfig
+from envs.fixtures import Fixture, FixtureSpec, check_overlaps, load_fixture, resolve_fixtures
 from envs.objects import ObjectBody, ObjectSpec, load_object, resolve_object
 from envs.robot import ControlConfig, Robot
 from envs.robots import RobotConfig, resolve_robot
 from envs.sim import PhysicsConfig, Simulation
 
-TABLE_TOP = 0.625  # height of pybullet_data's table surface (m)
+TABLE_TOP = 0.625  # nominal height of pybullet_data's table surface (m); read scene.table_top
 TABLE_CENTER = (0.5, 0.0)
 TABLE_HALF = (0.75, 0.5)  # half extents of the table top in x and y (m)
 ROBOT_BASE = (0.0, 0.0, TABLE_TOP)  # the mount point; RobotConfig.base_position is relative
@@ -82,6 +83,8 @@ class TableScene:
         visual_detail: ``"low"`` or ``"full"`` robot visual meshes.
         renderer: ``"tiny"`` (TinyRenderer) or ``"egl"`` (hardware OpenGL through EGL).
         robot: ``"panda"`` (default), ``"xarm6"``, ``"kuka"`` or a :class:`RobotConfig`.
+        fixtures: static bins, shelves, walls (:class:`envs.fixtures.FixtureSpec` or dicts),
+            loaded after the robot; overlapping ones fail here, naming both.
     """
 
     def __init__(
@@ -94,11 +97,14 @@ class TableScene:
         visual_detail: str = "low",
         renderer: str = "tiny",
         robot: str | RobotConfig | None = None,
+        fixtures: Sequence[FixtureSpec | Mapping[str, Any]] | None = None,
     ) -> None:
         config = resolve_robot(robot)  # an unknown name fails before PyBullet starts
+        fixture_specs = resolve_fixtures(fixtures)  # bad specs fail before PyBullet starts
         self.sim = Simulation(physics, gui=gui, renderer=renderer)
         self.workspace = workspace or Workspace()
         self.table_top = TABLE_TOP
+        self.table_offset = 0.0  # the table-height randomizer's shift of this episode (m)
         # A 4 x 4 m floor tile rather than plane.urdf's 30 x 30 m plane: TinyRenderer spends
         # about 0.7 ms per 64 px frame on the huge plane's triangles, which lie mostly
         # outside the view (measured: 430 -> 520 frames/s for the nominal scene).
@@ -116,6 +122,8 @@ class TableScene:
         except BaseException:
             self.sim.close()
             raise
+        self._nominal_heights = (self.robot.base_position.copy(), self.robot.ee_low,
+                                 self.robot.ee_high)  # fmt: skip
         self.effects = SceneEffects()
         self.store: dict[str, Any] = {}
         self.roles: dict[str, list[str]] = {
@@ -126,10 +134,81 @@ class TableScene:
             "objects": [],
             "distractors": [],
         }
+        self.roles["fixtures"] = []
+        self.fixtures: dict[str, Fixture] = {}
+        try:
+            for spec in fixture_specs:
+                self.add_fixture(spec)
+        except BaseException:
+            self.sim.close()
+            raise
         self.cameras: list[Camera] = []
         self.camera_config = CameraConfig()
         self.objects: dict[str, ObjectBody] = {}  # bodies loaded from ObjectSpecs, by name
         self._active: dict[str, bool] = {}  # pooled objects: whether in play (mass > 0) now
+
+    # -- fixtures and table height -----------------------------------------------------
+    def add_fixture(self, spec: FixtureSpec | Mapping[str, Any]) -> Fixture:
+        """Load a static fixture; an overlap with an existing one fails naming both.
+
+        After the env's snapshot (``env.unwrapped.scene.add_fixture(...)``) the world first
+        returns to its initial state, then the fixture joins it and a new snapshot is taken:
+        call ``env.reset()`` next.
+        """
+        spec = FixtureSpec.from_value(spec)
+        late = self.sim.has_snapshot
+        if late:
+            self.sim.restore()  # the bodies at their initial poses, the table at its nominal height
+            self._set_heights(0.0)
+        name = spec.name or f"fixture{len(self.fixtures)}"
+        if name in self.sim.bodies:
+            raise ValueError(f"a body named {name!r} already exists; give the fixture another name")
+        low = [c - h for c, h in zip(TABLE_CENTER, TABLE_HALF, strict=True)]
+        high = [c + h for c, h in zip(TABLE_CENTER, TABLE_HALF, strict=True)]
+        fixture = load_fixture(self.sim, name, spec, self.table_top, low, high)
+        try:
+            check_overlaps([*self.fixtures.values(), fixture])
+        except ValueError:
+            self.client.removeBody(fixture.body)
+            self.sim.forget(name)
+            raise
+        self.fixtures[name] = fixture
+        self.roles["fixtures"].append(name)
+        if late:
+            self.sim.snapshot()
+        return fixture
+
+    def set_table_offset(self, offset: float) -> None:
+        """Move the table ``offset`` metres from its nominal height, and with it what stands
+        on it: the robot, fixtures on the table, task objects, goals and distractors over
+        the table top; ``table_top``, the robot's base and its end-effector box follow."""
+        dz = float(offset) - self.table_offset
+        if dz == 0.0:
+            return
+        c = self.client
+        moved = {self.sim.body("table"), self.robot.id}
+        moved |= {f.body for f in self.fixtures.values() if f.spec.on_table}
+        for name, body in self.sim.bodies.items():
+            if body in moved or name == "floor":
+                continue
+            pos = c.getBasePositionAndOrientation(body)[0]
+            if self.on_table(pos):
+                moved.add(body)
+        for body in sorted(moved):
+            pos, orn = c.getBasePositionAndOrientation(body)
+            c.resetBasePositionAndOrientation(body, [pos[0], pos[1], pos[2] + dz], orn)
+        self._set_heights(float(offset))
+
+    def _set_heights(self, offset: float) -> None:
+        """Python-side heights follow the table: its top, the robot base, the TCP box
+        (absolute values from the nominal ones, so they never drift)."""
+        self.table_offset = offset
+        self.table_top = TABLE_TOP + offset
+        r, (base, low, high) = self.robot, self._nominal_heights
+        r.base_position = base + np.array([0.0, 0.0, offset])
+        r.ee_low = (*low[:2], low[2] + offset)
+        r.ee_high = (*high[:2], high[2] + offset)
+        self.sim.cache.clear()
 
     # -- objects ------------------------------------------------------------------------
     def resolve_object(self, value: str | ObjectSpec | Mapping[str, Any]) -> ObjectSpec:
@@ -203,6 +282,8 @@ class TableScene:
         fx.light.clear()
         self.robot.force_scale = 1.0
         self.client.setGravity(*self.sim.physics.gravity)
+        if self.table_offset:  # the restore put the bodies back; the heights follow
+            self._set_heights(0.0)
         self.reset_objects()
 
     def add_camera(self, config: CameraConfig) -> Camera:

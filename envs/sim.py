@@ -151,6 +151,8 @@ class Simulation:
         # Readings (poses, velocities, contacts) memoized until the world next changes.
         self.cache: dict[object, object] = {}
         self._state_id: int | None = None
+        self._snapshot_bodies: dict[str, int] = {}  # named bodies at the snapshot
+        self._snapshot_count = 0  # bodies in the client at the snapshot (named or not)
         self._free: list[int] = []
         self._closed = False
 
@@ -244,6 +246,10 @@ class Simulation:
         self._bodies[name] = body
         return body
 
+    def forget(self, name: str) -> None:
+        """Drop a name whose body was removed from the client."""
+        self._bodies.pop(name, None)
+
     def body(self, name: str) -> int:
         """PyBullet unique id of the body called ``name``."""
         try:
@@ -263,10 +269,19 @@ class Simulation:
         return {v: k for k, v in self._bodies.items()}
 
     # -- state ------------------------------------------------------------------
+    @property
+    def has_snapshot(self) -> bool:
+        """Whether :meth:`snapshot` was taken (the env is built)."""
+        return self._state_id is not None
+
     def snapshot(self) -> None:
         """Remember the current world state (including contact caches) for :meth:`restore`."""
-        self._state_id = self.client.saveState()
         c = self.client
+        if self._state_id is not None:
+            c.removeState(self._state_id)
+        self._state_id = c.saveState()
+        self._snapshot_bodies = dict(self._bodies)
+        self._snapshot_count = c.getNumBodies()
         # bodies with mass can carry contact manifolds over; static ones never move
         self._free = [b for b in self._bodies.values() if c.getDynamicsInfo(b, -1)[0] > 0]
 
@@ -280,11 +295,27 @@ class Simulation:
         if self._state_id is None:
             raise RuntimeError("Simulation.restore() called before snapshot()")
         c = self.client
+        if c.getNumBodies() != self._snapshot_count:
+            self._late_bodies_error()
         for i, body in enumerate(self._free):
             c.resetBasePositionAndOrientation(body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1])
         c.performCollisionDetection()
         c.restoreState(stateId=self._state_id)
         self.cache.clear()
+
+    def _late_bodies_error(self) -> None:
+        """PyBullet cannot restore a world whose body count changed ("Couldn't restore
+        state"); say which bodies came late and what to do instead."""
+        late = sorted(set(self._bodies) - set(self._snapshot_bodies))
+        n = self.client.getNumBodies() - self._snapshot_count
+        what = f"bodies {late}" if late else f"{n} unnamed bod{'y' if n == 1 else 'ies'}"
+        raise RuntimeError(
+            f"{what} were added (or removed) after the env was built, so its initial state "
+            f"cannot be restored ({self._snapshot_count} bodies at the snapshot, "
+            f"{self.client.getNumBodies()} now). Pass static bodies as fixtures: "
+            "gym.make(id, fixtures=[FixtureSpec('tray/traybox.urdf', position=(x, y))]), or "
+            "add them with env.unwrapped.scene.add_fixture(spec), which takes a new snapshot"
+        )
 
     def set_pose(self, name: str, position: Vec, orientation: Vec = (0, 0, 0, 1)) -> None:
         """Teleport a body and zero its velocity."""

@@ -19,6 +19,14 @@ from randomizers.errors import PresetError
 from randomizers.object_pool import object_labels, object_list, object_scene
 from randomizers.options import choice_list, dist, integer
 from randomizers.options import name as option_name
+from randomizers.placement import (
+    MAX_TRIES,
+    blocked,
+    body_rect,
+    disc_rect,
+    fixture_rects,
+    placement_rng,
+)
 from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 from randomizers.texture import (
@@ -57,11 +65,18 @@ class Distractors(Randomizer):
     randomizer (``sources``, ``color``, ``image_dir``, ``size``, ``bank_size``, ``tint``...).
     Sane ranges of the sampled options are :data:`LIMITS`; ``pool_size`` is an int in
     [0, 256] (0: default) and at least the largest count.
+
+    Placement: a distractor never overlaps a fixture; with ``separate`` (default: on when
+    the scene has fixtures) it also keeps clear of the other distractors and the task's
+    objects. An overlapping slot is drawn again (x, y from the same distributions, from a
+    generator seeded by the params, so replay is exact); a slot with no free spot after
+    100 tries stays parked (``scene.store["<name>/skipped"]`` counts them per episode).
+    Without fixtures and ``separate``, distractors go exactly where the params say.
     """
 
     kind = "distractors"
     options = ("count", "shapes", "pool_size", "x", "y", "scale", "collide", "pool_seed",
-               "around", "objects", *BANK_OPTIONS)  # fmt: skip
+               "around", "objects", "separate", *BANK_OPTIONS)  # fmt: skip
 
     def __init__(
         self,
@@ -78,10 +93,12 @@ class Distractors(Randomizer):
         pool_seed: int = 0,
         around: str | None = None,
         objects: list[Any] | None = None,
+        separate: bool | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
         self.objects = objects
+        self.separate = separate
         if objects is not None:
             object_labels(objects, self.name, unique=False)  # checks each entry
         # a fractional high end would sample one slot more than the pool declares
@@ -126,6 +143,12 @@ class Distractors(Randomizer):
                 f"got {around!r}"
             )
         near = "_around" if around is not None else ""
+        separate = config.get("separate")
+        if separate is not None and not isinstance(separate, bool):
+            raise PresetError(
+                f"{where}.separate: expected true or false (or leave it out: on with fixtures), "
+                f"got {separate!r}"
+            )
         objects = object_list(config, "objects", where)
         if objects is not None and "shapes" in config:
             raise PresetError(f"{where}: give either shapes or objects, not both")
@@ -142,6 +165,7 @@ class Distractors(Randomizer):
             pool_seed=integer(config, "pool_seed", where, 0, 0, 2**31 - 1),
             around=around,
             objects=objects,
+            separate=separate,
             name=option_name(config, where),
         )
 
@@ -211,7 +235,9 @@ class Distractors(Randomizer):
                     c.setCollisionFilterGroupMask(body, link, 0, 0)
             c.changeVisualShape(body, -1, rgbaColor=[1, 1, 1, 0])
             lo, _ = c.getAABB(body)
-            pool.append({"name": name, "body": body, "z": park[2] - lo[2], "park": park})
+            x_lo, y_lo, x_hi, y_hi = body_rect(c, body)  # radius about the origin: any yaw
+            r = float(np.hypot(max(park[0] - x_lo, x_hi - park[0]), max(park[1] - y_lo, y_hi - park[1])))
+            pool.append({"name": name, "body": body, "z": park[2] - lo[2], "park": park, "r": r})
         scene.roles["distractors"] = [p["name"] for p in pool]
         scene.store[key] = pool
         self.bank.upload(scene)
@@ -225,12 +251,31 @@ class Distractors(Randomizer):
         if self.around is not None:
             anchor = scene.sim.body(scene.body_names(self.around)[0])
             ox, oy = c.getBasePositionAndOrientation(anchor)[0][:2]
+        keepout = fixture_rects(scene)
+        separate = self.separate if self.separate is not None else bool(keepout)
+        if separate:
+            keepout += [body_rect(c, scene.sim.body(n))
+                        for role in ("target", "objects") for n in scene.roles.get(role, [])]  # fmt: skip
+        rng: np.random.Generator | None = None
+        skipped = 0
         for i in range(int(params["count"])):
             p = f"slot{i}"
             entry = pool[int(params[f"{p}.body"])]
+            x, y = ox + params[f"{p}.x"], oy + params[f"{p}.y"]
+            if keepout or separate:
+                for _ in range(MAX_TRIES):
+                    if not blocked(disc_rect(x, y, entry["r"]), keepout):
+                        break
+                    rng = rng or placement_rng(self.name, params)
+                    x, y = ox + float(self.x.sample(rng)), oy + float(self.y.sample(rng))
+                else:  # no free spot: this slot stays parked
+                    skipped += 1
+                    continue
+                if separate:
+                    keepout.append(disc_rect(x, y, entry["r"]))
             used.add(entry["name"])
             orn = c.getQuaternionFromEuler([0.0, 0.0, params[f"{p}.yaw"]])
-            pos = [ox + params[f"{p}.x"], oy + params[f"{p}.y"], scene.table_top + entry["z"] + 1e-4]
+            pos = [x, y, scene.table_top + entry["z"] + 1e-4]
             c.resetBasePositionAndOrientation(entry["body"], pos, orn)
             tex = textures[int(params[f"{p}.texture"])]
             rgba = [*params[f"{p}.tint"], 1.0]
@@ -241,4 +286,5 @@ class Distractors(Randomizer):
                 # fully transparent shapes are skipped by TinyRenderer: parked bodies cost
                 # nothing to render (20 visible-but-parked bodies cost 0.4 ms a 64 px frame)
                 c.changeVisualShape(entry["body"], -1, rgbaColor=[1, 1, 1, 0])
+        scene.store[f"{self.name}/skipped"] = skipped
         scene.sim.cache.clear()

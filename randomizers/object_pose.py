@@ -11,6 +11,15 @@ from randomizers.base import Randomizer
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list, dist
 from randomizers.options import name as option_name
+from randomizers.placement import (
+    MAX_TRIES,
+    Rect,
+    blocked,
+    body_rect,
+    disc_rect,
+    fixture_rects,
+    placement_rng,
+)
 from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec
 
@@ -29,6 +38,11 @@ class ObjectPose(Randomizer):
     ``yaw`` (radians; default +-pi), ``roles`` (default ``[target]``). The height is kept,
     so objects stay at rest on the table (or at the task's height for Reach). Limits of
     each option: :data:`LIMITS`.
+
+    In a scene with fixtures, an object is kept clear of them, of distractors on the table
+    and of the objects placed before it: a position that overlaps is drawn again from a
+    generator seeded by the params (exact replay); after 100 tries the object stays where
+    the task put it (clear of the fixtures). Without fixtures it goes where the params say.
     """
 
     kind = "object_pose"
@@ -80,8 +94,42 @@ class ObjectPose(Randomizer):
 
     def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
         c = scene.client
+        keepout = fixture_rects(scene)
+        if keepout:
+            keepout += _distractor_rects(scene)
+        rng: np.random.Generator | None = None
         for role in self.roles:
             for name in scene.body_names(role):
                 pos, _ = scene.sim.pose(name)
                 orn = c.getQuaternionFromEuler([0.0, 0.0, params[f"{role}.yaw"]])
-                scene.sim.set_pose(name, [params[f"{role}.x"], params[f"{role}.y"], pos[2]], orn)
+                x, y = params[f"{role}.x"], params[f"{role}.y"]
+                if keepout:
+                    radius = _radius(c, scene.sim.body(name), pos)
+                    for _ in range(MAX_TRIES):
+                        if not blocked(disc_rect(x, y, radius), keepout):
+                            break
+                        rng = rng or placement_rng(self.name, params)
+                        x, y = float(self.x.sample(rng)), float(self.y.sample(rng))
+                    else:  # no free spot: stay where the task put it
+                        x, y = float(pos[0]), float(pos[1])
+                    keepout.append(disc_rect(x, y, radius))
+                scene.sim.set_pose(name, [x, y, pos[2]], orn)
+
+
+def _radius(client: Any, body: int, origin: Any) -> float:
+    """Radius around a body's origin that holds its footprint at any yaw."""
+    lo_x, lo_y, hi_x, hi_y = body_rect(client, body)
+    dx = max(abs(lo_x - origin[0]), abs(hi_x - origin[0]))
+    dy = max(abs(lo_y - origin[1]), abs(hi_y - origin[1]))
+    return float(np.hypot(dx, dy))
+
+
+def _distractor_rects(scene: Scene) -> list[Rect]:
+    """Footprints of the distractors standing on the table now (parked ones are below it)."""
+    c, top = scene.client, scene.table_top
+    rects = []
+    for name in scene.roles.get("distractors", []):
+        body = scene.sim.body(name)
+        if c.getBasePositionAndOrientation(body)[0][2] > top - 0.05:
+            rects.append(body_rect(c, body))
+    return rects

@@ -27,6 +27,7 @@ from randomizers.lighting import Lighting
 from randomizers.object_pose import ObjectPose
 from randomizers.object_scale import ObjectScale
 from randomizers.physics import Physics
+from randomizers.table_height import TableHeight
 from randomizers.target_object import TargetObject
 from randomizers.texture import Texture
 
@@ -35,7 +36,9 @@ KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 # The built-in kinds, applied in this order whatever the order in the file: objects first
 # (which target, its size, then poses), so that texture slots see every body; image noise last.
+# The table height comes first: what is placed after it lands on the moved table top.
 KINDS: dict[str, type[Randomizer]] = {
+    "table_height": TableHeight,
     "target_object": TargetObject,
     "object_scale": ObjectScale,
     "object_pose": ObjectPose,

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from envs.scene import TABLE_TOP
-
 MAX_EE_DELTA = 0.05  # must match ControlConfig.max_ee_delta for full-speed moves
 
 
@@ -75,14 +73,20 @@ class ReachExpert(Expert):
 
 class PushExpert(Expert):
     """Get behind the cube on the cube-goal line, lower the fingertips, push; if the cube
-    slips sideways off the line, rise and start over."""
+    slips sideways off the line, rise and start over. Heights are above the table top: the
+    state's ``table_top``, else the goal disc's height (it lies on the table)."""
 
-    hover = TABLE_TOP + 0.08
-    push_z = TABLE_TOP + 0.018
+    hover_height = 0.08  # above the table top while moving to the pre-push point
+    push_height = 0.018  # end effector above the table top while pushing
+    goal_height = 0.001  # the goal disc's centre above the table top
     standoff = 0.055  # end effector behind the cube centre when starting a push
 
     def act(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
         ee, cube, goal = state["ee_pos"], state["object_pos"], state["goal_pos"]
+        top = state.get("table_top")
+        top_z = float(top[0]) if top is not None else float(goal[2]) - self.goal_height
+        hover = top_z + self.hover_height
+        push_z = top_z + self.push_height
         to_goal = goal[:2] - cube[:2]
         d = to_goal / max(np.linalg.norm(to_goal), 1e-6)
         behind = cube[:2] - d * self.standoff
@@ -90,21 +94,21 @@ class PushExpert(Expert):
         along = float(rel @ d)
         lateral = abs(float(rel @ np.array([-d[1], d[0]])))
         if self.phase == 0:  # above the pre-push point
-            target = np.array([*behind, self.hover])
+            target = np.array([*behind, hover])
             if np.linalg.norm(ee[:2] - behind) < 0.01:
                 self.phase = 1
         elif self.phase == 1:  # down behind the cube
-            target = np.array([*behind, self.push_z])
-            if abs(ee[2] - self.push_z) < 0.01:
+            target = np.array([*behind, push_z])
+            if abs(ee[2] - push_z) < 0.01:
                 self.phase = 2
         elif self.phase == 2:  # push along the line through the cube
-            target = np.array([*(cube[:2] + d * 0.04), self.push_z])
+            target = np.array([*(cube[:2] + d * 0.04), push_z])
             if lateral > 0.02 or along > -0.01:
                 self.phase = 3
             return self.move(ee, target, speed=0.5)
         else:  # rise clear of the cube, then approach again
-            target = np.array([*ee[:2], self.hover])
-            if ee[2] > self.hover - 0.01:
+            target = np.array([*ee[:2], hover])
+            if ee[2] > hover - 0.01:
                 self.phase = 0
         return self.move(ee, target)
 
@@ -164,3 +168,6 @@ def make_expert(env_id: str, **kwargs: object) -> Expert:
     except KeyError:
         raise ValueError(f"no expert for {env_id!r}; known: {', '.join(EXPERTS)}") from None
     return cls(**kwargs)  # type: ignore[arg-type]
+
+
+import agents.policies.task_experts  # noqa: E402, F401  (adds the PickPlace and Stack experts)

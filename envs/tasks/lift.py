@@ -37,9 +37,11 @@ class LiftTask(ObjectTask):
         self.lift_height = float(lift_height)
         super().__init__(scene, max_yaw=max_yaw, object=object)
 
-    def _bind(self, name: str) -> None:
-        super()._bind(name)
-        self.target_z = self.cube_rest_z + self.lift_height
+    @property
+    def target_z(self) -> float:
+        """Height the object's base must reach: ``lift_height`` above its rest height on the
+        table where the table is now."""
+        return self.cube_rest_z + self.lift_height
 
     def state_space(self) -> list[ParamSpec]:
         return self.cube_space()

@@ -11,6 +11,7 @@ import numpy as np
 from envs.objects import CUBE, ObjectBody, ObjectSpec, resolve_object
 from envs.scene import TableScene
 from envs.tasks.base import ROBOT_STATE_NAMES, Task
+from randomizers.placement import MAX_TRIES, blocked, disc_rect, fixture_rects
 from randomizers.spaces import ParamSpec
 
 GRASP_DEPTH = 0.035  # m: the fingers reach this far below an object's top
@@ -64,9 +65,14 @@ class ObjectTask(Task):
         self.ob = ob
         self.body_name = name
         self.cube = ob.body  # the object's body id (named for the cube it always was)
-        self.rest_z = self.scene.table_top + ob.rest_z
         others = {k: v for k, v in self.objects.items() if k not in self.scene.objects}
         self.objects = {name: ob.category, **others}
+
+    @property
+    def rest_z(self) -> float:
+        """Height of the object's base origin when it rests on the table (at its height
+        now: the table-height randomizer may move it)."""
+        return self.scene.table_top + self.ob.rest_z
 
     @property
     def cube_rest_z(self) -> float:
@@ -89,11 +95,34 @@ class ObjectTask(Task):
         ]
 
     def sample_cube(self, rng: np.random.Generator) -> dict[str, float]:
-        """A random object position (x, y) and yaw."""
+        """A random object position (x, y) and yaw, clear of the scene's fixtures (drawn
+        again from ``rng`` while it overlaps one; never without fixtures)."""
         ws, k = self.scene.workspace, self.key
         xy = rng.uniform(ws.object_low, ws.object_high)
         yaw = rng.uniform(-self.max_yaw, self.max_yaw)
+        keepout = self.keepout()
+        if keepout:
+            radius = self.footprint_radius()
+            for _ in range(MAX_TRIES):
+                if not blocked(disc_rect(xy[0], xy[1], radius), keepout):
+                    break
+                xy = rng.uniform(ws.object_low, ws.object_high)
+            else:
+                raise ValueError(
+                    f"no place for {self.body_name!r} in the workspace's object box "
+                    f"{ws.object_low}..{ws.object_high} clear of the fixtures "
+                    f"{self.scene.roles['fixtures']}; move the fixtures or the box"
+                )
         return {f"{k}.x": float(xy[0]), f"{k}.y": float(xy[1]), f"{k}.yaw": float(yaw)}
+
+    def keepout(self) -> list[tuple[float, float, float, float]]:
+        """Footprints an initial placement must keep clear of: the fixtures'."""
+        return fixture_rects(self.scene) if self.scene.fixtures else []
+
+    def footprint_radius(self) -> float:
+        """Radius around the object's origin that holds its footprint at any yaw."""
+        half, centre = self.ob.half, self.ob.centre
+        return float(np.hypot(abs(centre[0]) + half[0], abs(centre[1]) + half[1]))
 
     def place_cube(self, state: Mapping[str, Any]) -> np.ndarray:
         """Put the task's own object at rest at ``state``'s position and yaw (undoing any
@@ -181,6 +210,7 @@ class ObjectTask(Task):
             "object_vel": vel,
             "object_extent": 2.0 * half,
             "grasp_pos": self.grasp_point(),
+            "table_top": np.array([self.scene.table_top]),
         }
 
 

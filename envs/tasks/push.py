@@ -12,6 +12,7 @@ from envs.objects import ObjectSpec
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
 from envs.tasks.object_task import ObjectTask
+from randomizers.placement import blocked, disc_rect
 from randomizers.spaces import ParamSpec
 
 
@@ -63,21 +64,31 @@ class PushTask(ObjectTask):
         ws = self.scene.workspace
         lo, hi = np.asarray(ws.object_low), np.asarray(ws.object_high)
         cube = np.array([state[f"{self.key}.x"], state[f"{self.key}.y"]])
+        keepout = self.keepout()
         for _ in range(100):
             angle = rng.uniform(-np.pi, np.pi)
             dist = rng.uniform(*self.goal_distance)
             xy = cube + dist * np.array([np.cos(angle), np.sin(angle)])
-            if np.all(xy >= lo) and np.all(xy <= hi):
+            if np.all(xy >= lo) and np.all(xy <= hi) and not self._on_fixture(xy, keepout):
                 break
         else:  # extremely unlikely; fall back to a clipped goal
             xy = np.clip(xy, lo, hi)
         state["goal.x"], state["goal.y"] = float(xy[0]), float(xy[1])
         return state
 
+    def _on_fixture(self, xy: np.ndarray, keepout: list[tuple[float, float, float, float]]) -> bool:
+        """Whether the goal disc at ``xy`` overlaps a fixture (never without fixtures)."""
+        return bool(keepout) and blocked(disc_rect(xy[0], xy[1], self.distance_threshold), keepout)
+
     def apply_state(self, state: Mapping[str, Any]) -> None:
         self.place_cube(state)
         self.goal = np.array([state["goal.x"], state["goal.y"], self.scene.table_top + 0.001])
         self.sim.set_pose("goal", self.goal)
+
+    def after_randomization(self) -> None:
+        super().after_randomization()
+        if self.scene.table_offset:  # the table-height randomizer moved the goal disc
+            self.goal = self.sim.pose("goal")[0]
 
     def _distance(self) -> float:
         pos = self._cube()[0]

@@ -79,6 +79,7 @@ class ReachTask(Task):
             "ee_vel": ee_vel,
             "finger_width": np.array([self.robot.finger_width()]),
             "goal_pos": self.goal,
+            "table_top": np.array([self.scene.table_top]),
         }
 
 

@@ -21,6 +21,8 @@ ENTRY_POINTS: dict[str, str] = {
     "domrand/Reach-v0": "envs.tasks.reach:ReachEnv",
     "domrand/Push-v0": "envs.tasks.push:PushEnv",
     "domrand/Lift-v0": "envs.tasks.lift:LiftEnv",
+    "domrand/PickPlace-v0": "envs.tasks.pick_place:PickPlaceEnv",
+    "domrand/Stack-v0": "envs.tasks.stack:StackEnv",
 }
 # Must equal each task's ``default_max_episode_steps`` (a test checks it); kept here so
 # registering imports nothing heavy.
@@ -28,6 +30,8 @@ MAX_EPISODE_STEPS: dict[str, int] = {
     "domrand/Reach-v0": 50,
     "domrand/Push-v0": 100,
     "domrand/Lift-v0": 100,
+    "domrand/PickPlace-v0": 150,
+    "domrand/Stack-v0": 150,
 }
 ENV_IDS: tuple[str, ...] = tuple(ENTRY_POINTS)
 # What a Task subclass must give a value (the env reads them before building the task).

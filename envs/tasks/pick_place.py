@@ -1,8 +1,9 @@
 """PickPlace: pick an object (the cube by default) and place it into a tray.
 
 Built only through the Task API (docs/TASKS.md): the object is an :class:`ObjectTask`
-object, the tray (``tray/traybox.urdf`` from ``pybullet_data``) a static object loaded with
-``scene.add_object``; both are placed per episode from the task's own initial state.
+object, the tray (``tray/traybox.urdf`` from ``pybullet_data``) a fixture the task adds with
+``scene.add_fixture``; both are placed per episode from the task's own initial state, so
+distractors and other fixtures keep clear of the tray wherever it is.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from envs.fixtures import FixtureSpec
 from envs.objects import ObjectSpec
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
 from envs.tasks.object_task import ObjectTask
+from randomizers.placement import Rect, blocked, fixture_rects
 from randomizers.spaces import ParamSpec
 
-TRAY = ObjectSpec("tray/traybox.urdf", scale=0.4, category="tray")
+# loaded in a far corner of the table (clear of the workspace), moved to its place per episode
+TRAY = FixtureSpec("tray/traybox.urdf", position=(1.05, 0.33), scale=0.4, name="tray")
 TRAY_X = (0.4, 0.6)  # where the tray's centre goes (world x, metres)
 TRAY_Y = (-0.2, 0.2)
 CLEARANCE = 0.05  # m between the tray's rim and the object's box, and the fingers' room
 DROP = 0.02  # m: the expert lets go with the object's bottom this far above the tray floor
-MAX_TRIES = 100  # draws of the object's position before it is put beside the tray
+MAX_TRIES = 100  # draws of a position before giving up
 
 
 class PickPlaceTask(ObjectTask):
@@ -46,28 +50,20 @@ class PickPlaceTask(ObjectTask):
         *,
         max_yaw: float = np.pi / 4,
         object: str | ObjectSpec | Mapping[str, Any] = "cube",
-        tray: str | ObjectSpec | Mapping[str, Any] = TRAY,
+        tray: FixtureSpec | Mapping[str, Any] = TRAY,
     ) -> None:
-        self._extras: dict[str, str] = {}
         super().__init__(scene, max_yaw=max_yaw, object=object)
-        spec = scene.resolve_object(tray)
-        park = (TRAY_X[0], TRAY_Y[1] + 0.5, scene.table_top + 0.3)
-        self.tray = scene.add_object("tray", spec, position=park, static=True)
+        self.tray = scene.add_fixture(FixtureSpec.from_value(tray))
         c = self.sim.client
-        lo, hi = c.getAABB(self.tray.body)
-        self.tray_half = (float(hi[0] - lo[0]) / 2, float(hi[1] - lo[1]) / 2)
-        self.tray_rest_z = scene.table_top + self.tray.rest_z
-        # the floor is the lowest point a ray down the tray's centre hits
-        hit = c.rayTest([park[0], park[1], hi[2] + 0.1], [park[0], park[1], lo[2] - 0.1])[0]
-        self.floor_height = float(hit[3][2] - park[2]) if hit[0] == self.tray.body else 0.0
+        (x, y, z), self.tray_orientation = c.getBasePositionAndOrientation(self.tray.body)
+        lo, hi = self.tray.low, self.tray.high
+        self.tray_half = ((hi[0] - lo[0]) / 2, (hi[1] - lo[1]) / 2)
+        self.tray_base = z - scene.table_top  # base origin above the table top
+        # the floor is the first thing a ray down the tray's centre hits
+        hit = c.rayTest([x, y, hi[2] + 0.1], [x, y, lo[2] - 0.1])[0]
+        self.floor_height = hit[3][2] - z if hit[0] == self.tray.body else 0.0
         self.inner_half = 0.6 * min(self.tray_half)  # the flat floor inside the slanted walls
-        self._extras["tray"] = spec.category
-        self.objects.update(self._extras)
-        self.tray_pos = (0.0, 0.0, 0.0)
-
-    def _bind(self, name: str) -> None:
-        super()._bind(name)
-        self.objects.update(self._extras)  # the tray is not the task object, but it stays
+        self.tray_pos = (x, y, z)
 
     # -- initial state ----------------------------------------------------------------
     def state_space(self) -> list[ParamSpec]:
@@ -77,25 +73,53 @@ class PickPlaceTask(ObjectTask):
             ParamSpec("tray.y", "continuous", *TRAY_Y),
         ]
 
+    def keepout(self) -> list[Rect]:
+        """The other fixtures' footprints (the tray moves with the state)."""
+        names = self.scene.roles.get("fixtures", [])
+        rects = fixture_rects(self.scene)
+        return [r for n, r in zip(names, rects, strict=True) if n != self.tray.name]
+
+    def _tray_rect(self, x: float, y: float, margin: float = 0.0) -> Rect:
+        hx, hy = self.tray_half[0] + margin, self.tray_half[1] + margin
+        return (x - hx, y - hy, x + hx, y + hy)
+
     def sample_state(self, rng: np.random.Generator) -> dict[str, Any]:
-        tray = {"tray.x": float(rng.uniform(*TRAY_X)), "tray.y": float(rng.uniform(*TRAY_Y))}
-        reach = max(self.ob.half[:2]) + CLEARANCE
+        others = self.keepout()
+        for _ in range(MAX_TRIES):
+            tx, ty = float(rng.uniform(*TRAY_X)), float(rng.uniform(*TRAY_Y))
+            if not blocked(self._tray_rect(tx, ty), others):
+                break
+        else:
+            raise ValueError(
+                f"no place for the tray in x {TRAY_X}, y {TRAY_Y} clear of the fixtures "
+                f"{[n for n in self.scene.roles['fixtures'] if n != self.tray.name]}; "
+                f"move the fixtures"
+            )
+        tray = self._tray_rect(tx, ty, max(self.ob.half[:2]) + CLEARANCE)
         k = self.key
         for _ in range(MAX_TRIES):
-            cube = self.sample_cube(rng)
-            if (abs(cube[f"{k}.x"] - tray["tray.x"]) > self.tray_half[0] + reach
-                    or abs(cube[f"{k}.y"] - tray["tray.y"]) > self.tray_half[1] + reach):  # fmt: skip
+            cube = self.sample_cube(rng)  # clear of the other fixtures
+            if not blocked((cube[f"{k}.x"], cube[f"{k}.y"]) * 2, [tray], margin=0.0):
                 break
-        else:  # the workspace leaves no room: beside the tray, on the side with more table
-            side = -1.0 if tray["tray.y"] > 0 else 1.0
-            cube[f"{k}.y"] = tray["tray.y"] + side * (self.tray_half[1] + reach)
-        return {**cube, **tray}
+        else:  # the object box leaves no room: beside the tray, on the side with more table
+            cube[f"{k}.y"] = tray[1] if ty > 0 else tray[3]
+        return {**cube, "tray.x": tx, "tray.y": ty}
 
     def apply_state(self, state: Mapping[str, Any]) -> None:
         self.place_cube(state)
-        self.tray_pos = (float(state["tray.x"]), float(state["tray.y"]), self.tray_rest_z)
-        self.sim.set_pose("tray", self.tray_pos, self.tray.rest_orientation)
-        self.goal = np.array([*self.tray_pos[:2], self.tray_rest_z + self.floor_height])
+        z = self.scene.table_top + self.tray_base
+        self.sim.set_pose(self.tray.name, (state["tray.x"], state["tray.y"], z),
+                          self.tray_orientation)  # fmt: skip
+        self._read_tray()
+
+    def after_randomization(self) -> None:
+        super().after_randomization()
+        self._read_tray()  # the table-height randomizer may have moved it
+
+    def _read_tray(self) -> None:
+        pos = self.sim.client.getBasePositionAndOrientation(self.tray.body)[0]
+        self.tray_pos = (float(pos[0]), float(pos[1]), float(pos[2]))
+        self.goal = np.array([pos[0], pos[1], pos[2] + self.floor_height])
 
     # -- readings ---------------------------------------------------------------------
     def observation(self) -> list[float]:

@@ -17,6 +17,7 @@ from envs.objects import CUBE, ObjectSpec
 from envs.panda_env import PandaTaskEnv
 from envs.scene import TableScene
 from envs.tasks.object_task import ObjectTask
+from randomizers.placement import blocked, disc_rect
 from randomizers.spaces import ParamSpec
 
 BASE_CUBE = ObjectSpec("box", size=(0.025, 0.025, 0.025), mass=0.1, category="cube",
@@ -52,7 +53,6 @@ class StackTask(ObjectTask):
         self.base = scene.add_object(
             "base_cube", BASE_CUBE, position=(0.5, 0.3, scene.table_top + BASE_CUBE.size[2])
         )
-        self.base_rest_z = scene.table_top + self.base.rest_z
         self.base_half = float(BASE_CUBE.size[2])
         self.cube_half = float(CUBE.size[2])
         self._extras["base_cube"] = BASE_CUBE.category
@@ -61,6 +61,15 @@ class StackTask(ObjectTask):
     def _bind(self, name: str) -> None:
         super()._bind(name)
         self.objects.update(self._extras)  # cube B is not the task object, but it stays
+
+    @property
+    def base_rest_z(self) -> float:
+        """Height of cube B's centre at rest on the table (where the table is now)."""
+        return self.scene.table_top + self.base.rest_z
+
+    def after_randomization(self) -> None:
+        super().after_randomization()
+        self.goal = np.array(self._stack_point())  # the table-height randomizer may move B
 
     # -- initial state ----------------------------------------------------------------
     def state_space(self) -> list[ParamSpec]:
@@ -74,7 +83,11 @@ class StackTask(ObjectTask):
 
     def sample_state(self, rng: np.random.Generator) -> dict[str, Any]:
         ws = self.scene.workspace
-        bx, by = rng.uniform(ws.object_low, ws.object_high).tolist()
+        keepout, radius = self.keepout(), float(np.hypot(self.base_half, self.base_half))
+        for _ in range(MAX_TRIES):  # cube B clear of the fixtures
+            bx, by = rng.uniform(ws.object_low, ws.object_high).tolist()
+            if not blocked(disc_rect(bx, by, radius), keepout):
+                break
         yaw = float(rng.uniform(-self.max_yaw, self.max_yaw))
         base = {"base.x": bx, "base.y": by, "base.yaw": yaw}
         for _ in range(MAX_TRIES):

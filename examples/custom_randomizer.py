@@ -45,9 +45,7 @@ def main() -> None:
     randomizers.register_randomizer("target_hue", TargetHue)  # now a preset key
     preset = args.out / "hue.yaml"
     preset.write_text("target_hue: {low: 0.3, high: 0.7}\nlighting: {}\ncamera: {}\n")
-
-    env = gym.make("domrand/PickPlace-v0", obs_mode="rgb", image_size=64,
-                   randomization=str(preset))  # fmt: skip
+    env = gym.make("domrand/PickPlace-v0", obs_mode="rgb", randomization=str(preset))
     first, info = env.reset(seed=0)
     env.reset(seed=1)  # another episode in between
     again, _ = env.reset(seed=123, options={"randomization": info["randomization"]})

@@ -1,6 +1,6 @@
 """The Kuka iiwa with its WSG50 gripper doing Lift, driven by the scripted expert.
 
-    python examples/kuka_lift.py --out /tmp/kuka --episodes 3
+python examples/kuka_lift.py --out /tmp/kuka --episodes 3
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Your own mesh as the Lift target, then a labelled export with COCO annotations.
 
-    python examples/own_mesh_object.py --out /tmp/widget --images 4
+python examples/own_mesh_object.py --out /tmp/widget --images 4
 """
 
 from __future__ import annotations

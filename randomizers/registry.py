@@ -36,13 +36,13 @@ KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 
 # The built-in kinds, applied in this order whatever the order in the file: objects first
 # (which target, its size, then poses), so that texture slots see every body; image noise last.
-# The table height comes first: what is placed after it lands on the moved table top.
+# The table height after the placements: it moves the table with whatever stands on it.
 KINDS: dict[str, type[Randomizer]] = {
-    "table_height": TableHeight,
     "target_object": TargetObject,
     "object_scale": ObjectScale,
     "object_pose": ObjectPose,
     "distractors": Distractors,
+    "table_height": TableHeight,
     "physics": Physics,
     "texture": Texture,
     "lighting": Lighting,

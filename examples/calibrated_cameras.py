@@ -44,7 +44,7 @@ def main() -> None:
     for name, image in obs.items():
         Image.fromarray(image).save(args.out / f"{name}.png")
     # where the calibration says the cube's centre is: K [R|t] applied to its world position
-    cube = env.unwrapped.privileged_state()["object_pos"]
+    cube = env.get_wrapper_attr("privileged_state")()["object_pos"]
     cam = np.linalg.inv(T) @ np.append(cube, 1.0)
     u, v, w = K @ cam[:3]
     env.close()

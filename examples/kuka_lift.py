@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 from PIL import Image
@@ -31,12 +32,13 @@ def main() -> None:
         expert = make_expert("domrand/Lift-v0")
         steps, done = 0, False
         while not done:
-            action = expert(env.unwrapped.privileged_state())
+            action = expert(env.get_wrapper_attr("privileged_state")())
             _, _, terminated, truncated, info = env.step(action)
             steps, done = steps + 1, terminated or truncated
         successes += bool(info["is_success"])
         lengths.append(steps)
-    Image.fromarray(env.render()).save(args.out / "kuka_last_frame.png")
+    frame: Any = env.render()  # an RGB array in rgb_array mode
+    Image.fromarray(frame).save(args.out / "kuka_last_frame.png")
     env.close()
     print(json.dumps({"robot": "kuka", "episodes": args.episodes, "successes": successes,
                       "lengths": lengths, "frame": str(args.out / "kuka_last_frame.png")}))  # fmt: skip

@@ -112,7 +112,7 @@ class StackTask(ObjectTask):
         if cached is None:
             pos = self.sim.client.getBasePositionAndOrientation(self.base.body)[0]
             cached = self.sim.cache["base_cube"] = tuple(pos)
-        return cached  # type: ignore[no-any-return]
+        return cached  # type: ignore[return-value]
 
     def _stack_point(self) -> tuple[float, float, float]:
         """Where cube A's centre is when it rests centred on cube B."""

@@ -12,6 +12,7 @@ import gymnasium as gym
 KIND_PRESETS: dict[str, dict] = {
     "target_object": {"target_object": {"objects": ["cube", "lego", "soccer_ball"]}},
     "object_scale": {"object_scale": {"scales": [0.8, 1.0, 1.25]}},
+    "table_height": {"table_height": {"offset": [-0.1, 0.05]}},
     "object_pose": {"object_pose": {"x": [0.4, 0.6], "y": [-0.1, 0.1], "yaw": [-1.0, 1.0]}},
     "distractors": {"distractors": {"count": [1, 4], "bank_size": 8, "tint": [0.2, 1.0]}},
     "physics": {

@@ -120,7 +120,7 @@ def test_an_unknown_kind_lists_built_in_and_registered_kinds() -> None:
         load_preset({"rain": {}})
     assert str(err.value) == (
         "preset: unknown randomizer kind(s) ['rain']; allowed: target_object, object_scale, "
-        "object_pose, distractors, "
+        "object_pose, distractors, table_height, "
         "physics, texture, lighting, camera, image_noise, wind; register your own with "
         "randomizers.register_randomizer(kind, cls) or an entry point in the "
         "'domrand.randomizers' group"

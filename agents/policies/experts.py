@@ -168,6 +168,3 @@ def make_expert(env_id: str, **kwargs: object) -> Expert:
     except KeyError:
         raise ValueError(f"no expert for {env_id!r}; known: {', '.join(EXPERTS)}") from None
     return cls(**kwargs)  # type: ignore[arg-type]
-
-
-import agents.policies.task_experts  # noqa: E402, F401  (adds the PickPlace and Stack experts)

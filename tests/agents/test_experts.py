@@ -37,7 +37,7 @@ def test_expert_noise_is_seeded() -> None:
 
 def test_unknown_expert_lists_known_ones() -> None:
     with pytest.raises(ValueError, match="known: domrand/Reach-v0"):
-        make_expert("domrand/Stack-v0")
+        make_expert("user/Nope-v0")
     with pytest.raises(ValueError, match="rng"):
         make_expert("domrand/Reach-v0", noise=0.1)
 

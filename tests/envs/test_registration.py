@@ -12,8 +12,9 @@ from envs import ENV_IDS
 from envs.registration import register_envs
 
 
-def test_ids_are_the_three_tasks() -> None:
-    assert ENV_IDS == ("domrand/Reach-v0", "domrand/Push-v0", "domrand/Lift-v0")
+def test_ids_are_the_built_in_tasks() -> None:
+    assert ENV_IDS == ("domrand/Reach-v0", "domrand/Push-v0", "domrand/Lift-v0",
+                       "domrand/PickPlace-v0", "domrand/Stack-v0")  # fmt: skip
 
 
 def test_make_works_without_importing_the_package() -> None:

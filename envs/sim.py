@@ -22,17 +22,25 @@ def _flush_c_stdio() -> None:
         pass
 
 
+def _flush_python_stdout() -> None:
+    """Write out what Python holds for stdout before fd 1 is pointed elsewhere."""
+    try:
+        sys.stdout.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
     """Send C-level stdout to stderr for a moment (at the file-descriptor level)."""
+    out, err = 1, 2  # C code writes to these descriptors, whatever sys.stdout is now
+    _flush_python_stdout()
+    _flush_c_stdio()
     try:
-        out, err = sys.stdout.fileno(), sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real file descriptors: nothing to do
+        saved = os.dup(out)
+    except OSError:  # no stdout at all: nothing to redirect
         yield
         return
-    sys.stdout.flush()
-    _flush_c_stdio()
-    saved = os.dup(out)
     try:
         os.dup2(err, out)
         yield
@@ -50,20 +58,22 @@ RENDERERS = ("tiny", "egl")
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence C-level stdout (the EGL plugin prints driver banners) for a moment."""
+    fd = 1  # C code writes to this descriptor, whatever sys.stdout is now
+    _flush_python_stdout()
+    _flush_c_stdio()
     try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # no real file descriptor: nothing to do
+        saved = os.dup(fd)
+    except OSError:  # no stdout at all: nothing to silence
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, fd)
         yield
     finally:
+        _flush_c_stdio()  # text C buffered meanwhile goes to devnull, not to the real stdout
         os.dup2(saved, fd)
         os.close(devnull)
         os.close(saved)
@@ -135,7 +145,7 @@ class Simulation:
                     RuntimeWarning,
                     stacklevel=3,
                 )
-        with _quiet_stdout():  # the client's shared-memory probe prints "argv[0]=" to stdout
+        with quiet_stdout():  # the client's shared-memory probe prints "argv[0]=" to stdout
             self.client = BulletClient(connection_mode=mode)
         self.is_gui = mode == pybullet.GUI
         if self.is_gui:
@@ -166,7 +176,7 @@ class Simulation:
             filename = spec.origin if spec is not None else None
             plugin = -1
             if filename:
-                with _quiet_stdout():
+                with quiet_stdout():
                     plugin = self.client.loadPlugin(filename, "_eglRendererPlugin")
             else:
                 reason = "the eglRenderer module is not part of this pybullet build"
@@ -342,7 +352,7 @@ class Simulation:
             self._closed = True
             try:
                 if self._egl_plugin is not None:
-                    with _quiet_stdout():
+                    with quiet_stdout():
                         self.client.unloadPlugin(self._egl_plugin)
                 self.client.disconnect()
             except pybullet.error:

@@ -13,6 +13,7 @@ from pybullet_utils import bullet_client
 
 from envs.panda_env import PandaTaskEnv
 from envs.robots.panda import ARM_JOINTS, FINGER_JOINTS
+from envs.sim import quiet_stdout
 
 
 class RawScene:
@@ -20,7 +21,8 @@ class RawScene:
 
     def __init__(self, env: PandaTaskEnv) -> None:
         sim = env.scene.sim
-        self.client = c = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        with quiet_stdout():  # the shared-memory probe prints "argv[0]=" to stdout
+            self.client = c = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
         c.setAdditionalSearchPath(pybullet_data.getDataPath())
         c.setTimeStep(sim.physics.timestep)
         c.setGravity(*sim.physics.gravity)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.sim import _quiet_stdout, pybullet
+from envs.sim import pybullet, quiet_stdout
 from envs.visuals import cache_dir
 
 VHACD_VERSION = 1  # bump to invalidate cached decompositions
@@ -88,7 +88,7 @@ def convex_decomposition(path: Path, resolution: int) -> Path:
     tmp = out.with_suffix(f".{os.getpid()}.tmp.obj")
     log = out.with_suffix(f".{os.getpid()}.log")
     try:
-        with _quiet_stdout():  # VHACD prints its progress
+        with quiet_stdout():  # VHACD prints its progress
             pybullet.vhacd(str(path), str(tmp), str(log), resolution=resolution)
     finally:
         log.unlink(missing_ok=True)

@@ -13,10 +13,12 @@ from envs.benchmark.tables import Measurement, markdown_table
 from scripts import benchmark as benchmark_script
 
 
-def test_raw_scene_replays_the_env_motion(make_env) -> None:
+def test_raw_scene_replays_the_env_motion(make_env, capfd) -> None:
     env = make_env("domrand/Reach-v0")
     env.reset(seed=0)
+    capfd.readouterr()
     raw = RawScene(env)
+    assert capfd.readouterr().out == ""  # PyBullet's "argv[0]=" stays off stdout
     for _ in range(10):
         env.step(np.array([0.5, -0.3, 0.2]))
         raw.step(list(env.robot.last_command))

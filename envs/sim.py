@@ -31,23 +31,31 @@ def _flush_python_stdout() -> None:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send C-level stdout to stderr for a moment (at the file-descriptor level)."""
-    out, err = 1, 2  # C code writes to these descriptors, whatever sys.stdout is now
+def _stdout_to(target: int) -> Iterator[None]:
+    """Point file descriptor 1, where C code writes whatever ``sys.stdout`` is, at
+    ``target`` for a moment; C's buffers are flushed on both sides so nothing printed
+    meanwhile lands on the real stdout later."""
     _flush_python_stdout()
     _flush_c_stdio()
     try:
-        saved = os.dup(out)
+        saved = os.dup(1)
     except OSError:  # no stdout at all: nothing to redirect
         yield
         return
     try:
-        os.dup2(err, out)
+        os.dup2(target, 1)
         yield
     finally:
         _flush_c_stdio()
-        os.dup2(saved, out)
+        os.dup2(saved, 1)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send C-level stdout to stderr for a moment."""
+    with _stdout_to(2):
+        yield
 
 
 with _stdout_to_stderr():  # PyBullet prints its build banner when first imported
@@ -60,23 +68,12 @@ RENDERERS = ("tiny", "egl")
 @contextlib.contextmanager
 def quiet_stdout() -> Iterator[None]:
     """Silence C-level stdout (the EGL plugin prints driver banners) for a moment."""
-    fd = 1  # C code writes to this descriptor, whatever sys.stdout is now
-    _flush_python_stdout()
-    _flush_c_stdio()
-    try:
-        saved = os.dup(fd)
-    except OSError:  # no stdout at all: nothing to silence
-        yield
-        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, fd)
-        yield
+        with _stdout_to(devnull):
+            yield
     finally:
-        _flush_c_stdio()  # text C buffered meanwhile goes to devnull, not to the real stdout
-        os.dup2(saved, fd)
         os.close(devnull)
-        os.close(saved)
 
 
 Vec = Sequence[float] | np.ndarray  # a position, size or quaternion

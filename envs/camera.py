@@ -8,6 +8,7 @@ mounted on a link of a body (its pose is then given in the link frame and follow
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from envs.camera_mount import mount_link
+from envs.sim import quiet_stdout
 
 _GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 # TinyRenderer samples pixel (column i, row j) at projected (u, v) = (i, j + 1) rather than
@@ -342,15 +344,18 @@ class Camera:
         if self._link is not None:
             self._follow()
         flags = 0 if segmentation else cl.ER_NO_SEGMENTATION_MASK
-        _, _, rgba, zbuf, seg = cl.getCameraImage(
-            c.width,
-            c.height,
-            self._view,
-            self._proj,
-            renderer=self._renderer,
-            flags=flags,
-            **{**self.config.light, **self.light},  # the scene's (randomized) light wins
-        )
+        # the EGL plugin prints its driver ("ven = ...") to stdout on every render
+        quiet = quiet_stdout() if self._renderer_name == "egl" else contextlib.nullcontext()
+        with quiet:
+            _, _, rgba, zbuf, seg = cl.getCameraImage(
+                c.width,
+                c.height,
+                self._view,
+                self._proj,
+                renderer=self._renderer,
+                flags=flags,
+                **{**self.config.light, **self.light},  # the scene's (randomized) light wins
+            )
         out_rgb = out_depth = out_seg = None
         if rgb:
             out_rgb = np.ascontiguousarray(

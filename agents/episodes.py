@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from envs.events import EVENT_NAMES
+import numpy as np
+
+from envs.events import EVENT_NAMES, check_event
 
 
 @dataclass
@@ -64,3 +67,9 @@ def event_lines(counts: dict[str, int], episodes_with: dict[str, int]) -> list[s
     return [f"{'event':<24}{'count':>8}{'episodes':>10}"] + [
         f"{name:<24}{counts[name]:>8}{episodes_with[name]:>10}" for name in EVENT_NAMES
     ]
+
+
+def labels_for(episodes: Sequence[EpisodeResult], event: str) -> np.ndarray:
+    """1 for episodes in which ``event`` happened at least once."""
+    check_event(event)
+    return np.array([int(ep.events.get(event, 0) > 0) for ep in episodes], dtype=int)

@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from agents.policies.experts import make_expert
-from agents.rare_events import check_event
+from envs.events import check_event
 from envs.panda_env import PandaTaskEnv
 from envs.seeding import action_rng, episode_seed
 

@@ -12,6 +12,12 @@ EVENT_NAMES: tuple[str, ...] = (
 )
 
 
+def check_event(event: str) -> None:
+    """Reject event names no env emits, listing the known ones."""
+    if event not in EVENT_NAMES:
+        raise ValueError(f"unknown event {event!r}; the envs emit: {', '.join(EVENT_NAMES)}")
+
+
 class EventTracker:
     """Turns per-step conditions into events: an event fires on the step its condition
     becomes true (an onset), so a collision lasting ten steps counts once."""

@@ -9,19 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from agents.episodes import EpisodeResult
+from agents.episodes import EpisodeResult, labels_for
 from agents.policies.contract import is_checkpoint
 from agents.policies.loading import policy_meta
-from agents.rare_events import (
-    BalanceReport,
-    check_event,
-    labels_for,
-    proposals_needed,
-    propose,
-)
 from agents.rollout import POLICIES, RolloutConfig, run_rollouts
+from envs.events import check_event
 from envs.files import write_atomic
 from randomizers.compose import Compose
+from randomizers.rare_events import BalanceReport, proposals_needed, propose
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from agents.episodes import labels_for
 from agents.experiments.balance import BalanceConfig, balance, episode_space, save_balanced
 from agents.failure_predictor import collect_steps, evaluate
-from agents.rare_events import labels_for, proposals_needed, propose
 from randomizers import load_preset
+from randomizers.rare_events import proposals_needed, propose
 from randomizers.spaces import decode, encode
 from tests.randomizers.kind_presets import KIND_PRESETS
 

@@ -9,11 +9,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.rare_events import propose
 from envs.panda_env import NonFiniteError
 from randomizers.errors import PresetError
 from randomizers.physics import Physics
 from randomizers.presets import load_preset
+from randomizers.rare_events import propose
 
 NOISY = {  # every per-episode draw that is not a randomizer param: action and observation noise
     "physics": {"action_noise": [0.05, 0.1], "observation_noise": [0.001, 0.01], "latency": 0}

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from envs.events import EVENT_NAMES
 from randomizers.compose import Compose
 from randomizers.spaces import decode, encode
 
@@ -31,18 +30,6 @@ def _imblearn() -> Any:
             "rare-event balancing needs imbalanced-learn: pip install -e '.[balance]'"
         ) from None
     return over
-
-
-def check_event(event: str) -> None:
-    """Reject event names no env emits, listing the known ones."""
-    if event not in EVENT_NAMES:
-        raise ValueError(f"unknown event {event!r}; the envs emit: {', '.join(EVENT_NAMES)}")
-
-
-def labels_for(episodes: Sequence[Any], event: str) -> np.ndarray:
-    """1 for episodes in which ``event`` happened at least once."""
-    check_event(event)
-    return np.array([int(ep.events.get(event, 0) > 0) for ep in episodes], dtype=int)
 
 
 @dataclass

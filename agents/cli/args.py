@@ -148,3 +148,22 @@ def env_help(extra: str = "") -> str:
     from envs.registration import ENV_IDS
 
     return ENV_HELP.format(ids=", ".join(ENV_IDS)) + (f"; {extra}" if extra else "")
+
+
+def add_scene_flags(p: argparse.ArgumentParser) -> None:
+    """``--robot`` and ``--object``: the scene's robot and the task object, for any command
+    that builds envs."""
+    from envs.robots import ROBOTS
+
+    p.add_argument("--robot", default=None, choices=list(ROBOTS), help="robot (default: panda)")
+    p.add_argument("--object", default=None, metavar="NAME|PATH",
+                   help="the task object of Push/Lift: a built-in name (mug, duck, ...) or a "
+                   ".urdf/.obj/.stl path (default: the cube)")  # fmt: skip
+
+
+def scene_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``gym.make`` arguments that :func:`add_scene_flags`' flags ask for."""
+    return {
+        **({"robot": args.robot} if args.robot else {}),
+        **({"task_kwargs": {"object": args.object}} if args.object else {}),
+    }

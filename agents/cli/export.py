@@ -11,7 +11,15 @@ import argparse
 import sys
 import time
 
-from agents.cli.args import EnvIdAction, add_fields, config_kwargs, env_help, field_default
+from agents.cli.args import (
+    EnvIdAction,
+    add_fields,
+    add_scene_flags,
+    config_kwargs,
+    env_help,
+    field_default,
+    scene_kwargs,
+)
 from agents.policies.experts import make_expert
 from envs.dataset.config import FORMATS, MAX_NUM_IMAGES, ExportConfig
 from envs.dataset.export import export_dataset
@@ -95,6 +103,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--format", default="", help=f"comma-separated extra formats: {','.join(FORMATS)}"
     )
     add_fields(p, ExportConfig, ["depth"], help=HELP)
+    add_scene_flags(p)
     p.add_argument("--steps", type=steps_range, default=(0, None), metavar="N|LO:HI",
                    help="actions (of --policy) before each capture: N, or a count drawn per "
                    "sample from LO..HI (robot and object in varied states)")  # fmt: skip
@@ -114,6 +123,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = ExportConfig(
             **fields,
             formats=formats, steps=args.steps[0], max_steps=args.steps[1],
+            env_kwargs=scene_kwargs(args) or None,
         )  # fmt: skip
         t0 = time.perf_counter()
         factory = make_expert if args.policy == "expert" else None

@@ -18,13 +18,19 @@ import json
 import sys
 from pathlib import Path
 
-from agents.cli.args import EnvIdAction, add_fields, config_kwargs, env_help
+from agents.cli.args import (
+    EnvIdAction,
+    add_fields,
+    add_scene_flags,
+    config_kwargs,
+    env_help,
+    scene_kwargs,
+)
 from agents.outputs import OutputPathError, check_output_dir
 from agents.rollout import POLICIES, RolloutConfig, run_rollouts
 from agents.vector import VectorEnvWorkerError
 from agents.video import save_video
 from envs.panda_env import MAX_IMAGE_SIZE, OBS_MODES
-from envs.robots import ROBOTS
 
 RECORD_IMAGE_SIZE = 64
 
@@ -62,10 +68,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_fields(p, RolloutConfig, ["obs_mode", "image_size"], help=HELP,
                extra={"obs_mode": {"choices": OBS_MODES}})  # fmt: skip
     p.add_argument("--preset", default=None, help="randomization preset name or .yaml path")
-    p.add_argument("--robot", default=None, choices=list(ROBOTS), help="robot (default: panda)")
-    p.add_argument("--object", default=None, metavar="NAME|PATH",
-                   help="the task object of Push/Lift: a built-in name (mug, duck, ...) or a "
-                   ".urdf/.obj/.stl path (default: the cube)")  # fmt: skip
+    add_scene_flags(p)
     add_fields(p, RolloutConfig, ["seed"], help=HELP)
     p.add_argument(
         "--record",
@@ -95,8 +98,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             video_episodes=args.video_episodes if args.video else 0,
             env_kwargs={
                 **({"randomization": args.preset} if args.preset else {}),
-                **({"robot": args.robot} if args.robot else {}),
-                **({"task_kwargs": {"object": args.object}} if args.object else {}),
+                **scene_kwargs(args),
             },
             localizers=parse_localizers(args.localizer),
         )

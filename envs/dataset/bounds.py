@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from envs.camera import Camera
+from envs.objects.mesh import read_stl
 from envs.panda_env import PandaTaskEnv
 
 _PAD_PX = 1.5  # rasterizer sampling offset (measured <= 0.36 px) with a safety margin
@@ -34,16 +35,20 @@ class LinkParts:
 
 @functools.lru_cache(maxsize=512)
 def _mesh_box(path: str, scale: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Low and high corners of a scaled OBJ mesh's vertices (infinite when unreadable)."""
+    """Low and high corners of a scaled OBJ or STL mesh's vertices (infinite when
+    unreadable)."""
     unknown = ((-math.inf,) * 3, (math.inf,) * 3)
-    if not path.lower().endswith(".obj"):
-        return unknown
     try:
-        lines = Path(path).read_text(errors="replace").splitlines()
-    except OSError:
+        if path.lower().endswith(".stl"):
+            rows: Any = read_stl(Path(path))[0]
+        elif path.lower().endswith(".obj"):
+            lines = Path(path).read_text(errors="replace").splitlines()
+            rows = [ln.split()[1:4] for ln in lines if ln.startswith("v ")]
+        else:
+            return unknown
+    except (OSError, ValueError):
         return unknown
-    rows = [ln.split()[1:4] for ln in lines if ln.startswith("v ")]
-    if not rows:
+    if not len(rows):
         return unknown
     verts = np.asarray(rows, dtype=np.float64) * np.asarray(scale, dtype=np.float64)
     return tuple(verts.min(axis=0).tolist()), tuple(verts.max(axis=0).tolist())
@@ -78,6 +83,8 @@ def _shape_corners(c: Any, shape: tuple[Any, ...]) -> np.ndarray:
             hi = np.full(3, math.inf)
         lo = -hi
     lo, hi = lo - 0.01 * np.abs(lo) - PAD_M, hi + 0.01 * np.abs(hi) + PAD_M
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        return _corners(lo, hi)  # unbounded: a rotation would turn inf * 0 into NaN
     R = np.asarray(c.getMatrixFromQuaternion(shape[6])).reshape(3, 3)
     return _corners(lo, hi) @ R.T + np.asarray(shape[5])
 

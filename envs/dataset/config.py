@@ -68,6 +68,9 @@ class ExportConfig:
     # named cameras (the first is the main one), each resized to the export's image size;
     # None: the env's one camera. Several cameras: one image per camera per sample
     cameras: Mapping[str, CameraConfig] | None = None
+    # more ``gym.make`` arguments, as JSON data: e.g. {"robot": "kuka", "task_kwargs":
+    # {"object": "mug"}, "fixtures": [...]}; recorded in the manifest, compared on resume
+    env_kwargs: Mapping[str, Any] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -100,6 +103,8 @@ class ExportConfig:
             from envs.cameras import camera_configs
 
             camera_configs(None, self.cameras)  # bad names and values fail here
+        if self.env_kwargs is not None:
+            check_env_kwargs(self.env_kwargs)
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}; episode seeds derive from it")
         if self.steps < 0:
@@ -145,3 +150,28 @@ def check_policy_factory(config: ExportConfig, policy_factory: Any) -> None:
                 f"policy_factory {policy_factory!r} cannot be pickled ({exc}), so it cannot "
                 "reach the worker processes; pass a module-level function"
             ) from None
+
+
+OWN_ENV_ARGS = ("obs_mode", "image_size", "randomization", "cameras")
+"""``gym.make`` arguments the exporter sets itself (from ``size``, ``preset``, ``cameras``)"""
+
+
+def check_env_kwargs(env_kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``env_kwargs`` the exporter sets itself or cannot record as JSON."""
+    import json
+
+    if not isinstance(env_kwargs, Mapping):
+        raise ValueError(f"env_kwargs must be a dict of gym.make arguments, got {env_kwargs!r}")
+    own = sorted(set(env_kwargs) & set(OWN_ENV_ARGS))
+    if own:
+        raise ValueError(
+            f"env_kwargs may not set {', '.join(own)}: the export sets them (use size, "
+            "preset and cameras)"
+        )
+    try:
+        json.dumps(dict(env_kwargs), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"env_kwargs must be JSON data (names, numbers, lists, dicts) so the manifest "
+            f"can record them: {exc}; pass a robot, object or fixture by name or as a dict"
+        ) from None

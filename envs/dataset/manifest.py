@@ -17,7 +17,7 @@ from envs.objects.categories import declared_categories
 MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as an export
 LEGACY_KEYS = ("env_id", "preset", "package_version", "num_images", "seed")  # older manifests
 NOT_RECORDED = ("out", "workers", "resume", "overwrite", "backend", "address", "shard_size")
-RECORDED_WHEN_SET = ("width", "height", "cameras")  # absent when None: older manifests match
+RECORDED_WHEN_SET = ("width", "height", "cameras", "env_kwargs")  # absent when None: older manifests match
 
 
 def build_manifest(config: ExportConfig) -> dict[str, Any]:
@@ -46,10 +46,12 @@ def build_manifest(config: ExportConfig) -> dict[str, Any]:
     for key in RECORDED_WHEN_SET:
         if fields[key] is None:
             fields.pop(key)
-    if "cameras" in fields:  # as JSON reads it back (lists, not tuples), for resume's compare
-        fields["cameras"] = json.loads(json.dumps(fields["cameras"]))
+    for key in ("cameras", "env_kwargs"):  # as JSON reads them back, for resume's compare
+        if key in fields:
+            fields[key] = json.loads(json.dumps(fields[key]))
+    categories = declared_categories(config.env_id, config.preset, config.env_kwargs)
     return {**fields, "format": MANIFEST_FORMAT, "formats": list(config.formats),
-            "preset": preset, "package_version": pkg, "categories": declared_categories(config.env_id, config.preset),
+            "preset": preset, "package_version": pkg, "categories": categories,
             "sources": sources}  # fmt: skip
 
 

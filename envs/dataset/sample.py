@@ -43,7 +43,7 @@ def init_worker(config: ExportConfig, policy_factory: PolicyFactory | None = Non
     cameras: dict[str, Any] = {} if config.cameras is None else {"cameras": dict(config.cameras)}
     made = gym.make(
         config.env_id, obs_mode="state", image_size=image_size, randomization=config.preset,
-        **cameras,
+        **cameras, **dict(config.env_kwargs or {}),
     )  # fmt: skip
     _Worker.env = cast(PandaTaskEnv, made.unwrapped)
 

@@ -34,16 +34,18 @@ def env_categories(env: Any) -> list[str]:
     return category_list(names)
 
 
-def declared_categories(env_id: str, preset: Any = None) -> list[str]:
-    """The categories of env ``env_id`` with randomization ``preset``: the task's objects
-    (the env is built once, without randomization) and every object a ``target_object``
-    randomizer of the preset may swap in (resolved, not loaded)."""
+def declared_categories(
+    env_id: str, preset: Any = None, env_kwargs: Mapping[str, Any] | None = None
+) -> list[str]:
+    """The categories of env ``env_id`` (built with ``env_kwargs``) with randomization
+    ``preset``: the task's objects (the env is built once, without randomization) and every
+    object a ``target_object`` randomizer of the preset may swap in (resolved, not loaded)."""
     import gymnasium as gym
 
     from envs.objects import resolve_object
     from randomizers.presets import build_randomizer
 
-    env = gym.make(env_id, obs_mode="state", image_size=8)
+    env = gym.make(env_id, obs_mode="state", image_size=8, **dict(env_kwargs or {}))
     try:
         names = set(env_categories(env))
     finally:

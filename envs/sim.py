@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pybullet_data
 
 
+@functools.cache
+def _c_fflush() -> Any:
+    """C's ``fflush``, looked up once (an EGL render silences stdout on every frame)."""
+    try:
+        return ctypes.CDLL(None).fflush
+    except (OSError, AttributeError, TypeError):  # no handle on the C library (Windows)
+        return None
+
+
 def _flush_c_stdio() -> None:
     """Flush C's stdio buffers, so text printed by C code goes where fd 1 points now."""
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError, TypeError):  # no handle on the C library (Windows)
-        pass
+    fflush = _c_fflush()
+    if fflush is not None:
+        fflush(None)
 
 
 def _flush_python_stdout() -> None:

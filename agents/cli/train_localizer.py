@@ -26,8 +26,9 @@ from agents.perception.localizer import (
     evaluate_localizer,
     load_data,
     save_localizer,
-    train_localizer,
 )
+from agents.perception.localizer_training import train_localizer
+from agents.perception.pose_data import concat_pose_data, load_object_masks
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -36,7 +37,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--train", required=True, help="exported dataset to train on")
+    p.add_argument(
+        "--train",
+        required=True,
+        nargs="+",
+        metavar="DIR",
+        help="exported dataset(s) to train on (several are concatenated)",
+    )
     p.add_argument("--val", default=None, help="randomized exported dataset to select the epoch on")
     p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing localizer "
                    "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
@@ -47,8 +54,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
-    p.add_argument("--stem-stride", type=int, default=d.stem_stride, choices=(1, 2),
-                   help="2: strided first layer (heatmap at 1/4 resolution), for 128 px images")
+    p.add_argument(
+        "--stem-stride",
+        type=int,
+        default=d.stem_stride,
+        choices=(1, 2),
+        help="2: strided first layer (heatmap at 1/4 resolution), for 128 px images",
+    )
+    p.add_argument("--mask-weight", type=float, default=d.mask_weight,
+                   help="> 0: an auxiliary head learns the object's instance mask (the "
+                   "export's instances/) with this loss weight")  # fmt: skip
+    p.add_argument("--color-jitter", type=float, default=d.color_jitter,
+                   help="photometric augmentation strength in [0, 1): brightness, contrast, "
+                   "saturation and gamma jitter of every training image")  # fmt: skip
     p.add_argument("--object", default=d.object_name, help="object to localize")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
@@ -62,18 +80,27 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  width=args.width, stem_stride=args.stem_stride,
+                                 mask_weight=args.mask_weight, color_jitter=args.color_jitter,
                                  seed=args.seed, object_name=args.object)  # fmt: skip
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
-        train = load_data(args.train, args.object)
+        parts = [load_data(root, args.object) for root in args.train]
+        train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
+        masks = None
+        if config.mask_weight > 0:
+            masks = torch.cat([load_object_masks(part, args.object) for part in parts])
         val = load_data(args.val, args.object) if args.val else None
         env_id = args.env or train.manifest.get("env_id")
         if not env_id:
-            raise ValueError(f"{args.train!r} has no manifest naming its env; pass --env")
+            raise ValueError(f"{args.train[0]!r} has no manifest naming its env; pass --env")
+        for root, part in zip(args.train, parts, strict=True):
+            if part.manifest.get("env_id", env_id) != env_id:
+                raise ValueError(f"--train {root!r} was exported from "
+                                 f"{part.manifest['env_id']}, not {env_id}")  # fmt: skip
         if val is not None and (val.images.shape[-2:] != train.images.shape[-2:]
                                 or val.manifest.get("env_id", env_id) != env_id):  # fmt: skip
             raise ValueError(
                 f"--val {args.val!r} ({val.manifest.get('env_id')}, "
-                f"{tuple(val.images.shape[-2:])} px) does not match --train {args.train!r} "
+                f"{tuple(val.images.shape[-2:])} px) does not match --train {args.train[0]!r} "
                 f"({env_id}, {tuple(train.images.shape[-2:])} px)"
             )
     except (ValueError, FileNotFoundError, KeyError) as exc:
@@ -83,7 +110,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    loc = train_localizer(train, val, config, env_id=env_id, progress=not args.no_progress)
+    loc = train_localizer(train, val, config, env_id=env_id, masks=masks,
+                          progress=not args.no_progress)  # fmt: skip
+    if len(args.train) > 1:
+        loc.meta["train_roots"] = [str(root) for root in args.train]
     path = save_localizer(loc, args.out)
     print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min "
           f"(epoch {loc.meta.get('selected_epoch', config.epochs)} selected)")  # fmt: skip
@@ -93,4 +123,3 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         print(f"validation ({args.val}): {s['px_mean']:.2f} px mean, {s['px_median']:.2f} px "
               f"median; {s['mean_cm']:.2f} cm mean through the nominal camera")  # fmt: skip
     return 0
-

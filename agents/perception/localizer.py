@@ -10,7 +10,6 @@ the env, image size, object, the nominal camera and the plane height they assume
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from torch import nn
 from agents.checkpoints import read_checkpoint, save_checkpoint
 from agents.perception.camera_geometry import back_project, project
 from agents.perception.pose_data import PoseData, load_pose_data
-from agents.training import FitConfig, fit, one_cycle, seeded
 
 CHECKPOINT_FORMAT = "domrand-localizer"
 CHECKPOINT_VERSION = 1
@@ -40,6 +38,8 @@ class LocalizerConfig:
     sigma: float = 1.0  # std of the target heatmap's Gaussian, in heatmap cells
     pixel_weight: float = 0.5  # weight of the soft-argmax L1 term next to the heatmap loss
     stem_stride: int = 1  # 2: a strided first layer, so 128 px costs about what 64 px does
+    mask_weight: float = 0.0  # > 0: an auxiliary head segments the object (BCE, this weight)
+    color_jitter: float = 0.0  # photometric augmentation strength (agents.perception.photometric)
     seed: int = 0
     object_name: str = "cube"
 
@@ -54,8 +54,12 @@ class LocalizerConfig:
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise ValueError(f"{key} must be a finite number > 0, got {value!r}")
-        if not (np.isfinite(self.pixel_weight) and self.pixel_weight >= 0):
-            raise ValueError(f"pixel_weight must be finite and >= 0, got {self.pixel_weight!r}")
+        for key in ("pixel_weight", "mask_weight"):
+            value = getattr(self, key)
+            if not (isinstance(value, (int, float)) and np.isfinite(value) and value >= 0):
+                raise ValueError(f"{key} must be finite and >= 0, got {value!r}")
+        if not (isinstance(self.color_jitter, (int, float)) and 0 <= self.color_jitter < 1):
+            raise ValueError(f"color_jitter must lie in [0, 1), got {self.color_jitter!r}")
 
 
 def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -100,15 +104,21 @@ class HeatmapTrunk(nn.Module):
 
 
 class HeatmapNet(HeatmapTrunk):
-    """The trunk and a 1x1 convolution: one heatmap of the object's projected centre."""
+    """The trunk and a 1x1 convolution: one heatmap of the object's projected centre (and,
+    with ``mask_head``, a second channel: the object's segmentation logits, a training aid)."""
 
-    def __init__(self, width: int = 16, stem_stride: int = 1) -> None:
+    def __init__(self, width: int = 16, stem_stride: int = 1, mask_head: bool = False) -> None:
         super().__init__(width, stem_stride)
-        self.head = nn.Conv2d(2 * width, 1, 1)
+        self.head = nn.Conv2d(2 * width, 2 if mask_head else 1, 1)
+
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, 1 or 2, H / stride, W / stride): heatmap logits,
+        then mask logits when the net has a mask head."""
+        return self.head(self.features(x))  # type: ignore[no-any-return]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [-1, 1] -> (N, H / stride, W / stride) logits."""
-        return self.head(self.features(x))[:, 0]  # type: ignore[no-any-return]
+        """(N, 3, H, W) in [-1, 1] -> (N, H / stride, W / stride) heatmap logits."""
+        return self.outputs(x)[:, 0]
 
 
 def _centres(n: int) -> torch.Tensor:
@@ -153,13 +163,9 @@ def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, sigma: float,
     return ce + pixel_weight * l1
 
 
-def _to_input(images: torch.Tensor) -> torch.Tensor:
+def to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> floats in [-1, 1], what the network reads."""
     return images.float().div(127.5).sub(1.0)
-
-
-def _cells(pixels: torch.Tensor, heat: int) -> torch.Tensor:
-    """Projected centres in [-1, 1] (as :class:`PoseData` holds them) -> heatmap cells."""
-    return (pixels + 1.0) * 0.5 * heat
 
 
 @dataclass
@@ -186,7 +192,7 @@ class Localizer:
         s = self.model.stride
         out = []
         for i in range(0, len(images), 256):
-            logits = self.model(_to_input(images[i : i + 256]))
+            logits = self.model(to_input(images[i : i + 256]))
             if exclude is not None and len(exclude):
                 h, w = logits.shape[-2:]
                 cy, cx = (torch.arange(h) + 0.5) * s, (torch.arange(w) + 0.5) * s
@@ -243,66 +249,11 @@ def world_positions(root: str | Path, object_name: str) -> np.ndarray:
     return _positions(_records(root), object_name)
 
 
-def _pixel_errors(loc: Localizer, data: PoseData) -> np.ndarray:
+def pixel_errors(loc: Localizer, data: PoseData) -> np.ndarray:
+    """Distance (px) between predicted and true projected centres, one per sample."""
     assert data.pixels is not None
     true = (data.pixels.numpy().astype(np.float64) + 1.0) * 0.5 * data.images.shape[-1]
     return np.linalg.norm(loc.pixels(data.images) - true, axis=1)
-
-
-def train_localizer(
-    train: PoseData,
-    val: PoseData | None,
-    config: LocalizerConfig,
-    *,
-    env_id: str,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> Localizer:
-    """Fit the heatmap network (AdamW, one-cycle schedule, :func:`heatmap_loss`); keeps the
-    epoch with the lowest mean validation pixel error (validation data must come from a
-    randomized training domain, never a held-out one)."""
-    if train.pixels is None or len(train) < config.batch_size:
-        raise ValueError(
-            f"need at least batch_size={config.batch_size} training samples with projected "
-            f"centres, got {len(train)}"
-        )
-    size = int(train.images.shape[-1])
-    stride = 2 * config.stem_stride
-    if train.images.shape[-2] != size or size % stride:
-        raise ValueError(f"the localizer needs square images whose size is a multiple of "
-                         f"{stride}, got {tuple(train.images.shape[-2:])}")  # fmt: skip
-    heat, pixels = size // stride, train.pixels
-    with seeded(config.seed):
-        model = HeatmapNet(config.width, config.stem_stride)
-    z = world_positions(train.root, config.object_name)[:, 2]
-    meta = {"env_id": env_id, "image_size": size, "object": config.object_name,
-            "camera": nominal_camera(env_id, size), "plane_z": float(np.median(z)),
-            "train_preset": (train.manifest.get("preset") or {}).get("name"),
-            "num_train": len(train)}  # fmt: skip
-    loc = Localizer(model, config, meta)
-
-    def loss_fn(idx: torch.Tensor, _: torch.Generator) -> torch.Tensor:
-        logits = model(_to_input(train.images[idx]))
-        return heatmap_loss(logits, _cells(pixels[idx], heat), config.sigma, config.pixel_weight)
-
-    def validate() -> dict[str, float]:
-        assert val is not None
-        err = _pixel_errors(loc, val)
-        return {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
-
-    done = fit(
-        model, loss_fn, len(train),
-        FitConfig(batch_size=config.batch_size, epochs=config.epochs, drop_last=True,
-                  lr=config.lr, desc="localizer"),
-        gen=torch.Generator().manual_seed(config.seed), schedule=one_cycle(config.lr),
-        validate=None if val is None else validate,
-        select=None if val is None else "val_px_mean",
-        on_epoch=None if log is None else lambda row: log(json.dumps(row)), progress=progress,
-    )  # fmt: skip
-    loc.history = done.history
-    if done.best_epoch is not None:
-        loc.meta["selected_epoch"] = done.best_epoch
-    return loc
 
 
 def save_localizer(loc: Localizer, path: str | Path) -> Path:
@@ -326,7 +277,7 @@ def load_localizer(path: str | Path) -> Localizer:
     )  # fmt: skip
     try:
         config = LocalizerConfig(**payload["config"])
-        model = HeatmapNet(config.width, config.stem_stride)
+        model = HeatmapNet(config.width, config.stem_stride, config.mask_weight > 0)
         model.load_state_dict(payload["state_dict"])
         meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -373,7 +324,7 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
         ])  # fmt: skip
     cm = np.linalg.norm(pred - true, axis=1) * 100.0
     cm = np.where(np.isfinite(cm), cm, 100.0)  # a ray that misses the plane counts as 1 m
-    px = _pixel_errors(loc, data)
+    px = pixel_errors(loc, data)
     return {"mean_cm": float(cm.mean()), "std_cm": float(cm.std()),
             "median_cm": float(np.median(cm)), "p90_cm": float(np.percentile(cm, 90)),
             "n": len(cm), "px_mean": float(px.mean()), "px_median": float(np.median(px)),

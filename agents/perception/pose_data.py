@@ -149,6 +149,42 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
     )
 
 
+def load_object_masks(data: PoseData, object_name: str = "cube") -> torch.Tensor:
+    """The object's instance mask (N, H, W) bool in every sample of ``data`` (index order),
+    read from the export's ``instances/`` PNGs; a dense label the simulator gives for free."""
+    root = Path(data.root)
+    records = [r for _, r in _read_records(root / "samples.jsonl", "re-export the dataset")]
+    if data.index is not None:
+        records = [records[i] for i in data.index]
+    masks = np.zeros((len(records), *data.images.shape[-2:]), dtype=bool)
+    for i, r in enumerate(records):
+        if not r.get("instances"):
+            raise ValueError(f"{str(root)!r} sample {r.get('index')} has no instance mask "
+                             "(re-export it with the current exporter, which writes instances/)")  # fmt: skip
+        obj = next((o for o in r["objects"] if o["name"] == object_name), None)
+        if obj is None:
+            raise ValueError(f"{str(root)!r} sample {r.get('index')} has no object named "
+                             f"{object_name!r}")  # fmt: skip
+        with Image.open(root / r["instances"]) as im:
+            masks[i] = np.asarray(im) == obj["instance"]
+    return torch.from_numpy(masks)
+
+
+def concat_pose_data(parts: list[PoseData]) -> PoseData:
+    """Several exports as one training set (same image size); root and manifest are the
+    first part's, ``index`` is dropped (each part keeps its own files)."""
+    if len({tuple(p.images.shape[1:]) for p in parts}) != 1:
+        raise ValueError(
+            "exports of different image sizes: "
+            + ", ".join(f"{p.root} {tuple(p.images.shape[-2:])}" for p in parts)
+        )
+    pixels = None if any(p.pixels is None for p in parts) else torch.cat(
+        [p.pixels for p in parts if p.pixels is not None])  # fmt: skip
+    return PoseData(torch.cat([p.images for p in parts]), torch.cat([p.targets for p in parts]),
+                    np.concatenate([p.visible_fraction for p in parts]), parts[0].root,
+                    parts[0].manifest, pixels)  # fmt: skip
+
+
 def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:
     """``(line number, record)`` of each non-empty line of ``samples.jsonl``."""
     try:

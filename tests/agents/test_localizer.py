@@ -18,8 +18,8 @@ from agents.perception.localizer import (
     local_soft_argmax,
     save_localizer,
     soft_argmax,
-    train_localizer,
 )
+from agents.perception.localizer_training import train_localizer
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from scripts import evaluate_localizer as evaluate_script

@@ -240,8 +240,8 @@ def test_ablation_script_evaluates_localizers_on_the_same_test_sets(
         LocalizerConfig,
         load_data,
         save_localizer,
-        train_localizer,
     )
+    from agents.perception.localizer_training import train_localizer
     from scripts import ablation as script
 
     loc = train_localizer(load_data(tiny_data, "cube"), None,

@@ -1,0 +1,110 @@
+"""Training the localizer (:mod:`agents.perception.localizer`): the heatmap loss, optional
+photometric augmentation and an optional auxiliary segmentation loss on the object's
+instance mask, through the project's one fit loop; the epoch is chosen on randomized
+validation data only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.perception.localizer import (
+    HeatmapNet,
+    Localizer,
+    LocalizerConfig,
+    heatmap_loss,
+    nominal_camera,
+    pixel_errors,
+    to_input,
+    world_positions,
+)
+from agents.perception.photometric import color_jitter
+from agents.perception.pose_data import PoseData
+from agents.training import FitConfig, fit, one_cycle, seeded
+
+
+def _cells(pixels: torch.Tensor, heat: int) -> torch.Tensor:
+    """Projected centres in [-1, 1] (as :class:`PoseData` holds them) -> heatmap cells."""
+    return (pixels + 1.0) * 0.5 * heat
+
+
+def mask_targets(masks: torch.Tensor, stride: int) -> torch.Tensor:
+    """Instance masks (N, H, W) bool -> the object's covered fraction of each heatmap cell."""
+    return F.avg_pool2d(masks[:, None].float(), stride)[:, 0]
+
+
+def train_localizer(
+    train: PoseData,
+    val: PoseData | None,
+    config: LocalizerConfig,
+    *,
+    env_id: str,
+    masks: torch.Tensor | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Localizer:
+    """Fit the heatmap network (AdamW, one-cycle schedule, :func:`heatmap_loss`, plus
+    ``mask_weight`` x BCE on ``masks`` when set); keeps the epoch with the lowest mean
+    validation pixel error (validation data must come from a randomized training domain,
+    never a held-out one)."""
+    if train.pixels is None or len(train) < config.batch_size:
+        raise ValueError(
+            f"need at least batch_size={config.batch_size} training samples with projected "
+            f"centres, got {len(train)}"
+        )
+    size = int(train.images.shape[-1])
+    stride = 2 * config.stem_stride
+    if train.images.shape[-2] != size or size % stride:
+        raise ValueError(f"the localizer needs square images whose size is a multiple of "
+                         f"{stride}, got {tuple(train.images.shape[-2:])}")  # fmt: skip
+    use_masks = config.mask_weight > 0
+    if use_masks and (masks is None or tuple(masks.shape) != (len(train), size, size)):
+        got = None if masks is None else tuple(masks.shape)
+        raise ValueError(f"mask_weight={config.mask_weight} needs one {size}x{size} object "
+                         f"mask per training sample, got {got}")  # fmt: skip
+    heat, pixels = size // stride, train.pixels
+    cover = mask_targets(masks, stride) if use_masks and masks is not None else None
+    with seeded(config.seed):
+        model = HeatmapNet(config.width, config.stem_stride, use_masks)
+    z = world_positions(train.root, config.object_name)[:, 2]
+    meta = {"env_id": env_id, "image_size": size, "object": config.object_name,
+            "camera": nominal_camera(env_id, size), "plane_z": float(np.median(z)),
+            "train_preset": (train.manifest.get("preset") or {}).get("name"),
+            "num_train": len(train)}  # fmt: skip
+    loc = Localizer(model, config, meta)
+
+    def loss_fn(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        images = train.images[idx]
+        x = (color_jitter(images, config.color_jitter, gen).mul(2.0).sub(1.0)
+             if config.color_jitter > 0 else to_input(images))  # fmt: skip
+        out = model.outputs(x)
+        loss = heatmap_loss(out[:, 0], _cells(pixels[idx], heat), config.sigma,
+                            config.pixel_weight)  # fmt: skip
+        if cover is not None:
+            loss = loss + config.mask_weight * F.binary_cross_entropy_with_logits(
+                out[:, 1], cover[idx])  # fmt: skip
+        return loss
+
+    def validate() -> dict[str, float]:
+        assert val is not None
+        err = pixel_errors(loc, val)
+        return {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
+
+    done = fit(
+        model, loss_fn, len(train),
+        FitConfig(batch_size=config.batch_size, epochs=config.epochs, drop_last=True,
+                  lr=config.lr, desc="localizer"),
+        gen=torch.Generator().manual_seed(config.seed), schedule=one_cycle(config.lr),
+        validate=None if val is None else validate,
+        select=None if val is None else "val_px_mean",
+        on_epoch=None if log is None else lambda row: log(json.dumps(row)), progress=progress,
+    )  # fmt: skip
+    loc.history = done.history
+    if done.best_epoch is not None:
+        loc.meta["selected_epoch"] = done.best_epoch
+    return loc

@@ -1,0 +1,34 @@
+"""Photometric augmentation at training time: per-image brightness, contrast, saturation
+and gamma jitter on uint8 image batches, drawn from the fit loop's generator (so a seed
+fixes every draw). Randomized renders cover lighting only within their presets' ranges; this
+widens the look of every training image without re-rendering and without touching labels.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def color_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float (N, 3, H, W) in [0, 1], each image with its own brightness
+    and contrast factor in ``[1 - s, 1 + s]``, saturation in ``[1 - s, 1 + s]`` and gamma in
+    ``[exp(-s), exp(s)]``. ``strength`` 0 returns the images unchanged (as floats)."""
+    if not 0.0 <= strength < 1.0:
+        raise ValueError(f"colour-jitter strength must lie in [0, 1), got {strength!r}")
+    x = images.float().div(255.0)
+    if strength == 0.0:
+        return x
+    n = x.shape[0]
+
+    def factor(low: float, high: float) -> torch.Tensor:
+        return (low + (high - low) * torch.rand(n, 1, 1, 1, generator=gen)).to(x.dtype)
+
+    s = strength
+    brightness, contrast = factor(1 - s, 1 + s), factor(1 - s, 1 + s)
+    saturation, gamma = factor(1 - s, 1 + s), factor(-s, s).exp()
+    x = (x * brightness).clamp(0.0, 1.0)
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = ((x - mean) * contrast + mean).clamp(0.0, 1.0)
+    gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+    x = ((x - gray) * saturation + gray).clamp(0.0, 1.0)
+    return x.clamp_min(1e-6).pow(gamma)

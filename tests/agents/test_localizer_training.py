@@ -1,0 +1,122 @@
+"""Localizer training aids: photometric augmentation, the auxiliary mask head, object masks
+from an export, and training on several exports at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.perception.localizer import LocalizerConfig, load_data, load_localizer
+from agents.perception.localizer_training import mask_targets, train_localizer
+from agents.perception.photometric import color_jitter
+from agents.perception.pose_data import concat_pose_data, load_object_masks
+from envs.dataset.config import ExportConfig
+from envs.dataset.export import export_dataset
+from scripts import train_localizer as train_script
+
+TINY = LocalizerConfig(epochs=2, batch_size=16, width=4, seed=5, mask_weight=1.0,
+                       color_jitter=0.4)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("loctrain")
+    out = {}
+    for name, env, n, seed, size in (("a", "Lift", 24, 0, 32), ("b", "Lift", 16, 1, 32),
+                                     ("push", "Push", 4, 2, 32), ("big", "Lift", 4, 3, 48)):  # fmt: skip
+        out[name] = export_dataset(
+            ExportConfig(env_id=f"domrand/{env}-v0", preset="tobin", num_images=n, size=size,
+                         out=str(root / name), seed=seed, visibility=False),
+            progress=False,
+        )  # fmt: skip
+    return out
+
+
+def test_color_jitter_is_seeded_per_image_and_bounded() -> None:
+    images = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
+    plain = color_jitter(images, 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(plain, images.float() / 255.0)
+    a = color_jitter(images, 0.4, torch.Generator().manual_seed(1))
+    b = color_jitter(images, 0.4, torch.Generator().manual_seed(1))
+    c = color_jitter(images, 0.4, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0 and a.dtype == torch.float32
+    gray = torch.full((64, 3, 4, 4), 128, dtype=torch.uint8)  # a mid-grey image, many draws
+    means = color_jitter(gray, 0.4, torch.Generator().manual_seed(3)).mean((1, 2, 3))
+    assert len(torch.unique(means)) == 64  # every image gets its own factors
+    # brightness 0.6..1.4 then gamma exp(+-0.4) of 128 / 255: within 0.167..0.789, spread wide
+    assert 0.166 < float(means.min()) < 0.3 and 0.65 < float(means.max()) < 0.79
+    with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\), got 1.5"):
+        color_jitter(images, 1.5, torch.Generator())
+
+
+def test_object_masks_match_the_export_labels(data) -> None:
+    part = load_data(data["a"], "cube")
+    masks = load_object_masks(part, "cube")
+    assert masks.shape == (24, 32, 32) and masks.dtype == torch.bool
+    records = [json.loads(line) for line in (data["a"] / "samples.jsonl").read_text().splitlines()]
+    for mask, record in zip(masks, records, strict=True):
+        cube = next(o for o in record["objects"] if o["name"] == "cube")
+        assert int(mask.sum()) == cube["visible_pixels"]
+        if cube["visible_pixels"]:
+            x, y, w, h = cube["bbox"]
+            ys, xs = np.nonzero(mask.numpy())
+            assert xs.min() >= x and xs.max() < x + w and ys.min() >= y and ys.max() < y + h
+    sub = load_object_masks(part.subset(np.array([3, 1])), "cube")
+    assert torch.equal(sub, masks[[3, 1]])
+    cover = mask_targets(masks, 2)
+    assert cover.shape == (24, 16, 16)
+    np.testing.assert_allclose(cover.sum((1, 2)).numpy() * 4, masks.sum((1, 2)).numpy())
+    with pytest.raises(ValueError, match="no object named 'mug'"):
+        load_object_masks(part, "mug")
+
+
+def test_mask_head_training_is_deterministic_and_round_trips(data, tmp_path: Path) -> None:
+    train = concat_pose_data([load_data(data["a"], "cube"), load_data(data["b"], "cube")])
+    assert len(train) == 40 and train.pixels is not None and train.pixels.shape == (40, 2)
+    masks = torch.cat(
+        [load_object_masks(load_data(d, "cube"), "cube") for d in (data["a"], data["b"])]
+    )
+    a = train_localizer(train, None, TINY, env_id="domrand/Lift-v0", masks=masks, progress=False)
+    b = train_localizer(train, None, TINY, env_id="domrand/Lift-v0", masks=masks, progress=False)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    assert a.model.head.out_channels == 2 and a.model(torch.zeros(1, 3, 32, 32)).shape == (
+        1,
+        16,
+        16,
+    )
+    from agents.perception.localizer import save_localizer
+
+    back = load_localizer(save_localizer(a, tmp_path / "m.pt"))
+    assert back.config.mask_weight == 1.0 and back.config.color_jitter == 0.4
+    np.testing.assert_array_equal(back.positions(train.images), a.positions(train.images))
+    with pytest.raises(ValueError, match=r"needs one 32x32 object mask per training sample"):
+        train_localizer(train, None, TINY, env_id="domrand/Lift-v0", masks=None, progress=False)
+
+
+def test_script_trains_on_several_exports(data, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "loc.pt"
+    assert train_script.main(["--train", str(data["a"]), str(data["b"]), "--out", str(out),
+                              "--epochs", "1", "--batch-size", "16", "--width", "4",
+                              "--mask-weight", "0.5", "--color-jitter", "0.3",
+                              "--no-progress"]) == 0  # fmt: skip
+    loc = load_localizer(out)
+    assert loc.meta["num_train"] == 40
+    assert loc.meta["train_roots"] == [str(data["a"]), str(data["b"])]
+    assert (loc.config.mask_weight, loc.config.color_jitter) == (0.5, 0.3)
+    capsys.readouterr()
+    bad = [
+        (["--train", str(data["a"]), str(data["push"])], "was exported from domrand/Push-v0"),
+        (["--train", str(data["a"]), str(data["big"])], "exports of different image sizes"),
+        (["--train", str(data["a"]), "--color-jitter", "1"], "color_jitter must lie in [0, 1)"),
+        (["--train", str(data["a"]), "--mask-weight", "-1"], "mask_weight must be finite"),
+    ]
+    for argv, words in bad:
+        assert train_script.main([*argv, "--out", str(tmp_path / "x.pt")]) == 2
+        assert words in capsys.readouterr().err

@@ -27,6 +27,7 @@ from agents.policies.contract import LoadedPolicy, is_checkpoint
 from agents.policies.experts import EXPERTS, Expert, make_expert
 from agents.policies.loading import load_policy, policy_meta
 from agents.policies.spaces import check_spaces
+from agents.recording.steps import StepEvent, report_steps, take_row
 from agents.vector import (
     WORKER_ERRORS,
     VectorEnvWorkerError,
@@ -76,6 +77,9 @@ class RolloutConfig:
     localizers: dict[str, str] = field(default_factory=dict)
     """``pixel-expert`` only: role (``object``, ``goal``) -> localizer checkpoint, replacing
     the shipped ones in ``assets/models``"""
+    first_episode: int = 0
+    """index of the run's first episode (a resumed recording continues after the recorded
+    ones): the run is episodes ``first_episode .. first_episode + episodes - 1``"""
 
     def __post_init__(self) -> None:
         if self.image_size is not None:
@@ -110,6 +114,8 @@ class RolloutConfig:
         for name in ("episodes", "num_envs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.first_episode < 0:
+            raise ValueError(f"first_episode must be >= 0, got {self.first_episode}")
         if self.video_episodes < 0:
             raise ValueError(f"video_episodes must be >= 0, got {self.video_episodes}")
         if self.video_episodes:
@@ -193,6 +199,7 @@ def run_rollouts(
     on_frame: Callable[[np.ndarray], None] | None = None,
     randomizations: Sequence[Mapping[str, Any]] | None = None,
     note: Callable[[str], None] | None = None,
+    on_step: Callable[[StepEvent], None] | None = None,
 ) -> tuple[RolloutSummary, list[EpisodeResult]]:
     """Run ``config.episodes`` episodes and return the summary and per-episode results.
 
@@ -202,7 +209,8 @@ def run_rollouts(
 
     ``on_frame`` receives the rendered frames of the first ``video_episodes`` episodes
     that run in env 0. ``randomizations`` (one params dict per episode) replays given
-    params instead of sampling them (re-simulation).
+    params instead of sampling them (re-simulation). ``on_step`` receives every reset and
+    step of every episode as a :class:`StepEvent`, in the order they happen.
     """
     if randomizations is not None and len(randomizations) != config.episodes:
         raise ValueError(
@@ -245,15 +253,17 @@ def run_rollouts(
     returns = np.zeros(n)
     lengths = np.zeros(n, dtype=int)
     results: list[EpisodeResult] = []
-    next_episode = 0
+    next_episode = config.first_episode
+    end_episode = config.first_episode + config.episodes
     recorded = 0
+    local_env = envs.envs[0].unwrapped if isinstance(envs, gym.vector.SyncVectorEnv) else None
     recording = False
 
     def assign(mask: np.ndarray) -> None:
         nonlocal next_episode, recording, obs
         seeds: list[int | None] = [None] * n
         for i in np.flatnonzero(mask).tolist():
-            idx = next_episode if next_episode < config.episodes else -1
+            idx = next_episode if next_episode < end_episode else -1
             next_episode += idx >= 0
             slot_episode[i] = idx
             s = episode_seed(config.seed, max(idx, 0))
@@ -274,11 +284,16 @@ def run_rollouts(
                 one[i] = True
                 options: dict[str, Any] = {"reset_mask": one}
                 if slot_episode[i] >= 0:
-                    options["randomization"] = dict(randomizations[slot_episode[i]])
+                    options["randomization"] = dict(
+                        randomizations[slot_episode[i] - config.first_episode]
+                    )
                 obs = envs.reset(seed=seeds, options=options)[0]
         current = envs.get_attr("randomization")
         for i in np.flatnonzero(mask).tolist():
             slot_params[i] = current[i]
+            if on_step is not None and slot_episode[i] >= 0:
+                on_step(StepEvent(slot_episode[i], seeds[i], 0, take_row(obs, i), slot_params[i],  # type: ignore[arg-type]
+                                  local_env))  # fmt: skip
 
     t0 = time.perf_counter()
     bar = tqdm(total=config.episodes, unit="ep", disable=not progress, desc=config.env_id)
@@ -305,6 +320,9 @@ def run_rollouts(
             obs, rewards, terms, truncs, infos = envs.step(actions)
             returns += rewards
             lengths += 1
+            if on_step is not None:
+                report_steps(on_step, obs, actions, rewards, terms, truncs, infos,
+                              slot_episode, lengths, slot_params, config.seed, local_env)  # fmt: skip
             if recording and on_frame is not None:
                 on_frame(envs.call("render")[0])
             done = np.logical_or(terms, truncs)

@@ -9,6 +9,10 @@ Examples:
         --preset target
     python scripts/rollout.py --env domrand/Reach-v0 --episodes 300 --policy expert \
         --preset tobin --image-size 64 --record domrand/reach-expert-tobin-v0
+    python scripts/rollout.py --env domrand/Lift-v0 --episodes 100 --policy expert \
+        --preset tobin --record-lerobot data/lift_tobin          # needs domrand[lerobot]
+    python scripts/rollout.py --env domrand/Lift-v0 --episodes 3 --preset tobin \
+        --rerun-save lift.rrd                                     # or --rerun; domrand[viz]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from agents.cli.args import (
     EnvIdAction,
@@ -26,6 +31,7 @@ from agents.cli.args import (
     env_help,
     scene_kwargs,
 )
+from agents.cli.record_flags import add_lerobot_flags, check_lerobot_flags, record_lerobot
 from agents.outputs import OutputPathError, check_output_dir
 from agents.rollout import POLICIES, RolloutConfig, run_rollouts
 from agents.vector import VectorEnvWorkerError
@@ -77,11 +83,23 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="record the expert's episodes (state+rgb) as the Minari dataset NAME "
         "(e.g. domrand/push-expert-v0; needs pip install 'domrand[offline]')",
     )
+    add_lerobot_flags(p)
     add_fields(p, RolloutConfig, ["num_envs"], help=HELP)
     p.add_argument("--video", default=None, help="write a .gif or .mp4 of the first episodes")
     # not RolloutConfig.video_episodes (0: no video): the count used once --video is given
     p.add_argument("--video-episodes", type=int, default=2, help="episodes in the video")
     add_fields(p, RolloutConfig, ["render_size"], help=HELP)
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="show the episodes in a spawned Rerun viewer (needs pip install 'domrand[viz]')",
+    )
+    p.add_argument(
+        "--rerun-save",
+        default=None,
+        metavar="FILE.rrd",
+        help="save the episodes as a Rerun recording (open with: rerun FILE.rrd)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -91,8 +109,13 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     """Entry point."""
     args = build_parser(prog).parse_args(argv)
     try:
+        if args.record and args.record_lerobot:
+            raise ValueError("give --record (Minari) or --record-lerobot, not both")
         if args.record:
             return record(args)
+        if args.record_lerobot:
+            return record_lerobot(args)
+        check_lerobot_flags(args)
         config = RolloutConfig(
             **config_kwargs(args, RolloutConfig, FIELDS),
             video_episodes=args.video_episodes if args.video else 0,
@@ -105,9 +128,11 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         if args.video:
             check_video_path(args.video)
         frames: list = []
+        viewer = rerun_viewer(args, config)
         summary, _ = run_rollouts(
-            config, progress=not args.no_progress, on_frame=frames.append if args.video else None
-        )
+            config, progress=not args.no_progress, on_frame=frames.append if args.video else None,
+            on_step=viewer,
+        )  # fmt: skip
         path = save_video(frames, args.video) if args.video else None
     except (ValueError, ImportError, FileExistsError, FileNotFoundError,
             VectorEnvWorkerError) as exc:
@@ -186,3 +211,17 @@ def record(args: argparse.Namespace) -> int:
         print(f"\n{line}")
     return 0
 
+
+def rerun_viewer(args: argparse.Namespace, config: RolloutConfig) -> Any:
+    """``--rerun`` / ``--rerun-save``: a logger for ``run_rollouts(on_step=...)`` (None
+    without them); one env only, checked before any episode."""
+    if not (args.rerun or args.rerun_save):
+        return None
+    from agents.viz.rerun_log import RerunLogger, check_rrd_path, import_rerun, open_recording
+
+    import_rerun()
+    check_rrd_path(args.rerun_save)
+    if config.num_envs != 1:
+        raise ValueError("--rerun/--rerun-save log one env in this process; drop --num-envs")
+    rec = open_recording(save=args.rerun_save, spawn=args.rerun, name=f"domrand {config.env_id}")
+    return RerunLogger(rec, config.env_id)

@@ -1,0 +1,1 @@
+"""Viewers of episodes and datasets: Rerun (:mod:`agents.viz.rerun_log`, extra ``viz``)."""

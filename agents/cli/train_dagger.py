@@ -69,6 +69,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--init-localizer", default=None, metavar="CKPT",
                    help="start the trunk from this localizer checkpoint (same width, 64 px)")  # fmt: skip
+    p.add_argument("--freeze-trunk", type=int, default=d.freeze_trunk, metavar="N",
+                   help="keep the trunk's weights fixed for the first N iterations")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     p.add_argument("--no-progress", action="store_true")
@@ -86,7 +88,8 @@ def check_args(args: argparse.Namespace) -> tuple[DaggerConfig, str | None]:
         shift=args.shift, aux_weight=args.aux_weight, head_steps=args.head_steps,
         head_noise=args.head_noise, beta_decay=args.beta_decay,
         resample_appearance=not args.no_resample_appearance, val_episodes=args.val_episodes,
-        image_size=args.image_size, init_localizer=args.init_localizer, seed=args.seed,
+        image_size=args.image_size, init_localizer=args.init_localizer,
+        freeze_trunk=args.freeze_trunk, seed=args.seed,
     )  # fmt: skip
     preset = None if args.preset in ("none", "") else args.preset
     if preset is not None:

@@ -75,6 +75,9 @@ class DaggerConfig:
     init_localizer: str | None = None
     """a localizer checkpoint (:mod:`agents.perception.localizer`) whose trunk and heatmap head start
     the network's trunk and cube heatmap; None: random initialization"""
+    freeze_trunk: int = 0
+    """iterations (from the first) whose updates leave the trunk's weights as they are: only the
+    keypoint heads and the action MLP learn while the aggregated data is still small"""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -82,7 +85,7 @@ class DaggerConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an int >= 1, got {value!r}")
-        for key in ("val_episodes", "shift", "head_steps"):
+        for key in ("val_episodes", "shift", "head_steps", "freeze_trunk"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key} must be an int >= 0, got {value!r}")
@@ -250,6 +253,8 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
             if it == 0:  # normalization fixed by the expert's data
                 model.set_normalization(data.proprio.mean(0), data.proprio.std(0).clamp_min(1e-3))
             steps = max(1, round(config.epochs * len(got.frames) / config.batch_size))
+            for p in model.trunk_parameters():
+                p.requires_grad_(it >= config.freeze_trunk)
             losses = train_steps(policy, data, opt, steps=steps, config=config, gen=gen,
                                  progress=progress, desc=f"iter {it} train")  # fmt: skip
             if config.head_steps:

@@ -71,6 +71,10 @@ class KeypointNet(HeatmapTrunk):
             nn.Linear(hidden, action_dim), nn.Tanh(),
         )  # fmt: skip
 
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        """The shared feature trunk's weights (what a localizer checkpoint can start)."""
+        return [p for m in (self.stem, self.down, self.context, self.up) for p in m.parameters()]
+
     def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
         """(N, K, H/2, W/2) keypoint logits."""
         return self.heads(self.features(image * 2.0 - 1.0))  # type: ignore[no-any-return]

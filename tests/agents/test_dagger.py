@@ -86,6 +86,27 @@ def test_interrupted_run_leaves_its_best_iteration(tmp_path: Path) -> None:
     assert [r["iteration"] for r in policy.meta.extra["log"]] in ([0], [0, 1])
 
 
+def test_frozen_trunk_keeps_its_weights_while_heads_learn() -> None:
+    from agents.dagger.loop import DaggerConfig, run_dagger
+    from agents.dagger.net import KeypointNet
+    from agents.training import seeded
+
+    config = DaggerConfig(iterations=2, episodes_per_iteration=1, epochs=0.5, val_episodes=0,
+                          width=4, hidden=16, batch_size=8, image_size=SIZE, head_steps=5,
+                          freeze_trunk=1)  # fmt: skip
+    with seeded(config.seed):
+        fresh = KeypointNet(SIZE, len(PROPRIO_NAMES), 4, 2, config.width, config.hidden)
+    frozen = run_dagger("domrand/Lift-v0", None, DaggerConfig(**{**config.__dict__,
+                        "iterations": 1}), progress=False).policy.model  # fmt: skip
+    moved = run_dagger("domrand/Lift-v0", None, config, progress=False).policy.model
+    for model, same in ((frozen, True), (moved, False)):
+        pairs = zip(model.trunk_parameters(), fresh.trunk_parameters(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs) is same
+        assert not torch.equal(model.heads.weight, fresh.heads.weight)
+    with pytest.raises(ValueError, match="freeze_trunk must be an int >= 0, got -1"):
+        DaggerConfig(freeze_trunk=-1)
+
+
 def test_runs_through_rollout_script(lift_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--env", "domrand/Lift-v0", "--policy", str(lift_ckpt), "--preset", "target",
             "--episodes", "1", "--json", "--no-progress"]  # fmt: skip

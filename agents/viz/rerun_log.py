@@ -98,6 +98,7 @@ def log_scene(rec: Any, env: Any) -> None:
     """Render ``env``'s main camera and log everything of its current state: RGB, depth,
     instance mask, 2D and 3D boxes, the camera, object and end-effector poses."""
     rr = import_rerun()
+    _measure_boxes(env)
     frame = env.camera.render(rgb=True, depth=True, segmentation=True)
     labels = sample_labels(env, frame.segmentation, visibility=False)
     log_camera(rec, labels["camera"])
@@ -126,6 +127,25 @@ def log_scene(rec: Any, env: Any) -> None:
     pos, _, quat = env.robot._ee_pose()
     rec.log("world/robot/ee", rr.Transform3D(translation=pos, quaternion=rr.Quaternion(xyzw=quat),
                                              axis_length=0.08))  # fmt: skip
+
+
+def _measure_boxes(env: Any) -> None:
+    """Measure (once per body) the local boxes that labels read, with the simulation state
+    saved and restored around it: measuring moves a body away and back, which would
+    otherwise drop its contacts and change the rest of the episode."""
+    cache = env.scene.store.get("labels/local_box", {})
+    todo = [name for name, _ in labelled_objects(env) if name != "robot" and name not in cache]
+    if not todo:
+        return
+    client = env.scene.client
+    state = client.saveState()
+    try:
+        for name in todo:
+            local_box(env, name)
+    finally:
+        client.restoreState(stateId=state)
+        client.removeState(state)
+        env.scene.sim.cache.clear()
 
 
 def _log_objects(rec: Any, objects: list[dict[str, Any]]) -> None:

@@ -15,7 +15,7 @@ LEROBOT_ONLY = ("resume", "overwrite", "task", "repo_id", "lerobot_images", "ler
 
 def add_lerobot_flags(p: argparse.ArgumentParser) -> None:
     """``--record-lerobot`` and the flags that shape the dataset."""
-    g = p.add_argument_group("LeRobot dataset (needs pip install 'domrand[lerobot]')")
+    g = p  # one flat list: the help ends with --no-progress, as every command's does
     g.add_argument("--record-lerobot", default=None, metavar="DIR",
                    help="write the episodes (every policy) as a LeRobotDataset (v3) in DIR: "
                    "camera images, observation.state, action, reward, task; each episode's "
@@ -54,10 +54,26 @@ def check_lerobot_flags(args: argparse.Namespace) -> None:
         raise ValueError(f"{', '.join(given)}: only with --record-lerobot DIR")
 
 
-def record_lerobot(args: argparse.Namespace) -> int:
+def rerun_viewer(args: argparse.Namespace, config: RolloutConfig) -> Any:
+    """``--rerun`` / ``--rerun-save``: a logger for ``run_rollouts(on_step=...)`` (None
+    without them); one env only, checked before any episode."""
+    if not (args.rerun or args.rerun_save):
+        return None
+    from agents.viz.rerun_log import RerunLogger, check_rrd_path, import_rerun, open_recording
+
+    import_rerun()
+    check_rrd_path(args.rerun_save)
+    if config.num_envs != 1:
+        raise ValueError("--rerun/--rerun-save log one env in this process; drop --num-envs")
+    rec = open_recording(save=args.rerun_save, spawn=args.rerun, name=f"domrand {config.env_id}")
+    return RerunLogger(rec, config.env_id)
+
+
+def record_lerobot(
+    args: argparse.Namespace, *, localizers: dict[str, str], default_image_size: int
+) -> int:
     """``--record-lerobot DIR``: run the episodes and write them; prints the rollout summary
     and where the dataset is. Errors propagate to the command's ``main``."""
-    from agents.cli.rollout import RECORD_IMAGE_SIZE, parse_localizers, rerun_viewer
     from agents.policies.contract import is_checkpoint
     from agents.recording.lerobot import LeRobotSettings, default_task, import_lerobot
     from agents.recording.lerobot import record_lerobot as record
@@ -72,7 +88,7 @@ def record_lerobot(args: argparse.Namespace) -> int:
         raise ValueError("--record-lerobot writes no video file; drop --video")
     image_size = args.image_size  # a checkpoint's or the localizers' size when None
     if image_size is None and not (args.policy == "pixel-expert" or is_checkpoint(args.policy)):
-        image_size = RECORD_IMAGE_SIZE
+        image_size = default_image_size
     env_kwargs: dict[str, Any] = {
         **({"randomization": args.preset} if args.preset else {}),
         **scene_kwargs(args),
@@ -80,19 +96,23 @@ def record_lerobot(args: argparse.Namespace) -> int:
     config = RolloutConfig(  # validates env, policy, episodes, image size and preset up front
         env_id=args.env_id, episodes=args.episodes, policy=args.policy, obs_mode=PIXEL_OBS_MODE,
         seed=args.seed, image_size=image_size, num_envs=args.num_envs, env_kwargs=env_kwargs,
-        localizers=parse_localizers(args.localizer),
+        localizers=localizers,
     )  # fmt: skip
     name = args.env_id.split("/")[-1].split("-")[0].lower()
     settings = LeRobotSettings(
         env_id=config.env_id, env_kwargs=json.loads(json.dumps(env_kwargs)), policy=config.policy,
-        seed=config.seed, image_size=int(config.image_size or RECORD_IMAGE_SIZE),
+        seed=config.seed, image_size=int(config.image_size or default_image_size),
         task=args.task or default_task(config.env_id),
         fps=round(1.0 / PhysicsConfig().control_dt), repo_id=args.repo_id or f"domrand/{name}",
         video=not args.lerobot_images, privileged_state=args.lerobot_privileged,
     )  # fmt: skip
     viewer = rerun_viewer(args, config)
-    out = record(config, args.record_lerobot, settings, resume=args.resume,
-                 overwrite=args.overwrite, progress=not args.no_progress, on_step=viewer)  # fmt: skip
+    try:
+        out = record(config, args.record_lerobot, settings, resume=args.resume,
+                     overwrite=args.overwrite, progress=not args.no_progress, on_step=viewer)  # fmt: skip
+    finally:
+        if viewer is not None:
+            viewer.rec.flush()
     line = (f"recorded {len(out.results)} episodes ({sum(r.length for r in out.results)} frames) "
             f"into the LeRobot dataset {args.record_lerobot!r} ({out.episodes} episodes, "
             f"{out.frames} frames in all)")  # fmt: skip

@@ -21,7 +21,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from agents.cli.args import (
     EnvIdAction,
@@ -31,7 +30,12 @@ from agents.cli.args import (
     env_help,
     scene_kwargs,
 )
-from agents.cli.record_flags import add_lerobot_flags, check_lerobot_flags, record_lerobot
+from agents.cli.record_flags import (
+    add_lerobot_flags,
+    check_lerobot_flags,
+    record_lerobot,
+    rerun_viewer,
+)
 from agents.outputs import OutputPathError, check_output_dir
 from agents.rollout import POLICIES, RolloutConfig, run_rollouts
 from agents.vector import VectorEnvWorkerError
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         if args.record:
             return record(args)
         if args.record_lerobot:
-            return record_lerobot(args)
+            return record_lerobot(args, localizers=parse_localizers(args.localizer),
+                                  default_image_size=RECORD_IMAGE_SIZE)  # fmt: skip
         check_lerobot_flags(args)
         config = RolloutConfig(
             **config_kwargs(args, RolloutConfig, FIELDS),
@@ -133,6 +138,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             config, progress=not args.no_progress, on_frame=frames.append if args.video else None,
             on_step=viewer,
         )  # fmt: skip
+        if viewer is not None:
+            viewer.rec.flush()
         path = save_video(frames, args.video) if args.video else None
     except (ValueError, ImportError, FileExistsError, FileNotFoundError,
             VectorEnvWorkerError) as exc:
@@ -210,18 +217,3 @@ def record(args: argparse.Namespace) -> int:
         print(summary.table())
         print(f"\n{line}")
     return 0
-
-
-def rerun_viewer(args: argparse.Namespace, config: RolloutConfig) -> Any:
-    """``--rerun`` / ``--rerun-save``: a logger for ``run_rollouts(on_step=...)`` (None
-    without them); one env only, checked before any episode."""
-    if not (args.rerun or args.rerun_save):
-        return None
-    from agents.viz.rerun_log import RerunLogger, check_rrd_path, import_rerun, open_recording
-
-    import_rerun()
-    check_rrd_path(args.rerun_save)
-    if config.num_envs != 1:
-        raise ValueError("--rerun/--rerun-save log one env in this process; drop --num-envs")
-    rec = open_recording(save=args.rerun_save, spawn=args.rerun, name=f"domrand {config.env_id}")
-    return RerunLogger(rec, config.env_id)

@@ -17,9 +17,11 @@ recorded by domrand, swapped in only once the new one is complete, as the export
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,18 +29,18 @@ from typing import Any
 import numpy as np
 
 from agents.episodes import EpisodeResult, RolloutSummary
+from agents.recording.folder import (
+    EPISODES_FILE,
+    SETTINGS_FILE,
+    SETTINGS_FORMAT,
+    check_folder,
+)
 from agents.recording.steps import StepEvent
 from agents.rollout import RolloutConfig, run_rollouts
-from envs.dataset.layout import listing
 from envs.dataset.swap import replace_folder, restore_interrupted_swap, swap_target
 
 INSTALL = "pip install 'domrand[lerobot]'"
 TESTED_LEROBOT = "0.4.4"
-SETTINGS_FILE = "meta/domrand.json"
-EPISODES_FILE = "meta/domrand_episodes.jsonl"
-SETTINGS_FORMAT = "domrand-lerobot/1"
-LEROBOT_ENTRIES = frozenset(("meta", "data", "videos", "images", "README.md"))
-"""what a LeRobot dataset folder holds at its top level (``overwrite`` deletes only these)"""
 PROPRIO = ("ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "finger_width")
 """``observation.state``: the robot's own state, as the project's pixel policies read it"""
 TASKS = {
@@ -48,10 +50,6 @@ TASKS = {
     "domrand/PickPlace-v0": "pick up the cube and place it at the goal",
     "domrand/Stack-v0": "stack the cube on the other cube",
 }
-
-
-class LeRobotRecordError(ValueError):
-    """A LeRobot dataset folder that must not be written (checked before any episode)."""
 
 
 def import_lerobot() -> Any:
@@ -197,20 +195,6 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: np.asarray(v).tolist()))
 
 
-def read_settings(root: Path) -> dict[str, Any] | None:
-    """``meta/domrand.json`` of ``root`` (None when absent)."""
-    path = root / SETTINGS_FILE
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise LeRobotRecordError(f"cannot read {str(path)!r}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != SETTINGS_FORMAT:
-        raise LeRobotRecordError(f"{str(path)!r} is not a domrand LeRobot settings file")
-    return data
-
-
 def recorded_episodes(root: str | Path) -> list[dict[str, Any]]:
     """The rows of ``meta/domrand_episodes.jsonl`` (one per LeRobot episode, in order):
     ``episode_index``, ``seed``, ``params``, ``success``, ``return``, ``length``."""
@@ -221,70 +205,6 @@ def recorded_episodes(root: str | Path) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"no {EPISODES_FILE} in {str(root)!r} ({exc.strerror}); "
                                 "was it recorded by domrand?") from None  # fmt: skip
     return [json.loads(line) for line in lines if line.strip()]
-
-
-def check_folder(root: Path, settings: LeRobotSettings, *, resume: bool, overwrite: bool) -> int:
-    """Refuse (before any episode) a folder the recording must not write; returns the
-    episodes already recorded (resume) or 0."""
-    if resume and overwrite:
-        raise LeRobotRecordError("give --resume or --overwrite, not both")
-    if root.exists() and not root.is_dir():
-        raise LeRobotRecordError(
-            f"--record-lerobot {str(root)!r} is an existing file; give a folder"
-        )
-    if not root.is_dir() or not any(root.iterdir()):
-        if resume:
-            raise LeRobotRecordError(
-                f"cannot resume {str(root)!r}: it holds no dataset; drop --resume"
-            )
-        return 0
-    if not (resume or overwrite):
-        raise FileExistsError(
-            f"{str(root)!r} is not empty; pass --resume to append episodes to the LeRobot "
-            "dataset there (same settings), --overwrite to replace it, or choose another folder"
-        )
-    why = "resume" if resume else "overwrite"
-    old = read_settings(root)
-    if old is None or not (root / "meta" / "info.json").is_file():
-        raise LeRobotRecordError(
-            f"refusing to {why} {str(root)!r}: it is not a LeRobot dataset recorded by domrand "
-            f"(no {SETTINGS_FILE} and meta/info.json; it holds {listing(root)}); choose another "
-            "folder, or move its contents away yourself"
-        )
-    if overwrite:
-        foreign = sorted(p.name for p in root.iterdir() if p.name not in LEROBOT_ENTRIES)
-        if foreign:
-            raise LeRobotRecordError(
-                f"refusing to overwrite {str(root)!r}: it holds {', '.join(foreign[:5])}, which "
-                "a LeRobot dataset never holds, and --overwrite would delete them; move them "
-                "out of the folder (or choose another folder), then rerun"
-            )
-        return 0
-    new = _json(asdict(settings))
-    changed = sorted(k for k in new if old.get(k) != new[k])
-    if changed:
-        shown = "; ".join(f"{k}: {json.dumps(old.get(k))} then, {json.dumps(new[k])} now"
-                          for k in changed)  # fmt: skip
-        raise LeRobotRecordError(
-            f"cannot resume {str(root)!r}: settings differ from the first run in {changed} "
-            f"({shown}); rerun with the first run's settings, or record to a new folder"
-        )
-    info = json.loads((root / "meta" / "info.json").read_text())
-    total = int(info.get("total_episodes", 0))
-    rows = recorded_episodes(root) if (root / EPISODES_FILE).is_file() else []
-    if len(rows) < total:
-        raise LeRobotRecordError(
-            f"cannot resume {str(root)!r}: {EPISODES_FILE} holds {len(rows)} episodes but the "
-            f"dataset {total}; record to a new folder, or pass --overwrite"
-        )
-    if len(rows) > total:  # killed between our row and LeRobot's save: the row is redone
-        (root / EPISODES_FILE).write_text("".join(json.dumps(r, sort_keys=True) + "\n"
-                                                  for r in rows[:total]))  # fmt: skip
-    return max((int(r["run_episode"]) + 1 for r in rows[:total]), default=0)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value))
 
 
 @dataclass
@@ -368,11 +288,32 @@ def _write(
             on_step(event)
 
     try:
-        summary, results = run_rollouts(config, progress=progress, on_step=both)
+        with _quiet(not progress):
+            summary, results = run_rollouts(config, progress=progress, on_step=both)
     finally:
         dataset.finalize()  # LeRobot's Parquet footers: the episodes saved so far stay readable
     return {"summary": summary, "results": results, "episodes": int(dataset.meta.total_episodes),
             "frames": int(dataset.meta.total_frames)}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet(on: bool) -> Iterator[None]:
+    """Without a progress bar: no per-episode progress bars and warnings from LeRobot's
+    libraries (``datasets`` maps, its statistics of bool features) either."""
+    if not on:
+        yield
+        return
+    import datasets
+
+    was = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Converting input from bool")
+            yield
+    finally:
+        if was:
+            datasets.enable_progress_bars()
 
 
 def _robot(config: RolloutConfig) -> str:

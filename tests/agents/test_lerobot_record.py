@@ -15,14 +15,8 @@ import numpy as np
 import pytest
 
 from agents.cli.rollout import main as rollout_main
-from agents.recording.lerobot import (
-    EPISODES_FILE,
-    SETTINGS_FILE,
-    LeRobotRecordError,
-    LeRobotSettings,
-    check_folder,
-    recorded_episodes,
-)
+from agents.recording.folder import EPISODES_FILE, SETTINGS_FILE, LeRobotRecordError, check_folder
+from agents.recording.lerobot import LeRobotSettings, recorded_episodes
 from agents.recording.steps import StepEvent
 from agents.rollout import RolloutConfig
 from envs.seeding import episode_seed
@@ -53,7 +47,7 @@ def test_folder_rules(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "thesis.tex").write_text("x")
-    with pytest.raises(FileExistsError, match="pass --resume .* --overwrite"):
+    with pytest.raises(FileExistsError, match=r"pass --resume .* --overwrite"):
         check_folder(notes, settings, resume=False, overwrite=False)
     for flag in ("resume", "overwrite"):
         with pytest.raises(LeRobotRecordError, match=f"refusing to {flag} .*thesis.tex"):
@@ -65,7 +59,7 @@ def test_folder_rules(tmp_path: Path) -> None:
     with pytest.raises(LeRobotRecordError, match=r"settings differ .*\['seed'\]"):
         check_folder(ours, _settings(seed=1), resume=True, overwrite=False)
     (ours / "analysis.ipynb").write_text("{}")
-    with pytest.raises(LeRobotRecordError, match="holds analysis.ipynb, which a LeRobot"):
+    with pytest.raises(LeRobotRecordError, match=r"holds analysis\.ipynb, which a LeRobot"):
         check_folder(ours, settings, resume=False, overwrite=True)
     with pytest.raises(LeRobotRecordError, match="not both"):
         check_folder(ours, settings, resume=True, overwrite=True)
@@ -106,7 +100,7 @@ def test_dataset_matches_the_rollout_and_replays(tmp_path: Path) -> None:
     from agents.recording.lerobot import PROPRIO
 
     root = tmp_path / "lift"
-    out, seen = _record(root, 2)
+    _, seen = _record(root, 2)
     out2, seen2 = _record(root, 1, resume=True)  # appends the run's episode 2
     seen.update(seen2)
     assert [r.index for r in out2.results] == [2]

@@ -37,10 +37,10 @@ def _rows(path: Path, entity: str) -> int:
 def test_rollout_rrd_holds_every_entity_and_changes_no_episode(tmp_path: Path) -> None:
     config = RolloutConfig(env_id="domrand/Lift-v0", episodes=2, image_size=32,
                            env_kwargs={"randomization": "tobin"})  # fmt: skip
-    plain, plain_results = run_rollouts(config, progress=False)
+    _, plain_results = run_rollouts(config, progress=False)
     rrd = tmp_path / "lift.rrd"
     rec = open_recording(save=str(rrd))
-    summary, results = run_rollouts(config, progress=False, on_step=RerunLogger(rec, config.env_id))
+    _, results = run_rollouts(config, progress=False, on_step=RerunLogger(rec, config.env_id))
     rec.flush()
     assert [(r.seed, r.length, r.episode_return) for r in results] == [
         (r.seed, r.length, r.episode_return) for r in plain_results

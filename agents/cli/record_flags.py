@@ -1,5 +1,6 @@
-"""``scripts/rollout.py --record-lerobot DIR``: its flags, their checks and the recording
-(:mod:`agents.recording.lerobot`); the Rerun flags combine with it."""
+"""``scripts/rollout.py``'s LeRobot and Rerun flags: ``--record-lerobot DIR`` (the recording,
+:mod:`agents.recording.lerobot`), ``--lerobot-policy DIR`` (a trained LeRobot policy scored on
+the same episodes as any rollout) and ``--rerun`` / ``--rerun-save``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ def add_lerobot_flags(p: argparse.ArgumentParser) -> None:
                    help="write the episodes (every policy) as a LeRobotDataset (v3) in DIR: "
                    "camera images, observation.state, action, reward, task; each episode's "
                    "seed and randomization params in DIR/meta/domrand_episodes.jsonl")  # fmt: skip
+    g.add_argument("--lerobot-policy", default=None, metavar="DIR",
+                   help="run a trained LeRobot policy (lerobot-train's .../pretrained_model "
+                   "folder) instead of --policy and print its success [Wilson 95%%]")  # fmt: skip
     g.add_argument("--resume", action="store_true",
                    help="DIR holds a dataset recorded with the same flags: append --episodes "
                    "more (the run's next episodes)")  # fmt: skip
@@ -28,14 +32,10 @@ def add_lerobot_flags(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace the domrand LeRobot dataset in DIR (once the new one is complete)",
     )
-    g.add_argument(
-        "--task", default=None, help="the dataset's task text (default: a sentence for the env)"
-    )
-    g.add_argument(
-        "--repo-id",
-        default=None,
-        help="LeRobot repo id (default: domrand/<task>, e.g. domrand/lift)",
-    )
+    g.add_argument("--task", default=None, metavar="TEXT",
+                   help="the dataset's task text (default: a sentence for the env)")  # fmt: skip
+    g.add_argument("--repo-id", default=None, metavar="ID",
+                   help="LeRobot repo id (default: domrand/<task>, e.g. domrand/lift)")  # fmt: skip
     g.add_argument("--lerobot-images", action="store_true",
                    help="store lossless PNG frames in the Parquet files instead of one MP4 per "
                    "camera (bigger; exact pixels; no video decoder needed to read)")  # fmt: skip
@@ -122,4 +122,34 @@ def record_lerobot(
     else:
         print(out.summary.table())
         print(f"\n{line}")
+    return 0
+
+
+def evaluate_lerobot(args: argparse.Namespace) -> int:
+    """``--lerobot-policy DIR``: the policy's episodes (seeded as every rollout), the summary
+    and its success interval."""
+    from agents.experiments.evaluation import wilson_interval
+    from agents.recording.lerobot_policy import evaluate_lerobot_policy
+
+    if args.record_lerobot or args.rerun or args.rerun_save or args.video or args.num_envs != 1:
+        raise ValueError("--lerobot-policy runs alone: drop --record-lerobot, --rerun, "
+                         "--video and --num-envs")  # fmt: skip
+    env_kwargs: dict[str, Any] = {
+        **({"randomization": args.preset} if args.preset else {}),
+        **scene_kwargs(args),
+    }
+    summary, results = evaluate_lerobot_policy(
+        args.lerobot_policy, args.env_id, episodes=args.episodes, seed=args.seed,
+        env_kwargs=env_kwargs, progress=not args.no_progress,
+    )  # fmt: skip
+    wins = sum(r.success for r in results)
+    low, high = wilson_interval(wins, len(results))
+    if args.json:
+        print(json.dumps({**summary.as_dict(), "success_interval": [low, high]}))
+    else:
+        print(summary.table())
+        print(
+            f"\nsuccess {wins}/{len(results)} = {wins / len(results):.2f} [{low:.2f}, {high:.2f}] "
+            "(Wilson 95%)"
+        )
     return 0

@@ -33,6 +33,7 @@ from agents.cli.args import (
 from agents.cli.record_flags import (
     add_lerobot_flags,
     check_lerobot_flags,
+    evaluate_lerobot,
     record_lerobot,
     rerun_viewer,
 )
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             raise ValueError("give --record (Minari) or --record-lerobot, not both")
         if args.record:
             return record(args)
+        if args.lerobot_policy:
+            return evaluate_lerobot(args)
         if args.record_lerobot:
             return record_lerobot(args, localizers=parse_localizers(args.localizer),
                                   default_image_size=RECORD_IMAGE_SIZE)  # fmt: skip

@@ -97,7 +97,8 @@ def check_folder(root: Path, settings: Any, *, resume: bool, overwrite: bool) ->
 
 
 def _json(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+    """JSON data of the settings (objects without a JSON form, e.g. a Randomizer, by ``str``)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _rows(root: Path) -> list[dict[str, Any]]:

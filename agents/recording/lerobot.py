@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from agents.episodes import EpisodeResult, RolloutSummary
+from agents.policies.bc import PROPRIO_NAMES
 from agents.recording.folder import (
     EPISODES_FILE,
     SETTINGS_FILE,
@@ -41,14 +42,14 @@ from envs.dataset.swap import replace_folder, restore_interrupted_swap, swap_tar
 
 INSTALL = "pip install 'domrand[lerobot]'"
 TESTED_LEROBOT = "0.4.4"
-PROPRIO = ("ee_x", "ee_y", "ee_z", "ee_vx", "ee_vy", "ee_vz", "finger_width")
+PROPRIO = PROPRIO_NAMES
 """``observation.state``: the robot's own state, as the project's pixel policies read it"""
 TASKS = {
-    "domrand/Reach-v0": "move the gripper to the red target sphere",
-    "domrand/Push-v0": "push the cube to the green goal",
+    "domrand/Reach-v0": "move the gripper to the target",
+    "domrand/Push-v0": "push the cube to the goal",
     "domrand/Lift-v0": "pick up the cube and lift it",
     "domrand/PickPlace-v0": "pick up the cube and place it at the goal",
-    "domrand/Stack-v0": "stack the cube on the other cube",
+    "domrand/Stack-v0": "stack one cube on the other",
 }
 
 
@@ -59,7 +60,7 @@ def import_lerobot() -> Any:
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
     except ImportError as exc:
         raise ImportError(
-            f"recording LeRobot datasets needs LeRobot {TESTED_LEROBOT} ({exc}); "
+            f"LeRobot datasets and policies need LeRobot {TESTED_LEROBOT} ({exc}); "
             f"install it with: {INSTALL}"
         ) from None
     return LeRobotDataset
@@ -131,6 +132,7 @@ class LeRobotWriter:
         names = list(env.task.state_names)
         self.proprio = [names.index(n) for n in PROPRIO]
         self._open: dict[int, list[dict[str, Any]]] = {}  # episode -> frames so far
+        self._events: dict[int, dict[str, int]] = {}
         self._last_obs: dict[int, Any] = {}
         self._done: dict[int, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
         self.next_episode: int | None = None
@@ -143,16 +145,21 @@ class LeRobotWriter:
             if self.next_episode is None:
                 self.next_episode = event.episode
             self._open[event.episode] = []
+            self._events[event.episode] = {}
             self._last_obs[event.episode] = event.observation
             return
+        counts = self._events[event.episode]
+        for name in event.events:
+            counts[name] = counts.get(name, 0) + 1
         frame = self._frame(self._last_obs[event.episode], event)
         self._open[event.episode].append(frame)
         self._last_obs[event.episode] = event.observation
         if event.terminated or event.truncated:
             frames = self._open.pop(event.episode)
+            events = self._events.pop(event.episode)
             del self._last_obs[event.episode]
             row = {"seed": event.seed, "params": _plain(event.params), "run_episode": event.episode,
-                   "success": event.success, "length": len(frames),
+                   "success": event.success, "length": len(frames), "events": events,
                    "return": float(sum(float(f["next.reward"][0]) for f in frames))}  # fmt: skip
             self._done[event.episode] = (frames, row)
             self._flush()
@@ -275,7 +282,7 @@ def _write(
                                             root=root, robot_type=_robot(config),
                                             use_videos=settings.video)  # fmt: skip
             (root / SETTINGS_FILE).write_text(
-                json.dumps(asdict(settings), indent=2, sort_keys=True)
+                json.dumps(asdict(settings), indent=2, sort_keys=True, default=str)
             )
             (root / EPISODES_FILE).touch()
         writer = LeRobotWriter(dataset, settings, probe.unwrapped, root)

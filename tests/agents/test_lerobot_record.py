@@ -73,7 +73,7 @@ def test_cli_without_lerobot_names_the_extra(
                          str(tmp_path / "ds"), "--no-progress"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert err.startswith("error: recording LeRobot datasets needs LeRobot 0.4.4")
+    assert err.startswith("error: LeRobot datasets and policies need LeRobot 0.4.4")
     assert err.strip().endswith("install it with: pip install 'domrand[lerobot]'")
     assert not (tmp_path / "ds").exists()
     assert rollout_main(["--episodes", "1", "--overwrite", "--no-progress"]) == 2
@@ -131,6 +131,7 @@ def test_dataset_matches_the_rollout_and_replays(tmp_path: Path) -> None:
         (i, i, episode_seed(0, i)) for i in range(3)
     ]
     assert [r["length"] for r in rows] == lengths
+    assert [r["events"] for r in rows] == [dict.fromkeys(("grasp_success", "success"), 1)] * 3
     # replay episode 1 from its stored seed and params: the same frames for the same actions
     env = gym.make(ENV, obs_mode="state+rgb", image_size=32, **KWARGS)
     obs, _ = env.reset(seed=rows[1]["seed"], options={"randomization": rows[1]["params"]})

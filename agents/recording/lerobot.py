@@ -34,6 +34,7 @@ from agents.recording.folder import (
     EPISODES_FILE,
     SETTINGS_FILE,
     SETTINGS_FORMAT,
+    LeRobotRecordError,
     check_folder,
 )
 from agents.recording.steps import StepEvent
@@ -276,7 +277,13 @@ def _write(
     try:
         spec = features(probe.unwrapped, settings)
         if resume:
-            dataset = LeRobotDataset(settings.repo_id, root=root)
+            try:
+                dataset = LeRobotDataset(settings.repo_id, root=root)
+            except Exception as exc:  # LeRobot's own errors on a damaged dataset vary
+                raise LeRobotRecordError(
+                    f"cannot resume {str(root)!r}: LeRobot cannot read it ({type(exc).__name__}: "
+                    f"{exc}); record to a new folder, or pass --overwrite"
+                ) from None
         else:
             dataset = LeRobotDataset.create(settings.repo_id, fps=settings.fps, features=spec,
                                             root=root, robot_type=_robot(config),

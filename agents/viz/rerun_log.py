@@ -87,21 +87,23 @@ def log_camera(rec: Any, info: Mapping[str, Any], path: str = "world/camera") ->
 
 
 def log_annotations(rec: Any, names: list[str]) -> None:
-    """Instance ids 1..n labelled with the body names (0: background), at ``world``."""
+    """Instance ids 1..n labelled with the body names (0: background), at ``world`` (per
+    frame: the distractors, hence the numbering, change between episodes and samples)."""
     rr = import_rerun()
     rec.log("world", rr.AnnotationContext([(0, "background", (0, 0, 0)),
-                                           *[(i, n) for i, n in enumerate(names, start=1)]]),
-            static=True)  # fmt: skip
+                                           *[(i, n) for i, n in enumerate(names, start=1)]]))  # fmt: skip
 
 
-def log_scene(rec: Any, env: Any) -> None:
+def log_scene(rec: Any, env: Any, shown: set[str] | None = None) -> None:
     """Render ``env``'s main camera and log everything of its current state: RGB, depth,
-    instance mask, 2D and 3D boxes, the camera, object and end-effector poses."""
+    instance mask, 2D and 3D boxes, the camera, object and end-effector poses. ``shown``:
+    the objects logged last time; those gone (parked distractors) are cleared."""
     rr = import_rerun()
     _measure_boxes(env)
     frame = env.camera.render(rgb=True, depth=True, segmentation=True)
     labels = sample_labels(env, frame.segmentation, visibility=False)
     log_camera(rec, labels["camera"])
+    log_annotations(rec, [o["name"] for o in labels["objects"]])
     rec.log("world/camera/rgb", rr.Image(env._filter(frame.rgb)))
     rec.log("world/camera/depth", rr.DepthImage(frame.depth, meter=1.0))
     instances = np.zeros(frame.segmentation.shape, dtype=np.uint16)
@@ -109,6 +111,12 @@ def log_scene(rec: Any, env: Any) -> None:
         instances[frame.segmentation == obj["body"]] = obj["instance"]
     rec.log("world/camera/instances", rr.SegmentationImage(instances))
     _log_objects(rec, labels["objects"])
+    if shown is not None:
+        now = {o["name"] for o in labels["objects"]}
+        for name in sorted(shown - now):
+            rec.log(f"world/objects/{name}", rr.Clear(recursive=False))
+        shown.clear()
+        shown.update(now)
     centers, halves, quats, names, ids = [], [], [], [], []
     for obj in labels["objects"]:
         box = local_box(env, obj["name"])
@@ -180,7 +188,7 @@ class RerunLogger:
         self.env_id = env_id
         self.frame = 0
         self.returns: dict[int, float] = {}
-        self._annotated = False
+        self._shown: set[str] = set()
 
     def __call__(self, event: StepEvent) -> None:
         """Log ``event`` at timeline positions frame, episode and step."""
@@ -192,9 +200,6 @@ class RerunLogger:
         rec.set_time("episode", sequence=event.episode)
         rec.set_time("step", sequence=event.t)
         self.frame += 1
-        if not self._annotated:
-            log_annotations(rec, [name for name, _ in labelled_objects(env)])
-            self._annotated = True
         if event.t == 0:
             self.returns[event.episode] = 0.0
             log_params(rec, event.episode, event.seed, event.params)
@@ -215,7 +220,7 @@ class RerunLogger:
                 end = "success" if event.success else ("timeout" if event.truncated else "ended")
                 rec.log("events", rr.TextLog(f"episode {event.episode} ends: {end}, return "
                                              f"{self.returns[event.episode]:.3f}"))  # fmt: skip
-        log_scene(rec, env)
+        log_scene(rec, env, self._shown)
 
 
 def log_export(rec: Any, folder: str | Path, num: int) -> int:

@@ -49,6 +49,7 @@ def test_rollout_rrd_holds_every_entity_and_changes_no_episode(tmp_path: Path) -
     steps = sum(r.length for r in results)
     assert _rows(rrd, "/reward") == steps
     assert _rows(rrd, "/world/camera/rgb") == steps + len(results)  # every reset, every step
+    assert _rows(rrd, "/world") == steps + len(results)  # instance names follow the distractors
     schema = dataframe.load_recording(str(rrd)).schema()
     components = {(c.entity_path, c.component) for c in schema.component_columns()}
     assert ("/world/camera", "Pinhole:image_from_camera") in components

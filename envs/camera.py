@@ -123,7 +123,9 @@ class CameraConfig:
 
     def resized(self, width: int, height: int) -> CameraConfig:
         """The same camera with another image size (given intrinsics scale with it)."""
-        if not self.has_intrinsics or (width, height) == (self.width, self.height):
+        if (width, height) == (self.width, self.height):
+            return self  # frozen: sharing it is safe, and a randomized camera saves a copy
+        if not self.has_intrinsics:
             return replace(self, width=width, height=height)
         sx, sy = width / self.width, height / self.height
 
@@ -247,14 +249,22 @@ class Camera:
 
     def _set_view(self, eye: Sequence[float], target: Sequence[float], up: Sequence[float]) -> None:
         view = self.client.computeViewMatrix(list(eye), list(target), list(up))
-        view_m = np.asarray(view, dtype=np.float64).reshape(4, 4).T
         if self.config.roll:
+            view_m = np.asarray(view, dtype=np.float64).reshape(4, 4).T
             r = np.deg2rad(self.config.roll)
             rot = np.eye(4)
             rot[:2, :2] = [[np.cos(r), -np.sin(r)], [np.sin(r), np.cos(r)]]
-            view_m = rot @ view_m
-        self._view = view_m.T.reshape(-1).tolist()
-        self._extrinsics = _GL_TO_CV @ view_m
+            self._view = (rot @ view_m).T.reshape(-1).tolist()
+        else:
+            self._view = list(view)  # the same floats the NumPy round trip gave
+        self._extrinsics_cache: np.ndarray | None = None  # built when first asked for
+
+    @property
+    def _extrinsics(self) -> np.ndarray:
+        """World-to-camera transform of the current view, built once per view."""
+        if self._extrinsics_cache is None:
+            self._extrinsics_cache = _GL_TO_CV @ np.asarray(self._view).reshape(4, 4).T
+        return self._extrinsics_cache
 
     def _follow(self) -> None:
         """A mounted camera: eye, target and up from the link frame to the world."""

@@ -11,13 +11,29 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from randomizers.errors import PresetError
 from randomizers.scene import Scene
 from randomizers.spaces import ParamSpec, validate_params
+
+if TYPE_CHECKING:
+    from randomizers.distributions import Distribution
+
+
+def draw(d: Distribution, rng: np.random.Generator) -> Any:
+    """``d.sample(rng)``: the same value from the same generator state, bit for bit, without
+    NumPy's per-call argument handling for uniform draws and unweighted choices (about 2 us
+    each in a tight loop, more between renders; a ``tobin`` reset makes about 20)."""
+    if d.dist == "uniform":  # Generator.uniform computes low + (high - low) * next_double
+        low = float(d.low)
+        return low + (float(d.high) - low) * rng.random()
+    if d.dist == "choice" and d.p is None:  # Generator.choice(n) draws integers(0, n)
+        v = d.values[int(rng.integers(0, len(d.values)))]
+        return v.item() if isinstance(v, np.generic) else v
+    return d.sample(rng)
 
 
 class Randomizer(ABC):

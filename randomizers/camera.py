@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from randomizers.base import Randomizer
+from randomizers.base import Randomizer, draw
 from randomizers.distributions import Distribution, Limits
 from randomizers.errors import PresetError
 from randomizers.options import dist, dist_vector
@@ -114,10 +114,10 @@ class CameraPose(Randomizer):
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         return {
-            "eye_offset": [float(d.sample(rng)) for d in self.eye_offset],
-            "target_offset": [float(d.sample(rng)) for d in self.target_offset],
-            "roll": float(self.roll.sample(rng)),
-            "fov_scale": float(self.fov_scale.sample(rng)),
+            "eye_offset": [float(draw(d, rng)) for d in self.eye_offset],
+            "target_offset": [float(draw(d, rng)) for d in self.target_offset],
+            "roll": float(draw(self.roll, rng)),
+            "fov_scale": float(draw(self.fov_scale, rng)),
         }
 
     def _rig(self, scene: Scene) -> CameraRig:
@@ -191,7 +191,11 @@ def _moved(nominal: Any, params: Mapping[str, Any]) -> Any:
     eye = tuple(float(a + b) for a, b in zip(nominal.eye, params["eye_offset"], strict=True))
     tgt = tuple(float(a + b) for a, b in zip(nominal.target, params["target_offset"], strict=True))
     fov = min(nominal.fov * params["fov_scale"], MAX_FOV)
-    moved = replace(nominal, eye=eye, target=tgt, roll=nominal.roll + params["roll"])
+    roll = nominal.roll + params["roll"]
+    if getattr(nominal, "fx", None) is None and getattr(nominal, "fy", None) is None:
+        # no focal lengths: with_fov would only set fov, so one copy does it all
+        return replace(nominal, eye=eye, target=tgt, roll=roll, fov=fov)
+    moved = replace(nominal, eye=eye, target=tgt, roll=roll)
     with_fov = getattr(moved, "with_fov", None)
     return with_fov(fov) if with_fov is not None else replace(moved, fov=fov)
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from randomizers.base import Randomizer
+from randomizers.base import Randomizer, draw
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import dist
 from randomizers.options import name as option_name
@@ -55,12 +58,63 @@ class ImageNoiseFilter:
             x *= gain
         x += offset
         if self.gaussian_std > 0:
-            rng = np.random.default_rng([self.seed, frame])
-            noise = rng.standard_normal(x.shape, dtype=np.float32)
+            noise = gaussian_noise(frame_bits(self.seed, frame), x.shape)
             noise *= np.float32(self.gaussian_std)
             x += noise
         np.clip(x, 0.0, 255.0, out=x)
         return x.astype(np.uint8)
+
+
+NOISE_LEVELS = 65536  # N(0, 1) quantiles the noise picks from, by 16-bit random index
+
+
+@cache
+def normal_table() -> np.ndarray:
+    """``NOISE_LEVELS`` standard-normal quantiles at (i + 0.5) / NOISE_LEVELS (float32),
+    rescaled to unit variance: picked by uniform 16-bit indices they are N(0, 1) noise
+    quantized finer than 0.002 std near the mean and cut at 4.3 std (p = 1.5e-5)."""
+    inv = NormalDist().inv_cdf
+    q = np.array([inv((i + 0.5) / NOISE_LEVELS) for i in range(NOISE_LEVELS)])
+    return (q / np.sqrt(np.mean(q * q))).astype(np.float32)
+
+
+_MASK64 = (1 << 64) - 1
+_THREAD = threading.local()  # one reusable PCG64 per thread
+
+
+def _mix64(z: int) -> int:
+    """SplitMix64's step: a bijection of 64-bit integers that scatters nearby inputs."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def frame_bits(seed: int, frame: int) -> np.random.PCG64:
+    """This thread's PCG64 set to the stream of (``seed``, ``frame``): a state and an odd
+    increment hashed from the two, set in place (constructing a PCG64 runs a SeedSequence,
+    about 3x the cost, once per randomized frame). Use it before the next call."""
+    bits = getattr(_THREAD, "bits", None)
+    if bits is None:
+        bits = _THREAD.bits = np.random.PCG64(0)
+    a = _mix64((_mix64(seed) + frame) & _MASK64)
+    b, c, d = _mix64(a ^ 1), _mix64(a ^ 2), _mix64(a ^ 3)
+    bits.state = {
+        "bit_generator": "PCG64",
+        "state": {"state": (a << 64) | b, "inc": (c << 64) | d | 1},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+    return bits
+
+
+def gaussian_noise(bits: np.random.BitGenerator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard-normal float32 noise of ``shape``: four 16-bit table indices from each raw
+    64-bit draw of ``bits`` (about 4x faster than ``standard_normal``; same bytes on every
+    platform, the draws are read little-endian)."""
+    n = int(np.prod(shape))
+    raw = bits.random_raw((n + 3) // 4).astype("<u8", copy=False)
+    return normal_table().take(raw.view("<u2")[:n]).reshape(shape)
 
 
 class ImageNoise(Randomizer):
@@ -103,7 +157,7 @@ class ImageNoise(Randomizer):
         ]
 
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
-        params: dict[str, Any] = {k: float(d.sample(rng)) for k, d in self.quantities.items()}
+        params: dict[str, Any] = {k: float(draw(d, rng)) for k, d in self.quantities.items()}
         params["seed"] = int(rng.integers(0, 2**31 - 1))
         return params
 

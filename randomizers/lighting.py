@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from randomizers.base import Randomizer
+from randomizers.base import Randomizer, draw
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import dist, dist_vector, probability
 from randomizers.options import name as option_name
@@ -115,12 +115,12 @@ class Lighting(Randomizer):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         params: dict[str, Any] = {}
         if self.azimuth is not None and self.elevation is not None:
-            params["azimuth"] = float(self.azimuth.sample(rng))
-            params["elevation"] = float(self.elevation.sample(rng))
+            params["azimuth"] = float(draw(self.azimuth, rng))
+            params["elevation"] = float(draw(self.elevation, rng))
         if self.color is not None:
-            params["color"] = [float(d.sample(rng)) for d in self.color]
+            params["color"] = [float(draw(d, rng)) for d in self.color]
         for k, d in self.scalars.items():
-            params[k] = float(d.sample(rng))
+            params[k] = float(draw(d, rng))
         if self.shadow_probability is not None:
             params["shadow"] = int(rng.random() < self.shadow_probability)
         return params

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from randomizers.base import Randomizer
+from randomizers.base import Randomizer, draw
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list, dist
 from randomizers.options import name as option_name
@@ -87,9 +87,9 @@ class ObjectPose(Randomizer):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for role in self.roles:
-            params[f"{role}.x"] = float(self.x.sample(rng))
-            params[f"{role}.y"] = float(self.y.sample(rng))
-            params[f"{role}.yaw"] = float(self.yaw.sample(rng))
+            params[f"{role}.x"] = float(draw(self.x, rng))
+            params[f"{role}.y"] = float(draw(self.y, rng))
+            params[f"{role}.yaw"] = float(draw(self.yaw, rng))
         return params
 
     def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
@@ -109,7 +109,7 @@ class ObjectPose(Randomizer):
                         if not blocked(disc_rect(x, y, radius), keepout):
                             break
                         rng = rng or placement_rng(self.name, params)
-                        x, y = float(self.x.sample(rng)), float(self.y.sample(rng))
+                        x, y = float(draw(self.x, rng)), float(draw(self.y, rng))
                     else:  # no free spot: stay where the task put it
                         x, y = float(pos[0]), float(pos[1])
                     keepout.append(disc_rect(x, y, radius))

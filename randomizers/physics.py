@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from randomizers.base import Randomizer
+from randomizers.base import Randomizer, draw
 from randomizers.distributions import Distribution, Limits
 from randomizers.options import choice_list
 from randomizers.options import name as option_name
@@ -141,7 +141,7 @@ class Physics(Randomizer):
     def sample(self, rng: np.random.Generator) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for k, d in self.quantities.items():
-            v = d.sample(rng)
+            v = draw(d, rng)
             params[k] = int(round(v)) if k == "latency" else float(v)
         return params
 

@@ -239,7 +239,11 @@ def sample_appearances(
     """Bank entries and tints for many slots with four generator calls (not 4 per slot)."""
     n = len(prefixes)
     textures = rng.integers(bank.bank_size, size=n).tolist()
-    tints = np.stack([d.sample_n(rng, n) for d in tint], axis=1).tolist()
+    if all(d.dist == "constant" for d in tint):  # the usual case: no draw, one row copied
+        row = np.stack([d.sample_n(rng, 1) for d in tint], axis=1).tolist()[0]
+        tints = [list(row) for _ in range(n)]
+    else:
+        tints = np.stack([d.sample_n(rng, n) for d in tint], axis=1).tolist()
     params: dict[str, Any] = {}
     for prefix, tex, rgb in zip(prefixes, textures, tints, strict=True):
         params[f"{prefix}.texture"] = tex
@@ -322,10 +326,10 @@ class Texture(Randomizer):
         self.bank.upload(scene)
 
     def apply(self, scene: Scene, params: Mapping[str, Any]) -> None:
-        c = scene.client
+        change = scene.client.changeVisualShape
         ids = self.bank.upload(scene)
         for slot in self.slots:
-            tex = ids[int(params[f"{slot}.texture"])]
-            rgba = [*params[f"{slot}.tint"], 1.0]
+            tex = ids[int(params[slot + ".texture"])]
+            rgba = [*params[slot + ".tint"], 1.0]
             for body, link in self._bindings(scene, slot):
-                c.changeVisualShape(body, link, textureUniqueId=tex, rgbaColor=rgba)
+                change(body, link, textureUniqueId=tex, rgbaColor=rgba)

@@ -2,7 +2,9 @@
 
 Prints (and optionally writes as JSON and Markdown) physics steps/s in ``state`` mode,
 frames/s in ``rgb`` mode per image size, and the mean reset time; the ratio env / raw is
-the figure that matters (the raw loop replays the env's own joint targets).
+the figure that matters (the raw loop replays the env's own joint targets). With
+``--scaling`` and ``--out-dir`` it also draws ``scaling.png`` (randomized frames/s against
+image size and process count).
 
 Example:
     python scripts/benchmark.py --steps 500 --out-dir benchmarks/
@@ -22,9 +24,11 @@ from pathlib import Path
 from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import OutputPathError, check_output_dir
 from envs import ENV_IDS
+from envs.benchmark.cameras import measure_cameras
 from envs.benchmark.checks import check_arguments
 from envs.benchmark.export import measure_export
 from envs.benchmark.frames import measure_env, measure_presets, measure_randomized_frames
+from envs.benchmark.plot import plot_scaling
 from envs.benchmark.scaling import measure_scaling
 from envs.benchmark.tables import EXPORT_DEFINITIONS, export_table, markdown_table
 
@@ -50,6 +54,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="add randomized frames/s for 1 and 2 processes, low/full detail, tiny/egl",
     )  # fmt: skip
     p.add_argument("--processes", type=int, nargs="*", default=[1, 2], help="for --scaling")
+    p.add_argument(
+        "--cameras", action="store_true",
+        help="add steps/s with a front camera, a wrist camera and both (first --env, first "
+        "size; nominal and the randomized preset)",
+    )  # fmt: skip
     p.add_argument(
         "--export", action="store_true",
         help="add dataset-export images/s (1 and 2 workers) next to raw rendering",
@@ -88,8 +97,13 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         rows += measure_presets(env_id, tuple(args.presets), n_resets=args.resets)
         if args.randomized_preset:
             rows += measure_randomized_frames(
-                env_id, args.randomized_preset, tuple(args.sizes), n_steps=args.steps
-            )
+                env_id, args.randomized_preset, tuple(args.sizes), n_steps=args.steps,
+                repeats=args.repeats,
+            )  # fmt: skip
+    if args.cameras:
+        for preset in (None, args.randomized_preset or None):
+            rows += measure_cameras(args.env[0], preset, args.sizes[0], n_steps=args.steps,
+                                    repeats=args.repeats)  # fmt: skip
     if args.scaling:
         rows += measure_scaling(
             args.env[0], args.randomized_preset or "tobin", sizes=tuple(args.sizes),
@@ -120,5 +134,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         )  # fmt: skip
         (out / "benchmark.md").write_text(f"Benchmark {stamp} ({machine}, {load})\n\n{table}\n")
         print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.md'}")
+        plot = plot_scaling(rows, out / "scaling.png", f"{args.env[0]}, {stamp} ({machine})")
+        if plot is not None:
+            print(f"wrote {plot}")
     return 0
 

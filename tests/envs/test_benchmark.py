@@ -54,10 +54,13 @@ def test_script_writes_json_and_markdown(tmp_path, capsys) -> None:
     metrics = [r["metric"] for r in data["rows"]]
     assert metrics == [
         "physics steps (state)", "reset", "frames (rgb 32px)", "reset (no randomization)",
-        "reset (tobin)", "frames (tobin, rgb 32px, stepping)",
+        "reset (tobin)", "frames (tobin, rgb 32px, stepping; raw: plain rgb stepping)",
         "frames (tobin, rgb 32px, new domain every frame)",
     ]  # fmt: skip
     assert all(r["env"] > 0 for r in data["rows"])
+    # the randomized rows carry their references: plain stepping and the bare render
+    assert all(r["raw"] > 0 and r["ratio"] == r["env"] / r["raw"] for r in data["rows"][-2:])
+    assert not (tmp_path / "scaling.png").exists()  # no --scaling: no plot
     assert "| env | metric |" in (tmp_path / "benchmark.md").read_text()
     assert markdown_table([]).count("\n") == 1
 
@@ -74,6 +77,58 @@ def test_scaling_rows_for_processes_and_details() -> None:
         "tobin frames, 32px, 2 proc, low, tiny",
     ]
     assert all(r.env > 0 and r.raw > 0 for r in rows)
+
+
+def test_bare_render_times_each_scene_once(make_env) -> None:
+    """The raw reference renders every scene the env built (not the last one n times)."""
+    from envs.benchmark.scaling import bare_render_seconds
+
+    env = make_env("domrand/Push-v0", obs_mode="rgb", image_size=32, randomization="tobin")
+    env.reset(seed=0)
+    calls = []
+    client = env.scene.client
+    real = client.getCameraImage
+    client.getCameraImage = lambda *a, **k: calls.append(env.randomization["task"]) or real(*a, **k)
+    try:
+        assert bare_render_seconds(env, [3, 4, 5]) > 0
+    finally:
+        client.getCameraImage = real
+    assert len(calls) == 6  # each reset renders its observation, then the one bare render
+    assert calls[1] != calls[3] != calls[5]  # three different scenes
+
+
+def test_camera_pair_rows() -> None:
+    from envs.benchmark.cameras import measure_cameras
+
+    rows = measure_cameras("domrand/Push-v0", None, 24, n_steps=4, repeats=1)
+    assert [r.metric for r in rows] == [
+        "steps (no randomization, state, no image)",
+        "steps (no randomization, rgb 24px, front camera only)",
+        "steps (no randomization, rgb 24px, wrist camera only)",
+        "steps (no randomization, rgb 24px, front + wrist; raw: physics + front's and "
+        "wrist's image work)",
+    ]
+    assert all(r.env > 0 for r in rows) and rows[-1].raw is not None and rows[-1].raw > 0
+    assert [r.raw for r in rows[:3]] == [None, None, None]
+
+
+def test_scaling_plot(tmp_path) -> None:
+    from envs.benchmark.plot import plot_scaling, scaling_series
+
+    rows = [
+        Measurement("e", f"tobin frames, {s}px, {k} proc, low, tiny", 100.0 * k / s,
+                    200.0 * k / s, "frames/s")
+        for s in (128, 64) for k in (1, 2)
+    ] + [Measurement("e", "reset", 0.1, None, "ms")]  # fmt: skip
+    series = scaling_series(rows)
+    assert series == {
+        ("low", "tiny", 1): [(64, 100 / 64, 200 / 64), (128, 100 / 128, 200 / 128)],
+        ("low", "tiny", 2): [(64, 200 / 64, 400 / 64), (128, 200 / 128, 400 / 128)],
+    }
+    out = plot_scaling(rows, tmp_path / "scaling.png")
+    assert out is not None and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_scaling(rows[-1:], tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_export_rows_steady_state_and_start_up() -> None:

@@ -181,6 +181,39 @@ def test_a_missed_grasp_is_retried_elsewhere(retry: str, monkeypatch) -> None:
     assert len(policy.rejected) == 1 and info["is_success"]
 
 
+@pytest.mark.parametrize(("wrong_looks", "seed"), [(1, 1), (2, 2)])
+def test_push_looks_again_after_a_push_through_nothing(wrong_looks: int, seed: int,
+                                                       monkeypatch) -> None:  # fmt: skip
+    """The first look puts the cube 10 cm off, on a look-alike: the dead-reckoned push goes
+    through nothing. Rising after it, the policy looks again: either it sees the cube (1), or
+    it sees the same spot again (2), rules it out (a real cube would have moved) and takes
+    the next-best peak; then it pushes the real cube to the goal."""
+    env = gym.make(PUSH, obs_mode="state+rgb", image_size=64)
+    locs = load_localizers(PUSH)
+    loc = locs["object"]
+    real = loc.positions
+    looks: list[np.ndarray] = []
+
+    def wrong_at_first(images):
+        out = real(images)
+        if len(looks) < wrong_looks:  # the same spot, 10 cm beside the first estimate
+            out[:, 1] = (looks[0] if looks else out)[:, 1] + (0.0 if looks else 0.10)
+        looks.append(out.copy())
+        return out
+
+    monkeypatch.setattr(loc, "positions", wrong_at_first)
+    policy = PixelExpert(PUSH, locs, env.unwrapped.task.state_names)
+    assert policy.check_pushes
+    obs, _ = env.reset(seed=seed)
+    for _ in range(100):
+        obs, _, terminated, truncated, info = env.step(policy(obs))
+        if terminated or truncated:
+            break
+    env.close()
+    assert policy.pushes >= 1 and len(policy.rejected) == wrong_looks - 1
+    assert info["is_success"]
+
+
 def test_unknown_retry_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown retry 'again'; allowed: look-again, first-frame"):
         PixelExpert(LIFT, load_localizers(LIFT), state_names(LIFT), retry="again")

@@ -240,7 +240,7 @@ def sample_appearances(
     n = len(prefixes)
     textures = rng.integers(bank.bank_size, size=n).tolist()
     if all(d.dist == "constant" for d in tint):  # the usual case: no draw, one row copied
-        row = np.stack([d.sample_n(rng, 1) for d in tint], axis=1).tolist()[0]
+        row = np.array([d.low for d in tint]).tolist()  # the dtype stacking rows would give
         tints = [list(row) for _ in range(n)]
     else:
         tints = np.stack([d.sample_n(rng, n) for d in tint], axis=1).tolist()

@@ -97,7 +97,7 @@ def frame_bits(seed: int, frame: int) -> np.random.PCG64:
     bits = getattr(_THREAD, "bits", None)
     if bits is None:
         bits = _THREAD.bits = np.random.PCG64(0)
-    a = _mix64((_mix64(seed) + frame) & _MASK64)
+    a = _mix64((_mix64(int(seed)) + int(frame)) & _MASK64)
     b, c, d = _mix64(a ^ 1), _mix64(a ^ 2), _mix64(a ^ 3)
     bits.state = {
         "bit_generator": "PCG64",

@@ -116,3 +116,13 @@ def test_filter_bytes_are_pinned() -> None:
     out = ImageNoiseFilter(6.0, 0.5, 0.02, 0.95, 1.1, seed=12345)(rgb, 3)
     assert out.shape == rgb.shape and out.dtype == np.uint8
     assert hashlib.sha256(out.tobytes()).hexdigest()[:16] == "768b5443adb19fa1"
+
+
+def test_seed_types_of_a_replay_give_the_same_pixels() -> None:
+    """Params come back from JSON or validation as int, float or NumPy integers."""
+    rgb = np.full((8, 8, 3), 100, dtype=np.uint8)
+    outs = {
+        ImageNoiseFilter(5.0, 0.0, 0.0, 1.0, 1.0, seed=s)(rgb, f).tobytes()  # type: ignore[arg-type]
+        for s, f in ((12345, 2), (12345.0, 2), (np.int64(12345), np.int64(2)))
+    }
+    assert len(outs) == 1

@@ -129,7 +129,9 @@ def log_scene(rec: Any, env: Any, shown: set[str] | None = None) -> None:
         quats.append(rr.Quaternion(xyzw=quat))
         names.append(obj["name"])
         ids.append(obj["instance"])
-    if centers:
+    if not centers:
+        rec.log("world/boxes", rr.Clear(recursive=False))
+    else:
         rec.log("world/boxes", rr.Boxes3D(centers=centers, half_sizes=halves, quaternions=quats,
                                           labels=names, class_ids=ids))  # fmt: skip
     pos, _, quat = env.robot._ee_pose()
@@ -160,7 +162,9 @@ def _log_objects(rec: Any, objects: list[dict[str, Any]]) -> None:
     """2D boxes on the image and each object's world pose."""
     rr = import_rerun()
     boxed = [o for o in objects if o.get("bbox")]
-    if boxed:
+    if not boxed:  # none visible: last frame's boxes must not stay on screen
+        rec.log("world/camera/boxes", rr.Clear(recursive=False))
+    else:
         rec.log("world/camera/boxes", rr.Boxes2D(
             array=[o["bbox"] for o in boxed], array_format=rr.Box2DFormat.XYWH,
             labels=[o["name"] for o in boxed], class_ids=[o["instance"] for o in boxed]))  # fmt: skip
@@ -254,8 +258,9 @@ def log_export(rec: Any, folder: str | Path, num: int) -> int:
         _log_objects(rec, objects)
         strips = [[c[a], c[b]] for o in objects if o.get("box3d_corners_px")
                   for c in [o["box3d_corners_px"]] for a, b in _BOX_EDGES]  # fmt: skip
-        if strips:
-            rec.log("world/camera/boxes3d", rr.LineStrips2D(strips))
+        rec.log(
+            "world/camera/boxes3d", rr.LineStrips2D(strips) if strips else rr.Clear(recursive=False)
+        )
         if record.get("events"):
             rec.log("events", rr.TextLog(f"sample {record.get('index', i)}: "
                                          f"{', '.join(record['events'])}"))  # fmt: skip

@@ -173,3 +173,23 @@ def _record_overwrite(root: Path, config: RolloutConfig) -> tuple[object, list[S
     out = record_lerobot(config, root, _settings(True, image_size=64), overwrite=True,
                          progress=False, on_step=seen.append)  # fmt: skip
     return out, seen
+
+
+def test_parallel_envs_write_the_same_dataset(tmp_path: Path) -> None:
+    pytest.importorskip("lerobot", reason="LeRobot not installed: pip install 'domrand[lerobot]'")
+    import pandas as pd
+
+    from agents.recording.lerobot import record_lerobot
+
+    for n in (1, 2):  # episodes end out of order in parallel envs; the dataset keeps run order
+        config = RolloutConfig(env_id="domrand/Reach-v0", episodes=3, obs_mode="state+rgb",
+                               image_size=32, num_envs=n, env_kwargs=KWARGS)  # fmt: skip
+        settings = _settings(env_id="domrand/Reach-v0", repo_id="domrand/reach")
+        record_lerobot(config, tmp_path / f"n{n}", settings, progress=False)
+    one, two = (pd.read_parquet(tmp_path / f"n{n}" / "data" / "chunk-000" / "file-000.parquet")
+                for n in (1, 2))  # fmt: skip
+    for column in ("action", "observation.state", "episode_index", "next.reward"):
+        assert [np.asarray(v).tolist() for v in one[column]] == [
+            np.asarray(v).tolist() for v in two[column]
+        ]
+    assert recorded_episodes(tmp_path / "n1") == recorded_episodes(tmp_path / "n2")

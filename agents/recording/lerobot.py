@@ -8,7 +8,7 @@ the ``task`` text. Beside LeRobot's files, ``meta/domrand.json`` records the run
 ``meta/domrand_episodes.jsonl`` one row per episode (``seed``, randomization ``params``, success,
 return, length, events): ``env.reset(seed=row["seed"], options={"randomization":
 row["params"]})`` and the recorded actions replay an episode exactly, and the file is also an
-``--episodes-file`` for ``scripts/export_dataset.py``.
+``ExportConfig.episodes_file`` for the exporter (labelled images of those domains).
 
 A folder that is not empty is refused unless ``resume`` (append episodes with the same
 settings: the run continues at the next episode index) or ``overwrite`` (replace a dataset

@@ -25,6 +25,7 @@ from agents.perception.localizer import (
     check_compatible,
     evaluate_localizer,
     load_data,
+    load_localizer,
     save_localizer,
 )
 from agents.perception.localizer_training import train_localizer
@@ -67,6 +68,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1): brightness, contrast, "
                    "saturation and gamma jitter of every training image")  # fmt: skip
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this localizer's weights (fine-tune; same width, stem "
+                   "stride, mask head and image size)")  # fmt: skip
     p.add_argument("--object", default=d.object_name, help="object to localize")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
@@ -85,6 +89,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
         parts = [load_data(root, args.object) for root in args.train]
         train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
+        init = load_localizer(args.init) if args.init else None
+        if init is not None and init.meta["object"] != args.object:
+            raise ValueError(f"--init {args.init!r} localizes {init.meta['object']!r}, "
+                             f"not {args.object!r}")  # fmt: skip
         masks = None
         if config.mask_weight > 0:
             masks = torch.cat([load_object_masks(part, args.object) for part in parts])
@@ -110,8 +118,14 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    loc = train_localizer(train, val, config, env_id=env_id, masks=masks,
-                          progress=not args.no_progress)  # fmt: skip
+    try:
+        loc = train_localizer(train, val, config, env_id=env_id, masks=masks, init=init,
+                              progress=not args.no_progress)  # fmt: skip
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.init:
+        loc.meta["init"] = str(args.init)
     if len(args.train) > 1:
         loc.meta["train_roots"] = [str(root) for root in args.train]
     path = save_localizer(loc, args.out)

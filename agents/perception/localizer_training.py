@@ -45,11 +45,13 @@ def train_localizer(
     *,
     env_id: str,
     masks: torch.Tensor | None = None,
+    init: Localizer | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Localizer:
     """Fit the heatmap network (AdamW, one-cycle schedule, :func:`heatmap_loss`, plus
-    ``mask_weight`` x BCE on ``masks`` when set); keeps the epoch with the lowest mean
+    ``mask_weight`` x BCE on ``masks`` when set), from ``init``'s weights when given (a
+    fine-tune: same width, stem stride and mask head); keeps the epoch with the lowest mean
     validation pixel error (validation data must come from a randomized training domain,
     never a held-out one)."""
     if train.pixels is None or len(train) < config.batch_size:
@@ -71,6 +73,14 @@ def train_localizer(
     cover = mask_targets(masks, stride) if use_masks and masks is not None else None
     with seeded(config.seed):
         model = HeatmapNet(config.width, config.stem_stride, use_masks)
+    if init is not None:
+        mine = (config.width, config.stem_stride, use_masks, size)
+        theirs = (init.config.width, init.config.stem_stride, init.config.mask_weight > 0,
+                  init.image_size)  # fmt: skip
+        if mine != theirs:
+            raise ValueError(f"cannot start from a localizer with (width, stem stride, mask "
+                             f"head, image size) {theirs}: this training has {mine}")  # fmt: skip
+        model.load_state_dict(init.model.state_dict())
     z = world_positions(train.root, config.object_name)[:, 2]
     meta = {"env_id": env_id, "image_size": size, "object": config.object_name,
             "camera": nominal_camera(env_id, size), "plane_z": float(np.median(z)),

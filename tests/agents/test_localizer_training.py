@@ -110,8 +110,19 @@ def test_script_trains_on_several_exports(data, tmp_path: Path,
     assert loc.meta["num_train"] == 40
     assert loc.meta["train_roots"] == [str(data["a"]), str(data["b"])]
     assert (loc.config.mask_weight, loc.config.color_jitter) == (0.5, 0.3)
+    tuned = tmp_path / "tuned.pt"
+    assert train_script.main(["--train", str(data["b"]), "--out", str(tuned), "--init", str(out),
+                              "--epochs", "1", "--batch-size", "16", "--width", "4",
+                              "--mask-weight", "0.5", "--no-progress"]) == 0  # fmt: skip
+    assert load_localizer(tuned).meta["init"] == str(out)
     capsys.readouterr()
-    bad = [
+    bad = [(["--train", str(data["b"]), "--init", str(out), "--width", "8", "--mask-weight", "0.5",
+             "--batch-size", "16"],
+            "cannot start from a localizer with (width, stem stride, mask head, image size) "
+            "(4, 1, True, 32): this training has (8, 1, True, 32)"),
+           (["--train", str(data["push"]), "--init", str(out), "--width", "4", "--object", "goal"],
+            "localizes 'cube', not 'goal'")]  # fmt: skip
+    bad += [
         (["--train", str(data["a"]), str(data["push"])], "was exported from domrand/Push-v0"),
         (["--train", str(data["a"]), str(data["big"])], "exports of different image sizes"),
         (["--train", str(data["a"]), "--color-jitter", "1"], "color_jitter must lie in [0, 1)"),

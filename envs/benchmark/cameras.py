@@ -4,12 +4,12 @@ per step beyond physics) is compared with the two single cameras' image work add
 
 from __future__ import annotations
 
-import time
 import warnings
 from typing import Any, cast
 
 import numpy as np
 
+from envs.benchmark.frames import stepping_seconds
 from envs.benchmark.tables import Measurement
 from envs.camera import CameraConfig
 from envs.panda_env import PandaTaskEnv
@@ -52,13 +52,7 @@ def measure_cameras(
     best = dict.fromkeys(envs, float("inf"))
     for _ in range(repeats):
         for name, env in envs.items():
-            env.reset(seed=seed)
-            t0 = time.perf_counter()
-            for a in actions:
-                _, _, term, trunc, _ = env.step(a)
-                if term or trunc:
-                    env.reset()
-            best[name] = min(best[name], (time.perf_counter() - t0) / n_steps)
+            best[name] = min(best[name], stepping_seconds(env, actions, seed) / n_steps)
     for env in envs.values():
         env.close()
     physics = best["state"]

@@ -113,7 +113,7 @@ def measure_presets(
     return rows
 
 
-def _stepping_seconds(env: PandaTaskEnv, actions: np.ndarray, seed: int) -> float:
+def stepping_seconds(env: PandaTaskEnv, actions: np.ndarray, seed: int) -> float:
     """Seconds to step ``env`` through ``actions`` (resetting when an episode ends)."""
     env.reset(seed=seed)
     t0 = time.perf_counter()
@@ -147,8 +147,8 @@ def measure_randomized_frames(
         actions = rng.uniform(-1, 1, (n_steps, *(env.action_space.shape or ())))
         best, best_plain = 0.0, 0.0
         for _ in range(repeats):
-            best = max(best, n_steps / _stepping_seconds(env, actions, seed))
-            best_plain = max(best_plain, n_steps / _stepping_seconds(plain, actions, seed))
+            best = max(best, n_steps / stepping_seconds(env, actions, seed))
+            best_plain = max(best_plain, n_steps / stepping_seconds(plain, actions, seed))
         rows.append(
             Measurement(env_id, f"frames ({preset}, rgb {size}px, stepping; raw: plain rgb "
                         "stepping)", best, best_plain, "frames/s")

@@ -60,18 +60,22 @@ for argv in (["train-localizer", "--help"], ["train-regressor", "--help"]):
     codes[argv[0]] = main(argv)
 codes["rollout"] = main(["rollout", "--env", "domrand/Lift-v0", "--episodes", "1",
                          "--video", "lift.gif", "--render-size", "32", "--no-progress"])
+codes["pixel-expert"] = main(["rollout", "--env", "domrand/Lift-v0", "--episodes", "1",
+                              "--policy", "pixel-expert", "--no-progress"])
 print(json.dumps(codes))
 """
     proc = _without_extras(code, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
-        "train-localizer": 2, "train-regressor": 2, "rollout": 0}  # fmt: skip
+        "train-localizer": 2, "train-regressor": 2, "rollout": 0, "pixel-expert": 2}  # fmt: skip
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert errors[0] == "error: this command needs PyTorch: pip install 'domrand[learn]'"
     # train-regressor needs both: whichever its imports reach first is named
     assert re.fullmatch(r"error: this command needs (PyTorch|matplotlib): "
                         r"pip install 'domrand\[learn\]'", errors[1])  # fmt: skip
-    assert len(errors) == 2
+    # a rollout whose policy needs torch names the extra too, without a traceback
+    assert errors[2] == "error: this command needs PyTorch: pip install 'domrand[learn]'"
+    assert len(errors) == 3
     assert "Traceback" not in proc.stderr
     # the README's quick start (scripted expert, .gif video) needs no extra
     assert "success rate" in proc.stdout and (tmp_path / "lift.gif").stat().st_size > 0

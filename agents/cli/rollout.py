@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from agents.cli import missing_extra
 from agents.cli.args import (
     EnvIdAction,
     add_fields,
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         path = save_video(frames, args.video) if args.video else None
     except (ValueError, ImportError, FileExistsError, FileNotFoundError,
             VectorEnvWorkerError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        line = missing_extra(exc) if isinstance(exc, ImportError) else None
+        print(line or f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         out = summary.as_dict()

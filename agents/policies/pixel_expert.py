@@ -161,8 +161,13 @@ class PixelExpert:
         pos = loc.positions(frame)[0]
         missed = loc.to_world(np.array(self.rejected))
         if np.min(np.linalg.norm(missed[:, :2] - pos[:2], axis=1)) < SAME_SPOT:
-            pos = loc.to_world(loc.pixels(frame, np.array(self.rejected)))[0]
+            pos = self._best_elsewhere(frame)
         self.estimates["object"] = pos
+
+    def _best_elsewhere(self, frame: torch.Tensor) -> np.ndarray:
+        """The object's position from the best heatmap peak away from every rejected spot."""
+        loc = self.localizers["object"]
+        return loc.to_world(loc.pixels(frame, np.array(self.rejected)))[0]  # type: ignore[no-any-return]
 
     def _check_push(self, frame: torch.Tensor) -> None:
         """Push: localize the cube again after a push; if it sits where the push began, the
@@ -172,7 +177,7 @@ class PixelExpert:
         start = self.push_start
         if start is not None and np.linalg.norm(pos[:2] - start[:2]) < SAME_SPOT:
             self.rejected.append(loc.world_to_pixels(start[None])[0])
-            pos = loc.to_world(loc.pixels(frame, np.array(self.rejected)))[0]
+            pos = self._best_elsewhere(frame)
         self.estimates["object"] = pos
         self.push_start = pos.copy()
 

@@ -193,3 +193,27 @@ def test_parallel_envs_write_the_same_dataset(tmp_path: Path) -> None:
             np.asarray(v).tolist() for v in two[column]
         ]
     assert recorded_episodes(tmp_path / "n1") == recorded_episodes(tmp_path / "n2")
+
+
+def test_an_interrupted_recording_keeps_its_saved_episodes(tmp_path: Path) -> None:
+    """Ctrl-C in episode 2: episodes 0 and 1 stay readable and listed; --resume goes on."""
+    pytest.importorskip("lerobot", reason="LeRobot not installed: pip install 'domrand[lerobot]'")
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from agents.recording.lerobot import record_lerobot
+
+    def stop_in_episode_2(event: StepEvent) -> None:
+        if event.episode == 2:
+            raise KeyboardInterrupt
+
+    root = tmp_path / "lift"
+    config = RolloutConfig(env_id=ENV, episodes=3, obs_mode="state+rgb", image_size=32,
+                           env_kwargs=KWARGS)  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        record_lerobot(config, root, _settings(), progress=False, on_step=stop_in_episode_2)
+    assert LeRobotDataset("domrand/lift", root=root).num_episodes == 2
+    assert [r["episode_index"] for r in recorded_episodes(root)] == [0, 1]
+    out, _ = _record(root, 1, resume=True)
+    assert [r.index for r in out.results] == [2]  # type: ignore[attr-defined]
+    assert LeRobotDataset("domrand/lift", root=root).num_episodes == 3
+    assert [r["run_episode"] for r in recorded_episodes(root)] == [0, 1, 2]

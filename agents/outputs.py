@@ -21,10 +21,11 @@ CHECKPOINT_KINDS: dict[str, str] = {
     "regressor": "pose-regressor",
     "gan": "appearance-GAN",
     "localizer": "localizer",
+    "translator": "image-translator",
 }
 """every checkpoint kind the training scripts write, with the words that describe it"""
 _PT_FORMATS = {"domrand-bc-policy": "bc", "domrand-pose-regressor": "regressor", "domrand-gan": "gan",
-               "domrand-localizer": "localizer"}  # fmt: skip
+               "domrand-localizer": "localizer", "domrand-translator": "translator"}  # fmt: skip
 
 
 class OutputPathError(ValueError):

@@ -1,0 +1,207 @@
+"""Training of the CUT-style translator: randomized renders (an export) toward the look of
+a folder of unlabelled target frames.
+
+Losses (CUT's defaults): least-squares GAN loss on a PatchGAN discriminator, PatchNCE
+between each render and its translation (geometry kept), and identity PatchNCE on the
+target frames (a frame that already has the look passes through unchanged). Adam, a learning
+rate that decays linearly to zero over the second half. Both domains see random flips and
+shifts of up to 4 px, so the discriminator cannot memorize a few hundred frames by position.
+Same seed and thread count: same checkpoint bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from agents.gan.frames import load_frames
+from agents.gan.translator import (
+    PatchDiscriminator,
+    PatchProjector,
+    TranslatorConfig,
+    TranslatorNet,
+    patch_nce,
+    save_translator,
+)
+from randomizers.image_grid import image_grid
+
+
+@dataclass(frozen=True)
+class TranslatorTraining:
+    """Optimisation settings.
+
+    Args:
+        steps: generator updates (one discriminator update each).
+        batch: renders and frames per step.
+        lr: Adam learning rate of all three networks.
+        lambda_nce: weight of the PatchNCE terms against the GAN term.
+        max_sources: renders read from the exports (spread evenly over them).
+        seed: weights, batches and augmentations.
+        threads: torch CPU threads (``None``: leave torch's setting).
+        sample_every: checkpoint and sample grid every K steps.
+    """
+
+    steps: int = 3000
+    batch: int = 8
+    lr: float = 2e-4
+    lambda_nce: float = 1.0
+    max_sources: int = 4000
+    seed: int = 0
+    threads: int | None = None
+    sample_every: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch", "max_sources", "sample_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr must be in (0, 1), got {self.lr}")
+        if self.lambda_nce < 0:
+            raise ValueError(f"lambda_nce must be >= 0, got {self.lambda_nce}")
+
+
+@dataclass
+class TranslatorResult:
+    """What a training run wrote and how long it took."""
+
+    checkpoint: Path
+    grid: Path
+    losses: list[dict[str, float]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def export_images(roots: list[str | Path], limit: int, size: int, seed: int = 0) -> np.ndarray:
+    """Up to ``limit`` RGB renders (uint8, N, S, S, 3) drawn evenly from export folders;
+    an export of another image size is refused naming both sizes."""
+    rng = np.random.default_rng(seed)
+    per = -(-limit // len(roots))
+    images: list[np.ndarray] = []
+    for root in roots:
+        paths = sorted((Path(root) / "rgb").glob("*.png"))
+        if not paths:
+            raise FileNotFoundError(f"{str(root)!r} has no rgb/*.png: is it an export folder "
+                                    f"(scripts/export_dataset.py --out)?")  # fmt: skip
+        for i in np.sort(rng.choice(len(paths), min(per, len(paths)), replace=False)):
+            with Image.open(paths[i]) as im:
+                image = np.asarray(im.convert("RGB"))
+            if image.shape[:2] != (size, size):
+                raise ValueError(f"{str(paths[i])!r} is {image.shape[1]}x{image.shape[0]} px; the "
+                                 f"translator is trained at {size} px (export with --size {size})")
+            images.append(image)
+    return np.stack(images[:limit])
+
+
+def resized(frames: np.ndarray, size: int) -> np.ndarray:
+    """Frames resized (Lanczos) to ``size`` x ``size`` px, as a user's photos would be."""
+    if frames.shape[1:3] == (size, size):
+        return frames
+    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.LANCZOS))
+                     for f in frames])  # fmt: skip
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 4) -> torch.Tensor:
+    """Random horizontal flips and shifts of up to ``shift`` px (reflect padding)."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    padded = F.pad(x, (shift,) * 4, mode="reflect")
+    dx, dy = torch.randint(0, 2 * shift + 1, (2, n), generator=gen).tolist()
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+
+
+def _batch(pool: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
+    idx = torch.randint(0, len(pool), (n,), generator=gen)
+    return _augment(pool[idx].permute(0, 3, 1, 2).float() / 127.5 - 1.0, gen)
+
+
+def _nce(net: TranslatorNet, proj: PatchProjector, src: torch.Tensor, out: torch.Tensor,
+         config: TranslatorConfig, gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+    """Mean PatchNCE over the compared layers between ``src`` and its translation ``out``."""
+    layers = config.nce_layers
+    feat_k, feat_q = net.features(src, layers), net.features(out, layers)
+    ids = [torch.randperm(f.shape[2] * f.shape[3], generator=gen)[: config.patches] for f in feat_k]
+    keys, queries = proj(feat_k, ids), proj(feat_q, ids)
+    return torch.stack([patch_nce(q, k, config.nce_t) for q, k in zip(queries, keys, strict=True)]).mean()
+
+
+def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str | Path,
+                     config: TranslatorConfig, train: TranslatorTraining,
+                     progress: bool = True) -> TranslatorResult:  # fmt: skip
+    """Train on renders from ``sources`` (exports) and the frames in ``frames_dir``; write
+    the checkpoint to ``out`` every ``sample_every`` steps and at the end, a sample grid
+    (renders, translations, frames) and the loss history in the checkpoint's meta."""
+    frames = resized(load_frames(frames_dir), config.size)
+    renders = export_images(sources, train.max_sources, config.size, train.seed)
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    torch.manual_seed(train.seed)
+    gen = torch.Generator().manual_seed(train.seed)
+    net, disc = TranslatorNet(config), PatchDiscriminator(config)
+    proj = PatchProjector([net.channels[i] for i in config.nce_layers])
+    opt_g = torch.optim.Adam([*net.parameters(), *proj.parameters()], train.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), train.lr, betas=(0.5, 0.999))
+    half = train.steps // 2
+    decay = lambda s: 1.0 if s < half else max(0.0, 1.0 - (s - half) / max(1, train.steps - half))  # noqa: E731
+    scheds = [torch.optim.lr_scheduler.LambdaLR(o, decay) for o in (opt_g, opt_d)]
+    pool_x, pool_y = torch.from_numpy(renders), torch.from_numpy(frames)
+    out = Path(out)
+    grid_path = out.with_name(out.stem + "_samples.png")
+    meta: dict[str, Any] = {
+        "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(frames.shape[1:3]),
+        "sources": [str(s) for s in sources], "num_renders": len(renders),
+        "training": asdict(train),
+    }  # fmt: skip
+    losses: list[dict[str, float]] = []
+    start = time.perf_counter()
+    bar = tqdm(range(train.steps), desc="translator", unit="step", disable=not progress)
+    for step in bar:
+        net.train()
+        x, y = _batch(pool_x, train.batch, gen), _batch(pool_y, train.batch, gen)
+        fake_xy = net(torch.cat([x, y]))
+        fake, idt = fake_xy[: len(x)], fake_xy[len(x) :]
+        d_real, d_fake = disc(y), disc(fake.detach())
+        loss_d = 0.5 * (F.mse_loss(d_real, torch.ones_like(d_real))
+                        + F.mse_loss(d_fake, torch.zeros_like(d_fake)))  # fmt: skip
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        g_score = disc(fake)
+        loss_gan = F.mse_loss(g_score, torch.ones_like(g_score))
+        nce = _nce(net, proj, x, fake, config, gen)
+        nce_idt = _nce(net, proj, y, idt, config, gen)
+        loss_g = loss_gan + train.lambda_nce * 0.5 * (nce + nce_idt)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        for s in scheds:
+            s.step()
+        losses.append({"step": step + 1, "d": loss_d.item(), "gan": loss_gan.item(),
+                       "nce": nce.item(), "nce_idt": nce_idt.item()})  # fmt: skip
+        if progress:
+            bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_gan.item():.3f}", nce=f"{nce.item():.2f}")
+        if (step + 1) % train.sample_every == 0 or step + 1 == train.steps:
+            meta.update(steps=step + 1, wall_s=time.perf_counter() - start, losses=losses)
+            save_translator(out, net, config, meta)
+            _sample_grid(net, renders[:8], frames[:8], grid_path)
+    return TranslatorResult(out, grid_path, losses, time.perf_counter() - start)
+
+
+@torch.no_grad()
+def _sample_grid(net: TranslatorNet, renders: np.ndarray, frames: np.ndarray, path: Path) -> None:
+    """Rows: renders, their translations, target frames."""
+    net.eval()
+    x = torch.from_numpy(renders).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    y = ((net(x) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    image_grid([*renders, *y, *frames], cols=len(renders)).save(path)
+
+
+__all__ = ["TranslatorResult", "TranslatorTraining", "export_images", "resized", "train_translator"]

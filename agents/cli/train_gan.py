@@ -45,6 +45,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 0.25),
                    metavar=("LOW", "HIGH"), help="crop side as a fraction of the short edge")
+    p.add_argument("--rows", type=float, nargs=2, default=(0.0, 1.0), metavar=("TOP", "BOTTOM"),
+                   help="crop only from this band of each image (fractions of its height),\n"
+                   "e.g. 0.4 1.0: the table in camera frames, not the wall behind it")
     p.add_argument("--holdout", type=float, default=0.25,
                    help="fraction of each image kept out of training (for gan_quality.py)")
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (both nets)")
@@ -59,7 +62,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         model = GANConfig(size=args.size, z_dim=args.z_dim, g_channels=args.g_channels,
                           d_channels=args.d_channels, d_depth=args.d_depth,
                           upsample=args.upsample)
-        crops = CropConfig(size=args.size, scale=tuple(args.crop_scale), holdout=args.holdout)
+        crops = CropConfig(size=args.size, scale=tuple(args.crop_scale), holdout=args.holdout,
+                           rows=tuple(args.rows))
         config = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed,
                              lr_g=args.lr, lr_d=args.lr, sample_every=args.sample_every,
                              threads=args.threads, device=args.device)

@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     """Entry point."""
     args = build_parser(prog).parse_args(argv)
     try:
-        config = TranslatorConfig(size=args.size, ngf=args.ngf, blocks=args.blocks)
+        if args.blocks < 1:
+            raise ValueError(f"--blocks must be >= 1, got {args.blocks}")
+        layers = tuple(i for i in TranslatorConfig.nce_layers if i < 3 + args.blocks)
+        config = TranslatorConfig(size=args.size, ngf=args.ngf, blocks=args.blocks,
+                                  nce_layers=layers)
         train = TranslatorTraining(steps=args.steps, batch=args.batch, lr=args.lr,
                                    lambda_nce=args.lambda_nce, max_sources=args.max_sources,
                                    seed=args.seed, threads=args.threads,

@@ -33,6 +33,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--heldout-frames", metavar="DIR",
                    help="unlabelled frames never used in training: KID of translated images and "
                    "of the renders against them")
+    p.add_argument("--grid", metavar="PNG",
+                   help="write a picture: renders, their translations and (with "
+                   "--heldout-frames) held-out frames, 8 of each")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -45,6 +48,16 @@ def _report(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from agents.perception.localizer import load_data, load_localizer
 
     report: dict[str, Any] = {"out": str(out)}
+    size = load_translator(args.model).config.size
+    if args.grid:
+        from agents.gan.frames import load_frames
+        from randomizers.image_grid import image_grid
+
+        rows = [export_images([root], 8, size) for root in (args.data, out)]
+        if args.heldout_frames:
+            rows.append(resized(load_frames(args.heldout_frames), size)[:8])
+        image_grid([image for row in rows for image in row], cols=8).save(args.grid)
+        report["grid"] = args.grid
     if args.check:
         loc = load_localizer(args.check)
         data = load_data(args.data, loc.meta["object"])
@@ -53,7 +66,6 @@ def _report(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     if args.heldout_frames:
         from agents.gan.frames import load_frames
 
-        size = load_translator(args.model).config.size
         frames = features(resized(load_frames(args.heldout_frames), size))
         limit = 10**6
         for key, root in (("render", args.data), ("translated", out)):

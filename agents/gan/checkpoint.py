@@ -31,8 +31,8 @@ def save_checkpoint(
         "generator": {k: v.detach().cpu() for k, v in generator.state_dict().items()},
         "discriminator": {k: v.detach().cpu() for k, v in discriminator.state_dict().items()},
     }
-    with atomic_path(out) as tmp:
-        torch.save(data, tmp)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        torch.save(data, f)  # a file object: the archive's inner name is not the temp name
     return out
 
 

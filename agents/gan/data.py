@@ -35,16 +35,22 @@ class CropConfig:
         size: output side in pixels.
         scale: (low, high) crop side as a fraction of the image's short edge.
         holdout: fraction of each image (along its longer axis) kept out of training.
+        rows: (top, bottom) band of each image, as fractions of its height, that crops come
+            from (e.g. the table in camera frames, without the wall behind it).
     """
 
     size: int = 64
     scale: tuple[float, float] = (0.08, 0.25)
     holdout: float = 0.25
+    rows: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
         lo, hi = self.scale
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"crop scale must satisfy 0 < low <= high <= 1, got {self.scale!r}")
+        top, bottom = self.rows
+        if not 0 <= top < bottom <= 1:
+            raise ValueError(f"rows must satisfy 0 <= top < bottom <= 1, got {self.rows!r}")
         if not 0 <= self.holdout < 1:
             raise ValueError(f"holdout must be in [0, 1), got {self.holdout!r}")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 4:
@@ -84,6 +90,9 @@ class ImageCrops:
             except OSError:
                 unreadable.append(path.name)
                 continue
+            h = image.shape[0]
+            top, bottom = config.rows
+            image = image[int(round(top * h)) : max(int(round(bottom * h)), int(round(top * h)) + 1)]
             region = _region(image, split, config.holdout)
             self.paths.append(path)
             self.short_edges.append(min(image.shape[:2]))

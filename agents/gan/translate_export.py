@@ -26,13 +26,17 @@ from agents.gan.translator import Translator
 from agents.perception.localizer import Localizer, to_input
 from agents.perception.pose_data import PoseData, load_object_masks
 
-_LABEL_DIRS = ("labels", "instances", "depth")
+_OWN = ("rgb", "manifest.json", "samples.jsonl", "preview.png")  # written here (preview: none)
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """Hard-link (or copy, across devices) every file of ``src`` into ``dst``."""
+def _link_tree(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
+    """Hard-link (or copy, across devices) every file of ``src`` into ``dst``, except the
+    top-level entries named in ``skip``."""
     for path in sorted(src.rglob("*")):
-        target = dst / path.relative_to(src)
+        rel = path.relative_to(src)
+        if rel.parts[0] in skip:
+            continue
+        target = dst / rel
         if path.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue
@@ -60,20 +64,23 @@ def translate_export(translator: Translator, source: str | Path, out: str | Path
     if manifest.get("size") not in (None, size):
         raise ValueError(f"{str(source)!r} holds {manifest.get('size')} px images; the "
                          f"translator works at {size} px")  # fmt: skip
+    paths = sorted((source / "rgb").rglob("*.png"))
+    if not paths:
+        raise FileNotFoundError(f"{str(source / 'rgb')!r} holds no PNG images to translate")
+    with Image.open(paths[0]) as im:
+        if im.size != (size, size):
+            raise ValueError(f"{str(paths[0])!r} is {im.size[0]}x{im.size[1]} px; the "
+                             f"translator works at {size}x{size} px")  # fmt: skip
     partial = out.with_name(out.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    for name in _LABEL_DIRS:
-        if (source / name).is_dir():
-            _link_tree(source / name, partial / name)
+    _link_tree(source, partial, skip=_OWN)
     shutil.copy2(source / "samples.jsonl", partial / "samples.jsonl")
     manifest["translation"] = {"checkpoint": checkpoint, "source": str(source),
                                "frames": translator.meta.get("frames"),
                                "num_frames": translator.meta.get("num_frames")}  # fmt: skip
     (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    paths = sorted((source / "rgb").glob("*.png"))
-    (partial / "rgb").mkdir()
     for i in tqdm(range(0, len(paths), 256), desc="translate", unit="batch", disable=not progress):
         chunk = paths[i : i + 256]
         images = []
@@ -81,7 +88,9 @@ def translate_export(translator: Translator, source: str | Path, out: str | Path
             with Image.open(p) as im:
                 images.append(np.asarray(im.convert("RGB")))
         for p, image in zip(chunk, translator(np.stack(images)), strict=True):
-            Image.fromarray(image).save(partial / "rgb" / p.name)
+            target = partial / p.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(target)
     partial.rename(out)
     return out
 

@@ -178,6 +178,8 @@ class Translator:
             raise ValueError(f"this translator reads uint8 images of shape (N, {size}, {size}, 3), "
                              f"got {images.dtype} {images.shape}")  # fmt: skip
         self.net.eval()
+        if not len(images):
+            return images.copy()
         out = []
         for i in range(0, len(images), batch):
             x = torch.from_numpy(np.ascontiguousarray(images[i : i + batch])).permute(0, 3, 1, 2)

@@ -82,6 +82,8 @@ class TranslatorResult:
 def export_images(roots: list[str | Path], limit: int, size: int, seed: int = 0) -> np.ndarray:
     """Up to ``limit`` RGB renders (uint8, N, S, S, 3) drawn evenly from export folders;
     an export of another image size is refused naming both sizes."""
+    if not roots:
+        raise ValueError("no export folders given to read renders from")
     rng = np.random.default_rng(seed)
     per = -(-limit // len(roots))
     images: list[np.ndarray] = []
@@ -139,11 +141,26 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
     """Train on renders from ``sources`` (exports) and the frames in ``frames_dir``; write
     the checkpoint to ``out`` every ``sample_every`` steps and at the end, a sample grid
     (renders, translations, frames) and the loss history in the checkpoint's meta."""
-    frames = resized(load_frames(frames_dir), config.size)
+    raw = load_frames(frames_dir)
+    frames = resized(raw, config.size)
     renders = export_images(sources, train.max_sources, config.size, train.seed)
-    if train.threads:
-        torch.set_num_threads(train.threads)
-    torch.manual_seed(train.seed)
+    threads = torch.get_num_threads()
+    try:
+        if train.threads:
+            torch.set_num_threads(train.threads)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(train.seed)
+            return _train(renders, frames, raw.shape[1:3], sources, frames_dir, Path(out),
+                          config, train, progress)  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
+           sources: list[str | Path], frames_dir: str | Path, out: Path,
+           config: TranslatorConfig, train: TranslatorTraining,
+           progress: bool) -> TranslatorResult:  # fmt: skip
+    """The training loop of :func:`train_translator` (torch's global RNG already forked)."""
     gen = torch.Generator().manual_seed(train.seed)
     net, disc = TranslatorNet(config), PatchDiscriminator(config)
     proj = PatchProjector([net.channels[i] for i in config.nce_layers])
@@ -153,10 +170,9 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
     decay = lambda s: 1.0 if s < half else max(0.0, 1.0 - (s - half) / max(1, train.steps - half))  # noqa: E731
     scheds = [torch.optim.lr_scheduler.LambdaLR(o, decay) for o in (opt_g, opt_d)]
     pool_x, pool_y = torch.from_numpy(renders), torch.from_numpy(frames)
-    out = Path(out)
     grid_path = out.with_name(out.stem + "_samples.png")
     meta: dict[str, Any] = {
-        "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(frames.shape[1:3]),
+        "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(frame_size),
         "sources": [str(s) for s in sources], "num_renders": len(renders),
         "training": asdict(train),
     }  # fmt: skip
@@ -189,7 +205,7 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
         if progress:
             bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_gan.item():.3f}", nce=f"{nce.item():.2f}")
         if (step + 1) % train.sample_every == 0 or step + 1 == train.steps:
-            meta.update(steps=step + 1, wall_s=time.perf_counter() - start, losses=losses)
+            meta.update(steps=step + 1, losses=losses)
             save_translator(out, net, config, meta)
             _sample_grid(net, renders[:8], frames[:8], grid_path)
     return TranslatorResult(out, grid_path, losses, time.perf_counter() - start)

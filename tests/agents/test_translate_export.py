@@ -119,9 +119,6 @@ def test_translate_export_replaces_a_stale_partial_folder(data, translated, tmp_
     assert not (out / "junk.txt").exists() and len(list((out / "rgb").iterdir())) == 12
 
 
-@pytest.mark.xfail(strict=True, reason="translate_export copies only labels/instances/depth, "
-                   "samples.jsonl, manifest.json and rgb: an export's COCO annotations.json "
-                   "(formats=('coco',)) is missing from the translated copy")  # fmt: skip
 def test_translate_export_keeps_coco_annotations(data, translated, tmp_path: Path) -> None:
     src = _export(tmp_path / "coco", 2, 16, 4, formats=("coco",))
     out = translate_export(translated[0], src, tmp_path / "coco_cut", progress=False)

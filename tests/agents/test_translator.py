@@ -111,9 +111,6 @@ def test_translator_refuses_other_shapes_naming_the_expected_one(shape, dtype, g
         translator(np.zeros(shape, dtype))
 
 
-@pytest.mark.xfail(strict=True, reason="Translator.__call__ on an empty (0, S, S, 3) batch calls "
-                   "torch.cat([]), which raises ValueError('torch.cat(): expected a non-empty "
-                   "list of Tensors') instead of returning an empty array")  # fmt: skip
 def test_translator_accepts_an_empty_batch() -> None:
     translator = Translator(TranslatorNet(TINY), TINY)
     assert translator(np.zeros((0, 16, 16, 3), np.uint8)).shape == (0, 16, 16, 3)
@@ -224,20 +221,14 @@ def test_training_with_the_same_seed_gives_the_same_weights(data, trained, tmp_p
     assert any(not torch.equal(v, state_1[k]) for k, v in state_b.items())
 
 
-@pytest.mark.xfail(strict=True, reason="translator_train's docstring promises 'same seed and "
-                   "thread count: same checkpoint bytes', but meta stores wall_s (run time)")  # fmt: skip
 def test_training_with_the_same_seed_writes_the_same_bytes(trained) -> None:
     assert trained["ckpt"].read_bytes() == trained["bytes_a"]
 
 
-@pytest.mark.xfail(strict=True, reason="train_translator calls torch.set_num_threads(threads) "
-                   "and never restores it (train_gan does)")  # fmt: skip
 def test_training_leaves_torch_thread_count_as_it_was(trained) -> None:
     assert trained["threads_after"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="train_translator seeds torch's global RNG "
-                   "(torch.manual_seed) instead of only its own generators")  # fmt: skip
 def test_training_leaves_torch_global_rng_untouched(trained) -> None:
     assert not trained["rng_changed"]
 
@@ -262,8 +253,6 @@ def test_export_images_refuses_another_size_or_a_non_export(data, tmp_path: Path
         export_images([data["frames"]], 8, 16)
 
 
-@pytest.mark.xfail(strict=True, reason="export_images([]) divides by len(roots): "
-                   "ZeroDivisionError instead of a clear ValueError")  # fmt: skip
 def test_export_images_refuses_no_exports_clearly() -> None:
     with pytest.raises(ValueError, match="export"):
         export_images([], 8, 16)
@@ -365,9 +354,6 @@ def test_train_script_refuses_bad_inputs_with_one_line_errors(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["few"]  # nothing written
 
 
-@pytest.mark.xfail(strict=True, reason="train-translator exposes --blocks but not the PatchNCE "
-                   "layers: with --blocks 1 the default nce_layers (0, 1, 2, 4) index a 5th "
-                   "encoder layer that does not exist, so the run is refused")  # fmt: skip
 def test_train_script_accepts_one_residual_block(
     data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

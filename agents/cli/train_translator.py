@@ -35,6 +35,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--lambda-nce", type=float, default=1.0, help="PatchNCE weight (geometry)")
+    p.add_argument("--keep", metavar="LOCALIZER",
+                   help="localizer checkpoint trained on renders: its loss on the translations\n"
+                   "(against the renders' labels) keeps the object in place (CyCADA-style)")
+    p.add_argument("--lambda-keep", type=float, default=None,
+                   help="weight of the --keep term (default 1 with --keep)")
     p.add_argument("--size", type=int, default=64, help="image side (px) of renders and frames")
     p.add_argument("--ngf", type=int, default=16, help="generator width")
     p.add_argument("--blocks", type=int, default=4, help="residual blocks")
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     """Entry point."""
     args = build_parser(prog).parse_args(argv)
     try:
+        if args.lambda_keep is not None and not args.keep:
+            raise ValueError("--lambda-keep weighs the --keep localizer's loss; give --keep too")
         if args.blocks < 1:
             raise ValueError(f"--blocks must be >= 1, got {args.blocks}")
         layers = tuple(i for i in TranslatorConfig.nce_layers if i < 3 + args.blocks)
@@ -57,11 +64,13 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                                   nce_layers=layers)
         train = TranslatorTraining(steps=args.steps, batch=args.batch, lr=args.lr,
                                    lambda_nce=args.lambda_nce, max_sources=args.max_sources,
+                                   lambda_keep=(0.0 if not args.keep else 1.0
+                                                if args.lambda_keep is None else args.lambda_keep),
                                    seed=args.seed, threads=args.threads,
                                    sample_every=args.sample_every)
         check_output_file(args.out, kind="translator", suffixes=(".pt",), force=args.force)
         result = train_translator(args.source, args.frames, args.out, config, train,
-                                  progress=not args.quiet)
+                                  progress=not args.quiet, keep=args.keep)
     except (ValueError, FileNotFoundError, OutputPathError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

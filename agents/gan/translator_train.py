@@ -23,6 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from agents.gan.frames import load_frames
+from agents.gan.keep_loss import LabelledRenders, frozen, keep_loss, labelled_renders
 from agents.gan.translator import (
     PatchDiscriminator,
     PatchProjector,
@@ -31,6 +32,7 @@ from agents.gan.translator import (
     patch_nce,
     save_translator,
 )
+from agents.perception.localizer import Localizer, load_localizer
 from randomizers.image_grid import image_grid
 
 
@@ -43,6 +45,8 @@ class TranslatorTraining:
         batch: renders and frames per step.
         lr: Adam learning rate of all three networks.
         lambda_nce: weight of the PatchNCE terms against the GAN term.
+        lambda_keep: weight of the semantic-consistency term (needs a ``keep`` localizer):
+            the frozen localizer's loss on translations against the renders' labels.
         max_sources: renders read from the exports (spread evenly over them).
         seed: weights, batches and augmentations.
         threads: torch CPU threads (``None``: leave torch's setting).
@@ -53,6 +57,7 @@ class TranslatorTraining:
     batch: int = 8
     lr: float = 2e-4
     lambda_nce: float = 1.0
+    lambda_keep: float = 0.0
     max_sources: int = 4000
     seed: int = 0
     threads: int | None = None
@@ -65,8 +70,9 @@ class TranslatorTraining:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if not 0 < self.lr < 1:
             raise ValueError(f"lr must be in (0, 1), got {self.lr}")
-        if self.lambda_nce < 0:
-            raise ValueError(f"lambda_nce must be >= 0, got {self.lambda_nce}")
+        if self.lambda_nce < 0 or self.lambda_keep < 0:
+            raise ValueError(f"lambda_nce and lambda_keep must be >= 0, got {self.lambda_nce}, "
+                             f"{self.lambda_keep}")  # fmt: skip
 
 
 @dataclass
@@ -137,13 +143,30 @@ def _nce(net: TranslatorNet, proj: PatchProjector, src: torch.Tensor, out: torch
 
 def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str | Path,
                      config: TranslatorConfig, train: TranslatorTraining,
-                     progress: bool = True) -> TranslatorResult:  # fmt: skip
+                     progress: bool = True, keep: str | Path | None = None) -> TranslatorResult:  # fmt: skip
     """Train on renders from ``sources`` (exports) and the frames in ``frames_dir``; write
     the checkpoint to ``out`` every ``sample_every`` steps and at the end, a sample grid
-    (renders, translations, frames) and the loss history in the checkpoint's meta."""
+    (renders, translations, frames) and the loss history in the checkpoint's meta.
+    ``keep``: a localizer checkpoint (trained on renders) whose loss on the translations,
+    weighted by ``lambda_keep``, keeps the object where the renders' labels put it."""
+    if (keep is None) != (train.lambda_keep == 0):
+        raise ValueError("lambda_keep > 0 and a keep localizer go together (got "
+                         f"lambda_keep={train.lambda_keep}, keep={keep!r})")  # fmt: skip
     raw = load_frames(frames_dir)
     frames = resized(raw, config.size)
-    renders = export_images(sources, train.max_sources, config.size, train.seed)
+    labels = None
+    if keep is not None:
+        loc = frozen(load_localizer(keep))
+        if loc.image_size != config.size:
+            raise ValueError(f"the keep localizer {str(keep)!r} reads {loc.image_size} px "
+                             f"images; the translator works at {config.size} px")  # fmt: skip
+        labels = labelled_renders(sources, train.max_sources, config.size, loc.meta["object"],
+                                  train.seed)  # fmt: skip
+        renders = labels.images
+        keeper = (loc, labels)
+    else:
+        renders = export_images(sources, train.max_sources, config.size, train.seed)
+        keeper = None
     threads = torch.get_num_threads()
     try:
         if train.threads:
@@ -151,15 +174,15 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(train.seed)
             return _train(renders, frames, raw.shape[1:3], sources, frames_dir, Path(out),
-                          config, train, progress)  # fmt: skip
+                          config, train, progress, keeper)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
            sources: list[str | Path], frames_dir: str | Path, out: Path,
-           config: TranslatorConfig, train: TranslatorTraining,
-           progress: bool) -> TranslatorResult:  # fmt: skip
+           config: TranslatorConfig, train: TranslatorTraining, progress: bool,
+           keeper: tuple[Localizer, LabelledRenders] | None) -> TranslatorResult:  # fmt: skip
     """The training loop of :func:`train_translator` (torch's global RNG already forked)."""
     gen = torch.Generator().manual_seed(train.seed)
     net, disc = TranslatorNet(config), PatchDiscriminator(config)
@@ -174,14 +197,19 @@ def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
     meta: dict[str, Any] = {
         "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(frame_size),
         "sources": [str(s) for s in sources], "num_renders": len(renders),
-        "training": asdict(train),
+        "training": asdict(train), "keep": None if keeper is None else keeper[0].meta.get("object"),
     }  # fmt: skip
     losses: list[dict[str, float]] = []
     start = time.perf_counter()
     bar = tqdm(range(train.steps), desc="translator", unit="step", disable=not progress)
     for step in bar:
         net.train()
-        x, y = _batch(pool_x, train.batch, gen), _batch(pool_y, train.batch, gen)
+        if keeper is None:
+            x = _batch(pool_x, train.batch, gen)
+        else:  # no flips or shifts: the renders' labels must stay valid
+            idx = torch.randint(0, len(pool_x), (train.batch,), generator=gen)
+            x = pool_x[idx].permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        y = _batch(pool_y, train.batch, gen)
         fake_xy = net(torch.cat([x, y]))
         fake, idt = fake_xy[: len(x)], fake_xy[len(x) :]
         d_real, d_fake = disc(y), disc(fake.detach())
@@ -195,13 +223,18 @@ def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
         nce = _nce(net, proj, x, fake, config, gen)
         nce_idt = _nce(net, proj, y, idt, config, gen)
         loss_g = loss_gan + train.lambda_nce * 0.5 * (nce + nce_idt)
+        kept = torch.zeros(())
+        if keeper is not None:
+            loc, labels = keeper
+            kept = keep_loss(loc, fake, labels.pixels[idx], labels.masks[idx])
+            loss_g = loss_g + train.lambda_keep * kept
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         for s in scheds:
             s.step()
         losses.append({"step": step + 1, "d": loss_d.item(), "gan": loss_gan.item(),
-                       "nce": nce.item(), "nce_idt": nce_idt.item()})  # fmt: skip
+                       "nce": nce.item(), "nce_idt": nce_idt.item(), "keep": kept.item()})  # fmt: skip
         if progress:
             bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_gan.item():.3f}", nce=f"{nce.item():.2f}")
         if (step + 1) % train.sample_every == 0 or step + 1 == train.steps:

@@ -40,6 +40,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    "(against the renders' labels) keeps the object in place (CyCADA-style)")
     p.add_argument("--lambda-keep", type=float, default=None,
                    help="weight of the --keep term (default 1 with --keep)")
+    p.add_argument("--init", metavar="CKPT",
+                   help="start from this translator's generator (same --size/--ngf/--blocks)")
     p.add_argument("--size", type=int, default=64, help="image side (px) of renders and frames")
     p.add_argument("--ngf", type=int, default=16, help="generator width")
     p.add_argument("--blocks", type=int, default=4, help="residual blocks")
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                                    sample_every=args.sample_every)
         check_output_file(args.out, kind="translator", suffixes=(".pt",), force=args.force)
         result = train_translator(args.source, args.frames, args.out, config, train,
-                                  progress=not args.quiet, keep=args.keep)
+                                  progress=not args.quiet, keep=args.keep, init=args.init)
     except (ValueError, FileNotFoundError, OutputPathError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

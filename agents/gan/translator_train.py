@@ -29,6 +29,7 @@ from agents.gan.translator import (
     PatchProjector,
     TranslatorConfig,
     TranslatorNet,
+    load_translator,
     patch_nce,
     save_translator,
 )
@@ -143,12 +144,15 @@ def _nce(net: TranslatorNet, proj: PatchProjector, src: torch.Tensor, out: torch
 
 def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str | Path,
                      config: TranslatorConfig, train: TranslatorTraining,
-                     progress: bool = True, keep: str | Path | None = None) -> TranslatorResult:  # fmt: skip
+                     progress: bool = True, keep: str | Path | None = None,
+                     init: str | Path | None = None) -> TranslatorResult:  # fmt: skip
     """Train on renders from ``sources`` (exports) and the frames in ``frames_dir``; write
     the checkpoint to ``out`` every ``sample_every`` steps and at the end, a sample grid
     (renders, translations, frames) and the loss history in the checkpoint's meta.
     ``keep``: a localizer checkpoint (trained on renders) whose loss on the translations,
-    weighted by ``lambda_keep``, keeps the object where the renders' labels put it."""
+    weighted by ``lambda_keep``, keeps the object where the renders' labels put it.
+    ``init``: a translator checkpoint of the same config whose generator weights to start
+    from (the discriminator and projection heads start fresh)."""
     if (keep is None) != (train.lambda_keep == 0):
         raise ValueError("lambda_keep > 0 and a keep localizer go together (got "
                          f"lambda_keep={train.lambda_keep}, keep={keep!r})")  # fmt: skip
@@ -173,19 +177,34 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
             torch.set_num_threads(train.threads)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(train.seed)
+            weights = None if init is None else _init_weights(init, config)
             return _train(renders, frames, raw.shape[1:3], sources, frames_dir, Path(out),
-                          config, train, progress, keeper)  # fmt: skip
+                          config, train, progress, keeper, weights,
+                          None if init is None else str(init))  # fmt: skip
     finally:
         torch.set_num_threads(threads)
+
+
+def _init_weights(path: str | Path, config: TranslatorConfig) -> dict[str, torch.Tensor]:
+    """The generator weights of the translator at ``path``; another config is refused."""
+    start = load_translator(path)
+    if start.config != config:
+        raise ValueError(f"cannot start from {str(path)!r}: it was trained with "
+                         f"{start.config.to_dict()}, this training has {config.to_dict()}")  # fmt: skip
+    return start.net.state_dict()
 
 
 def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
            sources: list[str | Path], frames_dir: str | Path, out: Path,
            config: TranslatorConfig, train: TranslatorTraining, progress: bool,
-           keeper: tuple[Localizer, LabelledRenders] | None) -> TranslatorResult:  # fmt: skip
+           keeper: tuple[Localizer, LabelledRenders] | None,
+           weights: dict[str, torch.Tensor] | None = None,
+           init: str | None = None) -> TranslatorResult:  # fmt: skip
     """The training loop of :func:`train_translator` (torch's global RNG already forked)."""
     gen = torch.Generator().manual_seed(train.seed)
     net, disc = TranslatorNet(config), PatchDiscriminator(config)
+    if weights is not None:
+        net.load_state_dict(weights)
     proj = PatchProjector([net.channels[i] for i in config.nce_layers])
     opt_g = torch.optim.Adam([*net.parameters(), *proj.parameters()], train.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), train.lr, betas=(0.5, 0.999))
@@ -196,7 +215,7 @@ def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
     grid_path = out.with_name(out.stem + "_samples.png")
     meta: dict[str, Any] = {
         "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(frame_size),
-        "sources": [str(s) for s in sources], "num_renders": len(renders),
+        "sources": [str(s) for s in sources], "num_renders": len(renders), "init": init,
         "training": asdict(train), "keep": None if keeper is None else keeper[0].meta.get("object"),
     }  # fmt: skip
     losses: list[dict[str, float]] = []

@@ -1,5 +1,5 @@
 """The translator's semantic-consistency term (agents/gan/keep_loss.py): labelled renders,
-the frozen localizer's loss, and training / CLI with --keep."""
+the frozen localizer's loss, training and CLI with --keep; starting from a translator (--init)."""
 
 from __future__ import annotations
 
@@ -102,3 +102,20 @@ def test_script_refuses_a_keep_weight_without_a_keep_localizer(data, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert err == "error: --lambda-keep weighs the --keep localizer's loss; give --keep too"
     assert not (tmp_path / "t.pt").exists()
+
+
+def test_init_starts_from_a_translator_and_refuses_another_config(data, tmp_path) -> None:
+    plain = TranslatorTraining(steps=1, batch=2, max_sources=4, threads=1)
+    train_translator([data["export"]], data["frames"], tmp_path / "a.pt", SMALL, plain,
+                     progress=False)  # fmt: skip
+    still = TranslatorTraining(steps=1, batch=2, max_sources=4, threads=1, lr=1e-12)
+    train_translator([data["export"]], data["frames"], tmp_path / "b.pt", SMALL, still,
+                     progress=False, init=tmp_path / "a.pt")  # fmt: skip
+    a, b = load_translator(tmp_path / "a.pt"), load_translator(tmp_path / "b.pt")
+    for key, value in a.net.state_dict().items():
+        torch.testing.assert_close(b.net.state_dict()[key], value, atol=1e-6, rtol=0)
+    assert b.meta["init"] == str(tmp_path / "a.pt")
+    wider = TranslatorConfig(size=64, ngf=8, blocks=1, ndf=4, nce_layers=(0, 1, 3), patches=16)
+    with pytest.raises(ValueError, match=r"cannot start from .*a\.pt.*'ngf': 4"):
+        train_translator([data["export"]], data["frames"], tmp_path / "c.pt", wider, plain,
+                         progress=False, init=tmp_path / "a.pt")  # fmt: skip

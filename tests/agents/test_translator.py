@@ -199,7 +199,8 @@ def test_training_writes_a_three_row_sample_grid_and_finite_losses(trained) -> N
         assert grid.size == (8 * 16 + 9 * 2, 3 * 16 + 4 * 2)
     assert len(result.losses) == TRAIN.steps
     for row in result.losses:
-        assert set(row) == {"step", "d", "gan", "nce", "nce_idt"}
+        assert set(row) == {"step", "d", "gan", "nce", "nce_idt", "keep"}
+        assert row["keep"] == 0.0  # no keep localizer
         assert all(math.isfinite(v) for v in row.values())
         assert row["nce"] > 0 and row["nce_idt"] > 0  # cross-entropies, never exactly 0
 

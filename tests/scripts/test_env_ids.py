@@ -24,6 +24,7 @@ ENV_COMMANDS: dict[str, list[str]] = {
     "ablation": [],
     "balance": [],
     "train-failure-predictor": [],
+    "collect-frames": ["--out", "unused"],
 }
 
 

@@ -35,6 +35,7 @@ from agents.gan.translator import (
 )
 from agents.perception.localizer import Localizer, load_localizer
 from randomizers.image_grid import image_grid
+from randomizers.texture_sources import list_images
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,27 @@ class TranslatorResult:
 
 
 def export_images(roots: list[str | Path], limit: int, size: int, seed: int = 0) -> np.ndarray:
-    """Up to ``limit`` RGB renders (uint8, N, S, S, 3) drawn evenly from export folders;
-    an export of another image size is refused naming both sizes."""
+    """Up to ``limit`` RGB images (uint8, N, S, S, 3) drawn evenly from export folders (their
+    ``rgb/``; another image size is refused naming both sizes) or plain image folders
+    (resized to ``size``: e.g. target frames, to translate them toward renders)."""
     if not roots:
         raise ValueError("no export folders given to read renders from")
     rng = np.random.default_rng(seed)
     per = -(-limit // len(roots))
     images: list[np.ndarray] = []
     for root in roots:
-        paths = sorted((Path(root) / "rgb").glob("*.png"))
+        export = (Path(root) / "rgb").is_dir()
+        paths = sorted((Path(root) / "rgb").glob("*.png")) if export else list_images(root)
         if not paths:
-            raise FileNotFoundError(f"{str(root)!r} has no rgb/*.png: is it an export folder "
-                                    f"(scripts/export_dataset.py --out)?")  # fmt: skip
+            raise FileNotFoundError(f"{str(root)!r} has no rgb/*.png and no images: give an "
+                                    f"export folder (scripts/export_dataset.py --out) or a "
+                                    f"folder of images")  # fmt: skip
         for i in np.sort(rng.choice(len(paths), min(per, len(paths)), replace=False)):
             with Image.open(paths[i]) as im:
                 image = np.asarray(im.convert("RGB"))
-            if image.shape[:2] != (size, size):
+            if not export:
+                image = resized(image[None], size)[0]
+            elif image.shape[:2] != (size, size):
                 raise ValueError(f"{str(paths[i])!r} is {image.shape[1]}x{image.shape[0]} px; the "
                                  f"translator is trained at {size} px (export with --size {size})")
             images.append(image)

@@ -250,8 +250,20 @@ def test_export_images_refuses_another_size_or_a_non_export(data, tmp_path: Path
     with pytest.raises(ValueError, match=r"rgb/000000\.png' is 32x32 px; the translator is "
                        r"trained at 16 px \(export with --size 16\)"):  # fmt: skip
         export_images([data["export"], data["big"]], 8, 16)
-    with pytest.raises(FileNotFoundError, match=r"has no rgb/\*\.png: is it an export folder"):
-        export_images([data["frames"]], 8, 16)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no images in"):
+        export_images([tmp_path / "empty"], 8, 16)
+    (tmp_path / "empty" / "rgb").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"has no rgb/\*\.png and no images: give an "
+                       r"export folder"):  # fmt: skip
+        export_images([tmp_path / "empty"], 8, 16)
+
+
+def test_export_images_reads_a_plain_image_folder_resized(data) -> None:
+    frames = export_images([data["frames"]], 100, 8)
+    assert frames.shape == (8, 8, 8, 3) and frames.dtype == np.uint8
+    full = export_images([data["frames"]], 100, 16)
+    np.testing.assert_array_equal(frames, resized(full, 8))
 
 
 def test_export_images_refuses_no_exports_clearly() -> None:
@@ -345,8 +357,8 @@ def test_train_script_refuses_bad_inputs_with_one_line_errors(
         ([*base, "--frames", str(data["frames"]), "--steps", "0"], "steps must be an int >= 1, got 0"),
         ([*base, "--frames", str(data["frames"]), "--blocks", "2", "--max-sources", "0"],
          "max_sources must be an int >= 1, got 0"),
-        (["--source", str(data["frames"]), "--frames", str(data["frames"]), "--out",
-          str(tmp_path / "t.pt"), "--blocks", "2", *TINY_FLAGS], "has no rgb/*.png"),
+        (["--source", str(few / "none"), "--frames", str(data["frames"]), "--out",
+          str(tmp_path / "t.pt"), "--blocks", "2", *TINY_FLAGS], "does not exist"),
     ]  # fmt: skip
     for argv, words in cases:
         assert train_cli.main(argv) == 2, argv

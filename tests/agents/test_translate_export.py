@@ -14,38 +14,19 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from agents.cli import translate_export as translate_cli
 from agents.gan.frames import collect_frames
 from agents.gan.translate_export import geometry_report, translate_export
 from agents.gan.translator import (
     Translator,
-    TranslatorConfig,
     TranslatorNet,
     load_translator,
     save_translator,
 )
 from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
 from agents.perception.localizer_training import train_localizer
-from envs.dataset.config import ExportConfig
-from envs.dataset.export import export_dataset
-
-ENV = "domrand/Lift-v0"
-TINY = TranslatorConfig(size=16, ngf=4, blocks=1, ndf=4, nce_layers=(0, 1, 3), patches=16)
-
-
-def _export(out: Path, n: int, size: int, seed: int, formats: tuple[str, ...] = ()) -> Path:
-    return export_dataset(
-        ExportConfig(env_id=ENV, preset="tobin", num_images=n, size=size, out=str(out),
-                     seed=seed, visibility=False, formats=formats),
-        progress=False,
-    )  # fmt: skip
-
-
-def _rgb(export: Path) -> np.ndarray:
-    return np.stack([np.asarray(Image.open(p).convert("RGB"))
-                     for p in sorted((export / "rgb").glob("*.png"))])  # fmt: skip
+from tests.agents.translator_data import ENV, TINY, export_rgb, tiny_export
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +40,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         torch.manual_seed(0)
         net = TranslatorNet(TINY)
     ckpt = save_translator(root / "tiny.pt", net, TINY, {"frames": str(frames), "num_frames": 8})
-    return {"root": root, "export": _export(root / "exp", 12, 16, 0),
-            "big": _export(root / "big", 4, 32, 1), "frames": frames, "ckpt": ckpt}  # fmt: skip
+    return {"root": root, "export": tiny_export(root / "exp", 12, 16, 0),
+            "big": tiny_export(root / "big", 4, 32, 1), "frames": frames, "ckpt": ckpt}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +53,7 @@ def translated(data) -> tuple[Translator, Path]:
     return translator, out
 
 
-def test_translate_export_keeps_labels_and_translates_rgb(data, translated) -> None:
+def test_translate_export_keeps_labels_and_translatesexport_rgb(data, translated) -> None:
     translator, out = translated
     src = data["export"]
     assert out == data["root"] / "exp_cut" and not (data["root"] / "exp_cut.partial").exists()
@@ -82,7 +63,7 @@ def test_translate_export_keeps_labels_and_translates_rgb(data, translated) -> N
         assert names and names == sorted(p.name for p in (out / sub).iterdir())
         for name in names:  # hard links: the very same files
             assert os.path.samefile(src / sub / name, out / sub / name)
-    before, after = _rgb(src), _rgb(out)
+    before, after = export_rgb(src), export_rgb(out)
     assert [p.name for p in sorted((out / "rgb").iterdir())] == [
         f"{i:06d}.png" for i in range(12)]  # fmt: skip
     np.testing.assert_array_equal(after, translator(before))
@@ -120,7 +101,7 @@ def test_translate_export_replaces_a_stale_partial_folder(data, translated, tmp_
 
 
 def test_translate_export_keeps_coco_annotations(data, translated, tmp_path: Path) -> None:
-    src = _export(tmp_path / "coco", 2, 16, 4, formats=("coco",))
+    src = tiny_export(tmp_path / "coco", 2, 16, 4, formats=("coco",))
     out = translate_export(translated[0], src, tmp_path / "coco_cut", progress=False)
     assert (out / "annotations.json").read_bytes() == (src / "annotations.json").read_bytes()
 

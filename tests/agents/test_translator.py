@@ -31,27 +31,13 @@ from agents.gan.translator_train import (
     resized,
     train_translator,
 )
-from envs.dataset.config import ExportConfig
-from envs.dataset.export import export_dataset
+from tests.agents.translator_data import ENV, TINY, export_rgb, tiny_export
 
-ENV = "domrand/Lift-v0"
-TINY = TranslatorConfig(size=16, ngf=4, blocks=1, ndf=4, nce_layers=(0, 1, 3), patches=16)
 TRAIN = TranslatorTraining(steps=3, batch=4, max_sources=8, sample_every=2, threads=1)
 TINY_FLAGS = ["--size", "16", "--ngf", "4", "--batch", "2", "--steps", "2", "--max-sources", "8",
               "--sample-every", "1", "--threads", "1", "--quiet"]  # fmt: skip
 
 
-def _export(out: Path, n: int, size: int, seed: int) -> Path:
-    return export_dataset(
-        ExportConfig(env_id=ENV, preset="tobin", num_images=n, size=size, out=str(out),
-                     seed=seed, visibility=False),
-        progress=False,
-    )  # fmt: skip
-
-
-def _rgb(export: Path) -> np.ndarray:
-    return np.stack([np.asarray(Image.open(p).convert("RGB"))
-                     for p in sorted((export / "rgb").glob("*.png"))])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +46,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("translator")
     frames = root / "frames"
     collect_frames(ENV, "target", frames, num=8, size=16, seed=1000)
-    return {"root": root, "export": _export(root / "exp", 12, 16, 0),
-            "big": _export(root / "big", 4, 32, 1), "frames": frames}  # fmt: skip
+    return {"root": root, "export": tiny_export(root / "exp", 12, 16, 0),
+            "big": tiny_export(root / "big", 4, 32, 1), "frames": frames}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +221,7 @@ def test_training_leaves_torch_global_rng_untouched(trained) -> None:
 
 
 def test_export_images_draws_renders_from_exports(data, tmp_path: Path) -> None:
-    every = _rgb(data["export"])
+    every = export_rgb(data["export"])
     np.testing.assert_array_equal(export_images([data["export"]], 100, 16), every)
     some = export_images([data["export"]], 5, 16, seed=3)
     assert some.shape == (5, 16, 16, 3) and some.dtype == np.uint8

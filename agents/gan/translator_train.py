@@ -152,7 +152,8 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
                      config: TranslatorConfig, train: TranslatorTraining,
                      progress: bool = True, keep: str | Path | None = None,
                      init: str | Path | None = None) -> TranslatorResult:  # fmt: skip
-    """Train on renders from ``sources`` (exports) and the frames in ``frames_dir``; write
+    """Train on images from ``sources`` (exports, or plain image folders) toward the look of
+    the frames in ``frames_dir``; write
     the checkpoint to ``out`` every ``sample_every`` steps and at the end, a sample grid
     (renders, translations, frames) and the loss history in the checkpoint's meta.
     ``keep``: a localizer checkpoint (trained on renders) whose loss on the translations,
@@ -164,7 +165,6 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
                          f"lambda_keep={train.lambda_keep}, keep={keep!r})")  # fmt: skip
     raw = load_frames(frames_dir)
     frames = resized(raw, config.size)
-    labels = None
     if keep is not None:
         loc = frozen(load_localizer(keep))
         if loc.image_size != config.size:

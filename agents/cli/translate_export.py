@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.gan.translate_export import geometry_report, translate_export
-from agents.gan.translator import load_translator
+from agents.gan.translator import Translator, load_translator
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -41,14 +41,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def _report(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+def _report(args: argparse.Namespace, translator: Translator, out: Path) -> dict[str, Any]:
     """Geometry and KID figures of the translated export against its source."""
     from agents.gan.metrics import features, kid
     from agents.gan.translator_train import export_images, resized
     from agents.perception.localizer import load_data, load_localizer
 
     report: dict[str, Any] = {"out": str(out)}
-    size = load_translator(args.model).config.size
+    size = translator.config.size
     if args.grid:
         from agents.gan.frames import load_frames
         from randomizers.image_grid import image_grid
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         translator = load_translator(args.model)
         out = translate_export(translator, args.data, args.out, checkpoint=args.model,
                                progress=not args.quiet)
-        report = _report(args, out)
+        report = _report(args, translator, out)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from agents.perception.localizer import Localizer, heatmap_loss
+from agents.perception.localizer import Localizer
+from agents.perception.localizer_training import localizer_loss, mask_targets
 from agents.perception.pose_data import load_object_masks, load_pose_data
 
 
@@ -62,18 +62,12 @@ def frozen(loc: Localizer) -> Localizer:
 
 def keep_loss(loc: Localizer, fake: torch.Tensor, pixels: torch.Tensor,
               masks: torch.Tensor) -> torch.Tensor:  # fmt: skip
-    """The localizer's own training loss on translated images ``fake`` (in [-1, 1]) against
-    the renders' centres ``pixels`` ([-1, 1]) and masks: heatmap loss, plus the mask term
-    when the localizer has a mask head."""
-    cfg = loc.config
-    stride = 2 * cfg.stem_stride
+    """The localizer's own training loss (:func:`localizer_loss`) on translated images
+    ``fake`` (in [-1, 1]) against the renders' centres ``pixels`` ([-1, 1]) and masks: the
+    heatmap loss, plus the mask term when the localizer has a mask head."""
     out = loc.model.outputs(fake)
-    heat = out.shape[-1]
-    loss = heatmap_loss(out[:, 0], (pixels + 1.0) * 0.5 * heat, cfg.sigma, cfg.pixel_weight)
-    if out.shape[1] > 1:
-        cover = F.avg_pool2d(masks[:, None].float(), stride)[:, 0]
-        loss = loss + F.binary_cross_entropy_with_logits(out[:, 1], cover)
-    return loss
+    cover = mask_targets(masks, 2 * loc.config.stem_stride) if out.shape[1] > 1 else None
+    return localizer_loss(out, pixels, cover, loc.config)
 
 
 __all__ = ["LabelledRenders", "frozen", "keep_loss", "labelled_renders"]

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.checkpoints import read_checkpoint, save_checkpoint
+from agents.perception.localizer import to_input
+from randomizers.gan_generator import to_uint8
 
 FORMAT, VERSION = "domrand-translator", 1
 TRAIN_HINT = "scripts/train_translator.py --source EXPORT --frames FOLDER --out CKPT"
@@ -66,6 +68,11 @@ class TranslatorConfig:
     def from_dict(cls, data: dict[str, Any]) -> TranslatorConfig:
         """The config a checkpoint stored."""
         return cls(**{**data, "nce_layers": tuple(data["nce_layers"])})
+
+
+def to_net(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, S, S, 3) -> what the networks read: (N, 3, S, S) floats in [-1, 1]."""
+    return to_input(images.permute(0, 3, 1, 2))
 
 
 def _conv(i: int, o: int, k: int, stride: int = 1) -> nn.Sequential:
@@ -182,10 +189,9 @@ class Translator:
             return images.copy()
         out = []
         for i in range(0, len(images), batch):
-            x = torch.from_numpy(np.ascontiguousarray(images[i : i + batch])).permute(0, 3, 1, 2)
-            y = self.net(x.float() / 127.5 - 1.0)
-            out.append(((y + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1))
-        return torch.cat(out).numpy()
+            x = to_net(torch.from_numpy(np.ascontiguousarray(images[i : i + batch])))
+            out.append(to_uint8(self.net(x)))
+        return np.concatenate(out)
 
 
 def save_translator(path: str | Path, net: TranslatorNet, config: TranslatorConfig,
@@ -213,5 +219,5 @@ def load_translator(path: str | Path) -> Translator:
 
 __all__ = [
     "PatchDiscriminator", "PatchProjector", "Translator", "TranslatorConfig", "TranslatorNet",
-    "load_translator", "patch_nce", "save_translator",
+    "load_translator", "patch_nce", "save_translator", "to_net",
 ]

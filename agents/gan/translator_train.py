@@ -27,11 +27,13 @@ from agents.gan.keep_loss import LabelledRenders, frozen, keep_loss, labelled_re
 from agents.gan.translator import (
     PatchDiscriminator,
     PatchProjector,
+    Translator,
     TranslatorConfig,
     TranslatorNet,
     load_translator,
     patch_nce,
     save_translator,
+    to_net,
 )
 from agents.perception.localizer import Localizer, load_localizer
 from randomizers.image_grid import image_grid
@@ -135,7 +137,7 @@ def _augment(x: torch.Tensor, gen: torch.Generator, shift: int = 4) -> torch.Ten
 
 def _batch(pool: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
     idx = torch.randint(0, len(pool), (n,), generator=gen)
-    return _augment(pool[idx].permute(0, 3, 1, 2).float() / 127.5 - 1.0, gen)
+    return _augment(to_net(pool[idx]), gen)
 
 
 def _nce(net: TranslatorNet, proj: PatchProjector, src: torch.Tensor, out: torch.Tensor,
@@ -177,6 +179,12 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
     else:
         renders = export_images(sources, train.max_sources, config.size, train.seed)
         keeper = None
+    meta: dict[str, Any] = {
+        "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(raw.shape[1:3]),
+        "sources": [str(s) for s in sources], "num_renders": len(renders),
+        "init": None if init is None else str(init), "training": asdict(train),
+        "keep": None if keeper is None else keeper[0].meta.get("object"),
+    }  # fmt: skip
     threads = torch.get_num_threads()
     try:
         if train.threads:
@@ -184,9 +192,8 @@ def train_translator(sources: list[str | Path], frames_dir: str | Path, out: str
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(train.seed)
             weights = None if init is None else _init_weights(init, config)
-            return _train(renders, frames, raw.shape[1:3], sources, frames_dir, Path(out),
-                          config, train, progress, keeper, weights,
-                          None if init is None else str(init))  # fmt: skip
+            return _train(renders, frames, Path(out), config, train, progress, keeper, weights,
+                          meta)  # fmt: skip
     finally:
         torch.set_num_threads(threads)
 
@@ -200,13 +207,12 @@ def _init_weights(path: str | Path, config: TranslatorConfig) -> dict[str, torch
     return start.net.state_dict()
 
 
-def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
-           sources: list[str | Path], frames_dir: str | Path, out: Path,
-           config: TranslatorConfig, train: TranslatorTraining, progress: bool,
+def _train(renders: np.ndarray, frames: np.ndarray, out: Path, config: TranslatorConfig,
+           train: TranslatorTraining, progress: bool,
            keeper: tuple[Localizer, LabelledRenders] | None,
-           weights: dict[str, torch.Tensor] | None = None,
-           init: str | None = None) -> TranslatorResult:  # fmt: skip
-    """The training loop of :func:`train_translator` (torch's global RNG already forked)."""
+           weights: dict[str, torch.Tensor] | None, meta: dict[str, Any]) -> TranslatorResult:  # fmt: skip
+    """The training loop of :func:`train_translator` (torch's global RNG already forked);
+    ``meta`` is saved with every checkpoint, with the steps and losses so far."""
     gen = torch.Generator().manual_seed(train.seed)
     net, disc = TranslatorNet(config), PatchDiscriminator(config)
     if weights is not None:
@@ -219,11 +225,6 @@ def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
     scheds = [torch.optim.lr_scheduler.LambdaLR(o, decay) for o in (opt_g, opt_d)]
     pool_x, pool_y = torch.from_numpy(renders), torch.from_numpy(frames)
     grid_path = out.with_name(out.stem + "_samples.png")
-    meta: dict[str, Any] = {
-        "frames": str(frames_dir), "num_frames": len(frames), "frame_size": list(frame_size),
-        "sources": [str(s) for s in sources], "num_renders": len(renders), "init": init,
-        "training": asdict(train), "keep": None if keeper is None else keeper[0].meta.get("object"),
-    }  # fmt: skip
     losses: list[dict[str, float]] = []
     start = time.perf_counter()
     bar = tqdm(range(train.steps), desc="translator", unit="step", disable=not progress)
@@ -233,7 +234,7 @@ def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
             x = _batch(pool_x, train.batch, gen)
         else:  # no flips or shifts: the renders' labels must stay valid
             idx = torch.randint(0, len(pool_x), (train.batch,), generator=gen)
-            x = pool_x[idx].permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            x = to_net(pool_x[idx])
         y = _batch(pool_y, train.batch, gen)
         fake_xy = net(torch.cat([x, y]))
         fake, idt = fake_xy[: len(x)], fake_xy[len(x) :]
@@ -265,17 +266,14 @@ def _train(renders: np.ndarray, frames: np.ndarray, frame_size: tuple[int, ...],
         if (step + 1) % train.sample_every == 0 or step + 1 == train.steps:
             meta.update(steps=step + 1, losses=losses)
             save_translator(out, net, config, meta)
-            _sample_grid(net, renders[:8], frames[:8], grid_path)
+            _sample_grid(Translator(net, config), renders[:8], frames[:8], grid_path)
     return TranslatorResult(out, grid_path, losses, time.perf_counter() - start)
 
 
-@torch.no_grad()
-def _sample_grid(net: TranslatorNet, renders: np.ndarray, frames: np.ndarray, path: Path) -> None:
+def _sample_grid(translator: Translator, renders: np.ndarray, frames: np.ndarray,
+                 path: Path) -> None:  # fmt: skip
     """Rows: renders, their translations, target frames."""
-    net.eval()
-    x = torch.from_numpy(renders).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    y = ((net(x) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    image_grid([*renders, *y, *frames], cols=len(renders)).save(path)
+    image_grid([*renders, *translator(renders), *frames], cols=len(renders)).save(path)
 
 
 __all__ = ["TranslatorResult", "TranslatorTraining", "export_images", "resized", "train_translator"]

@@ -38,6 +38,18 @@ def mask_targets(masks: torch.Tensor, stride: int) -> torch.Tensor:
     return F.avg_pool2d(masks[:, None].float(), stride)[:, 0]
 
 
+def localizer_loss(out: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor | None,
+                   config: LocalizerConfig) -> torch.Tensor:  # fmt: skip
+    """The localizer's training loss on network outputs ``out`` (N, 1 or 2, h, w): the
+    heatmap loss against projected centres ``pixels`` (in [-1, 1]), plus ``mask_weight`` x
+    BCE against the object's covered cell fractions ``cover`` when given."""
+    loss = heatmap_loss(out[:, 0], _cells(pixels, out.shape[-1]), config.sigma,
+                        config.pixel_weight)  # fmt: skip
+    if cover is not None:
+        loss = loss + config.mask_weight * F.binary_cross_entropy_with_logits(out[:, 1], cover)
+    return loss
+
+
 def train_localizer(
     train: PoseData,
     val: PoseData | None,
@@ -69,7 +81,7 @@ def train_localizer(
         got = None if masks is None else tuple(masks.shape)
         raise ValueError(f"mask_weight={config.mask_weight} needs one {size}x{size} object "
                          f"mask per training sample, got {got}")  # fmt: skip
-    heat, pixels = size // stride, train.pixels
+    pixels = train.pixels
     cover = mask_targets(masks, stride) if use_masks and masks is not None else None
     with seeded(config.seed):
         model = HeatmapNet(config.width, config.stem_stride, use_masks)
@@ -92,13 +104,8 @@ def train_localizer(
         images = train.images[idx]
         x = (color_jitter(images, config.color_jitter, gen).mul(2.0).sub(1.0)
              if config.color_jitter > 0 else to_input(images))  # fmt: skip
-        out = model.outputs(x)
-        loss = heatmap_loss(out[:, 0], _cells(pixels[idx], heat), config.sigma,
-                            config.pixel_weight)  # fmt: skip
-        if cover is not None:
-            loss = loss + config.mask_weight * F.binary_cross_entropy_with_logits(
-                out[:, 1], cover[idx])  # fmt: skip
-        return loss
+        return localizer_loss(model.outputs(x), pixels[idx],
+                              None if cover is None else cover[idx], config)  # fmt: skip
 
     def validate() -> dict[str, float]:
         assert val is not None

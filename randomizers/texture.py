@@ -46,7 +46,7 @@ TARGETS = ("table", "floor", "target", "objects", "robot")
 # ``bank_size`` an int in [1, 8192], with at most MAX_BANK_PIXELS in the whole bank
 LIMITS: dict[str, Limits] = {
     "color": Limits(0.0, 1.0, unit="per channel"),
-    "scale": Limits(1.0, 64.0, unit="checker squares, stripes or noise cells"),
+    "scale": Limits(1.0, 64.0, unit="squares, stripes, noise cells, side / largest leaf"),
     "tint": Limits(0.0, 1.0, unit="per channel"),
 }
 MAX_BANK_PIXELS = 2**24  # 48 MB of RGB uploaded per env (256 textures of 256 x 256)
@@ -68,10 +68,10 @@ class TextureBank:
     """A deterministic set of ``bank_size`` textures, uploaded once per scene.
 
     Args:
-        sources: generators to cycle through (flat, checker, gradient, stripes, noise, image,
-            gan).
+        sources: generators to cycle through (flat, checker, gradient, stripes, noise, leaves,
+            image, gan).
         color: per-channel distributions of pattern colours.
-        scale: checker squares, stripe count, noise cells.
+        scale: checker squares, stripe count, noise cells, size / largest dead leaf.
         size: texture side in pixels.
         bank_size: number of textures.
         image_dir: folder of photos for the ``image`` source (random crops and flips).
@@ -255,10 +255,11 @@ class Texture(Randomizer):
     """Random textures on the chosen targets.
 
     Options: ``targets`` (from table, floor, target, objects, robot; default all),
-    ``sources`` (flat, checker, gradient, stripes, noise, image, gan), ``image_dir`` (a folder
-    of photos, random crops; implies the ``image`` source), ``gan_checkpoint`` (a trained
-    appearance GAN, ``scripts/train_gan.py``; implies the ``gan`` source), ``color``
-    (per-channel range of pattern colours, default [0, 1]), ``scale`` (checker squares, stripes, noise cells),
+    ``sources`` (flat, checker, gradient, stripes, noise, leaves, image, gan), ``image_dir``
+    (a folder of photos, random crops; implies the ``image`` source), ``gan_checkpoint`` (a
+    trained appearance GAN, ``scripts/train_gan.py``; implies the ``gan`` source), ``color``
+    (per-channel range of pattern colours, default [0, 1]), ``scale`` (checker squares,
+    stripes, noise cells; texture side / largest dead leaf),
     ``size`` (pixels), ``bank_size`` (textures uploaded per scene), ``bank_seed``, ``tint``
     (per-channel range of the colour multiplied onto each texture). Limits: :data:`LIMITS`;
     every file of ``image_dir`` with an image extension is checked when the preset loads

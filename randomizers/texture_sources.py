@@ -1,4 +1,5 @@
-"""Texture generators: flat colour, checker, gradient, stripes, value noise, photo crops.
+"""Texture generators: flat colour, checker, gradient, stripes, value noise, dead leaves,
+photo crops.
 
 Every generator is a pure function of its arguments, so a texture is reproduced exactly
 from the params that describe it.
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-PROCEDURAL = ("flat", "checker", "gradient", "stripes", "noise")
+PROCEDURAL = ("flat", "checker", "gradient", "stripes", "noise", "leaves")
 SOURCES = (*PROCEDURAL, "image", "gan")  # gan: randomizers.gan_source (needs torch)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MAX_IMAGE_PIXELS = 50_000_000  # a 50 MP photo decodes to 150 MB; larger ones are refused
@@ -68,6 +69,36 @@ def value_noise(size: int, cells: float, seed: int, octaves: int = 3) -> np.ndar
     return out / total
 
 
+def dead_leaves(
+    size: int, color_a: Sequence[float], color_b: Sequence[float], scale: float, seed: int
+) -> np.ndarray:
+    """Dead leaves (Lee et al. 2001): opaque discs and squares, each channel of each colour
+    drawn between ``color_a`` and ``color_b``, radii from a power law (density ~ r^-3,
+    1.5 px to ``size / scale``), painted on top of each other until they cover the texture. Their statistics are those of natural images, and
+    every scale holds object-sized blobs: look-alikes that a localizer learns to reject."""
+    rng = np.random.default_rng(seed)
+    r_min, r_max = 1.5, max(2.0, size / max(scale, 1.0))
+    mean_area = 2 * np.pi * r_min**2 * np.log(r_max / r_min) + 1.0
+    count = int(6 * size * size / mean_area)  # about six layers: the first colour rarely shows
+    u = rng.random(count)
+    radii = 1.0 / np.sqrt(r_min**-2 - u * (r_min**-2 - r_max**-2))  # inverse CDF of r^-3
+    centres = rng.uniform(0, size, (count, 2))
+    squares = rng.random(count) < 0.5
+    a, b = np.asarray(color_a, np.float32), np.asarray(color_b, np.float32)
+    colours = (a + (b - a) * rng.random((count, 3), dtype=np.float32)) * 255.0
+    img = np.empty((size, size, 3), np.float32)
+    img[:] = colours[0]
+    for (cx, cy), r, square, colour in zip(centres, radii, squares, colours, strict=True):
+        x0, x1 = max(0, int(cx - r)), min(size, int(cx + r) + 1)
+        y0, y1 = max(0, int(cy - r)), min(size, int(cy + r) + 1)
+        dx = np.abs(np.arange(x0, x1, dtype=np.float32) + 0.5 - cx)
+        dy = np.abs(np.arange(y0, y1, dtype=np.float32) + 0.5 - cy)
+        inside = (np.maximum(dy[:, None], dx[None, :]) <= r) if square else (
+            dy[:, None] ** 2 + dx[None, :] ** 2 <= r * r)  # fmt: skip
+        img[y0:y1, x0:x1][inside] = colour
+    return img
+
+
 def procedural(
     source: str,
     size: int,
@@ -92,6 +123,8 @@ def procedural(
         img = _mix(color_a, color_b, t)
     elif source == "noise":
         img = _mix(color_a, color_b, value_noise(size, scale, seed))
+    elif source == "leaves":
+        img = dead_leaves(size, color_a, color_b, scale, seed)
     else:
         raise ValueError(f"unknown texture source {source!r}; allowed: {', '.join(SOURCES)}")
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)

@@ -1,0 +1,53 @@
+"""Procedural texture sources: dead leaves (shapes, colours, coverage, determinism) and the
+preset that trains with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from randomizers import load_preset
+from randomizers.texture_sources import PROCEDURAL, dead_leaves, procedural
+
+
+def test_dead_leaves_are_deterministic_and_seed_dependent() -> None:
+    a = procedural("leaves", 64, [0.1, 0.2, 0.3], [0.9, 0.8, 0.7], 4.0, 0.0, 7)
+    b = procedural("leaves", 64, [0.1, 0.2, 0.3], [0.9, 0.8, 0.7], 4.0, 0.0, 7)
+    c = procedural("leaves", 64, [0.1, 0.2, 0.3], [0.9, 0.8, 0.7], 4.0, 0.0, 8)
+    assert a.shape == (64, 64, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert "leaves" in PROCEDURAL
+
+
+def test_dead_leaves_colours_lie_between_the_two_colours() -> None:
+    lo, hi = np.array([0.2, 0.0, 0.5]), np.array([0.4, 1.0, 0.6])
+    img = procedural("leaves", 64, lo.tolist(), hi.tolist(), 3.0, 0.0, 1).reshape(-1, 3)
+    assert (img >= np.floor(lo * 255) - 1).all() and (img <= np.ceil(hi * 255) + 1).all()
+    assert len(np.unique(img, axis=0)) > 100  # many leaves, each its own colour
+
+
+def test_dead_leaves_cover_the_texture_at_every_scale() -> None:
+    """The first leaf's colour is the background: about six layers of leaves leave little
+    of it, and smaller leaves (larger ``scale``) make more, smaller regions."""
+    edges = []
+    for scale in (2.0, 10.0):
+        img = dead_leaves(64, [0, 0, 0], [1, 1, 1], scale, 3)
+        first = img[0, 0]
+        assert (np.abs(img - first).sum(-1) == 0).mean() < 0.2
+        edges.append(float((np.abs(np.diff(img, axis=1)).sum(-1) > 0).mean()))
+    assert edges[1] > edges[0]
+
+
+def test_tobin_leaves_preset_adds_the_source_everywhere() -> None:
+    kinds = {r.kind: r for r in load_preset("tobin_leaves").randomizers}
+    photos = {r.kind: r for r in load_preset("tobin_photos").randomizers}
+    assert kinds["texture"].bank.sources == (*photos["texture"].bank.sources, "leaves")
+    assert "leaves" in kinds["distractors"].bank.sources
+    assert set(kinds) == set(photos)
+
+
+@pytest.mark.parametrize("scale", [1.0, 64.0])
+def test_dead_leaves_accept_the_scale_limits(scale: float) -> None:
+    img = dead_leaves(32, [0, 0, 0], [1, 1, 1], scale, 0)
+    assert img.shape == (32, 32, 3) and np.isfinite(img).all()

@@ -185,3 +185,19 @@ def test_gan_source_without_torch_names_the_extra(monkeypatch) -> None:
                        r"torch; install it with: pip install 'domrand\[learn\]'"):  # fmt: skip
         load_preset({"texture": {"sources": ["gan"], "gan_checkpoint": "gan.pt"}})
 
+
+
+def test_calibrated_validation_preset_is_tobin_photos_with_targets_camera() -> None:
+    """Validation for back-projecting policies: every appearance randomization of training,
+    the camera model of the held-out domain (its distributions, not its draws)."""
+    import yaml
+
+    def raw(name: str) -> dict:
+        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
+
+    calibrated, photos, target = raw("tobin_photos_calibrated"), raw("tobin_photos"), raw("target")
+    assert calibrated["camera"] == target["camera"]
+    assert {k: v for k, v in calibrated.items() if k != "camera"} == {
+        k: v for k, v in photos.items() if k != "camera"
+    }
+    load_preset("tobin_photos_calibrated")  # valid as a preset

@@ -181,7 +181,7 @@ def test_a_missed_grasp_is_retried_elsewhere(retry: str, monkeypatch) -> None:
     assert len(policy.rejected) == 1 and info["is_success"]
 
 
-@pytest.mark.parametrize(("wrong_looks", "seed"), [(1, 1), (2, 2)])
+@pytest.mark.parametrize(("wrong_looks", "seed"), [(1, 3), (2, 2)])
 def test_push_looks_again_after_a_push_through_nothing(wrong_looks: int, seed: int,
                                                        monkeypatch) -> None:  # fmt: skip
     """The first look puts the cube 10 cm off, on a look-alike: the dead-reckoned push goes
@@ -221,8 +221,18 @@ def test_unknown_retry_is_refused() -> None:
 
 @pytest.mark.slow
 def test_lift_headline_on_target() -> None:
-    """The README's 0.89 on 200 episodes, at a reduced budget (about 40 s)."""
+    """The README's 0.93 on 200 episodes, at a reduced budget (about 40 s)."""
     config = RolloutConfig(env_id=LIFT, episodes=60, policy="pixel-expert", seed=0,
                            num_envs=2, env_kwargs={"randomization": "target"})  # fmt: skip
     summary, _ = run_rollouts(config, progress=False)
     assert summary.success_rate >= 0.8
+
+
+@pytest.mark.slow
+def test_push_headline_on_target() -> None:
+    """The README's 0.68 on 200 episodes (0.45 before the localizers saw first frames), at a
+    reduced budget (about 30 s)."""
+    config = RolloutConfig(env_id=PUSH, episodes=60, policy="pixel-expert", seed=0,
+                           num_envs=2, env_kwargs={"randomization": "target"})  # fmt: skip
+    summary, _ = run_rollouts(config, progress=False)
+    assert summary.success_rate >= 0.55

@@ -55,6 +55,7 @@ PUSH_LEAD = 0.04
 MISS_WIDTH = 0.02  # metres: closed on a 4 cm cube the fingers stay >= 4 cm apart
 MAX_RETRIES = 3
 RETRY_CLEARANCE = 0.06  # rise this far above the cube's plane before trying elsewhere
+PUSH_CHECK_CLEARANCE = 0.15  # Push: look from higher, where the hand is not taken for the cube
 RETRIES = ("look-again", "first-frame")
 """after a missed grasp: go back to the starting pose and localize in a new frame (the cube
 may have been knocked), or take the next-best peak of the first frame"""
@@ -187,7 +188,8 @@ class PixelExpert:
         assert self.frame is not None and self.home is not None
         open_hand = [1.0] * (self.expert.action_dim - 3)  # Lift: the gripper stays open
         if self.retrying == 1:
-            if ee[2] < self.estimates["object"][2] + RETRY_CLEARANCE:
+            rise = PUSH_CHECK_CLEARANCE if isinstance(self.expert, PushExpert) else RETRY_CLEARANCE
+            if ee[2] < self.estimates["object"][2] + rise:
                 return np.array([0.0, 0.0, 1.0, *open_hand], dtype=np.float32)
             if isinstance(self.expert, PushExpert):  # risen clear: look from here
                 self._check_push(self._tensor(rgb))

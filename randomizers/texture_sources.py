@@ -74,8 +74,9 @@ def dead_leaves(
 ) -> np.ndarray:
     """Dead leaves (Lee et al. 2001): opaque discs and squares, each channel of each colour
     drawn between ``color_a`` and ``color_b``, radii from a power law (density ~ r^-3,
-    1.5 px to ``size / scale``), painted on top of each other until they cover the texture. Their statistics are those of natural images, and
-    every scale holds object-sized blobs: look-alikes that a localizer learns to reject."""
+    1.5 px to ``size / scale``), painted on top of each other until they cover the texture.
+    Their statistics are those of natural images, and every scale holds object-sized blobs:
+    look-alikes that a localizer must learn to reject."""
     rng = np.random.default_rng(seed)
     r_min, r_max = 1.5, max(2.0, size / max(scale, 1.0))
     mean_area = 2 * np.pi * r_min**2 * np.log(r_max / r_min) + 1.0

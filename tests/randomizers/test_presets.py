@@ -186,7 +186,6 @@ def test_gan_source_without_torch_names_the_extra(monkeypatch) -> None:
         load_preset({"texture": {"sources": ["gan"], "gan_checkpoint": "gan.pt"}})
 
 
-
 def test_calibrated_validation_preset_is_tobin_photos_with_targets_camera() -> None:
     """Validation for back-projecting policies: every appearance randomization of training,
     the camera model of the held-out domain (its distributions, not its draws)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from agents.gan.even_draw import EvenDraw
 from agents.perception.localizer import Localizer
 from agents.perception.localizer_training import localizer_loss, mask_targets
 from agents.perception.pose_data import load_object_masks, load_pose_data
@@ -33,17 +34,14 @@ class LabelledRenders:
 def labelled_renders(roots: list[str | Path], limit: int, size: int, object_name: str,
                      seed: int = 0) -> LabelledRenders:  # fmt: skip
     """Up to ``limit`` labelled renders drawn evenly from export folders."""
-    if not roots:
-        raise ValueError("no export folders given to read renders from")
-    rng = np.random.default_rng(seed)
-    per = -(-limit // len(roots))
+    draw = EvenDraw(roots, limit, seed)
     images, pixels, masks = [], [], []
     for root in roots:
         data = load_pose_data(root, object_name)
         if data.images.shape[-1] != size or data.pixels is None:
             raise ValueError(f"{str(root)!r} holds {data.images.shape[-1]} px images (the "
                              f"translator works at {size} px) or no centres of {object_name!r}")  # fmt: skip
-        data = data.subset(np.sort(rng.choice(len(data), min(per, len(data)), replace=False)))
+        data = data.subset(draw.indices(len(data)))
         assert data.pixels is not None
         images.append(data.images.permute(0, 2, 3, 1).numpy())
         pixels.append(data.pixels)

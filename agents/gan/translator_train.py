@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from agents.gan.even_draw import EvenDraw
 from agents.gan.frames import load_frames
 from agents.gan.keep_loss import LabelledRenders, frozen, keep_loss, labelled_renders
 from agents.gan.translator import (
@@ -93,10 +94,7 @@ def export_images(roots: list[str | Path], limit: int, size: int, seed: int = 0)
     """Up to ``limit`` RGB images (uint8, N, S, S, 3) drawn evenly from export folders (their
     ``rgb/``; another image size is refused naming both sizes) or plain image folders
     (resized to ``size``: e.g. target frames, to translate them toward renders)."""
-    if not roots:
-        raise ValueError("no export folders given to read renders from")
-    rng = np.random.default_rng(seed)
-    per = -(-limit // len(roots))
+    draw = EvenDraw(roots, limit, seed)
     images: list[np.ndarray] = []
     for root in roots:
         export = (Path(root) / "rgb").is_dir()
@@ -105,7 +103,7 @@ def export_images(roots: list[str | Path], limit: int, size: int, seed: int = 0)
             raise FileNotFoundError(f"{str(root)!r} has no rgb/*.png and no images: give an "
                                     f"export folder (scripts/export_dataset.py --out) or a "
                                     f"folder of images")  # fmt: skip
-        for i in np.sort(rng.choice(len(paths), min(per, len(paths)), replace=False)):
+        for i in draw.indices(len(paths)):
             with Image.open(paths[i]) as im:
                 image = np.asarray(im.convert("RGB"))
             if not export:

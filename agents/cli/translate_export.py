@@ -43,19 +43,20 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def _report(args: argparse.Namespace, translator: Translator, out: Path) -> dict[str, Any]:
     """Geometry and KID figures of the translated export against its source."""
+    from agents.gan.frames import load_frames
     from agents.gan.metrics import features, kid
     from agents.gan.translator_train import export_images, resized
     from agents.perception.localizer import load_data, load_localizer
 
     report: dict[str, Any] = {"out": str(out)}
     size = translator.config.size
+    held = resized(load_frames(args.heldout_frames), size) if args.heldout_frames else None
     if args.grid:
-        from agents.gan.frames import load_frames
         from randomizers.image_grid import image_grid
 
         rows = [export_images([root], 8, size) for root in (args.data, out)]
-        if args.heldout_frames:
-            rows.append(resized(load_frames(args.heldout_frames), size)[:8])
+        if held is not None:
+            rows.append(held[:8])
         image_grid([image for row in rows for image in row], cols=8).save(args.grid)
         report["grid"] = args.grid
     if args.check:
@@ -63,10 +64,8 @@ def _report(args: argparse.Namespace, translator: Translator, out: Path) -> dict
         data = load_data(args.data, loc.meta["object"])
         translated = load_data(out, loc.meta["object"]).images.permute(0, 2, 3, 1).numpy()
         report["geometry"] = geometry_report(loc, data, translated, loc.meta["object"])
-    if args.heldout_frames:
-        from agents.gan.frames import load_frames
-
-        frames = features(resized(load_frames(args.heldout_frames), size))
+    if held is not None:
+        frames = features(held)
         limit = 10**6
         for key, root in (("render", args.data), ("translated", out)):
             images = export_images([root], limit, size)

@@ -6,8 +6,14 @@ preset, seeds disjoint from training); the best iteration is kept, and written t
 checkpoint as soon as it is finished (an interrupted run leaves a usable policy). Beside the checkpoint
 go ``CKPT.log.json`` (config, one row per iteration, wall time) and ``CKPT.curve.png``.
 
+The default preset, ``tobin_photos_calibrated``, randomizes appearance as ``tobin_photos`` does
+and the camera only within a hand-eye calibration's error around the calibrated pose: the
+network back-projects its keypoints through that calibrated camera. Starting the trunk from
+the shipped localizer (``--init-localizer``) is the recipe of the README's transfer table.
+
 Example:
-    python scripts/train_dagger.py --env domrand/Lift-v0 --out runs/lift_dagger.pt
+    python scripts/train_dagger.py --env domrand/Lift-v0 --out runs/lift_dagger.pt \
+        --init-localizer assets/models/lift_cube64.pt
     python scripts/train_dagger.py --env domrand/Lift-v0 --preset none --out runs/lift_nodr.pt
     python scripts/rollout.py --env domrand/Lift-v0 --policy runs/lift_dagger.pt \
         --preset target --episodes 200
@@ -30,7 +36,7 @@ from agents.dagger.loop import DaggerConfig, check_env, run_dagger, save_dagger
 from agents.dagger.net import KEYPOINTS
 from agents.outputs import check_output_file
 
-DEFAULT_PRESET = "tobin_photos"
+DEFAULT_PRESET = "tobin_photos_calibrated"
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -51,8 +51,8 @@ class DaggerConfig:
 
     iterations: int = 5
     """DAgger iterations; iteration 0 is the expert's"""
-    episodes_per_iteration: int = 120
-    epochs: float = 3.0
+    episodes_per_iteration: int = 150
+    epochs: float = 4.0
     """training samples per iteration = epochs x the frames collected in it (drawn uniformly
     from all the data so far)"""
     batch_size: int = 64
@@ -70,7 +70,7 @@ class DaggerConfig:
     """std (px) of Gaussian noise added to those keypoints"""
     beta_decay: float = 0.5
     resample_appearance: bool = True
-    val_episodes: int = 30
+    val_episodes: int = 50
     image_size: int = 64
     init_localizer: str | None = None
     """a localizer checkpoint (:mod:`agents.perception.localizer`) whose trunk and heatmap head start

@@ -1,5 +1,6 @@
-"""Image noise: the table-based Gaussian noise has the statistics of ``standard_normal``
-noise (what the filter drew before), replays exactly, and its bytes are pinned."""
+"""Image noise: the banked Gaussian noise has the statistics of ``standard_normal`` noise
+(what the filter drew before), is independent from frame to frame, replays exactly, and its
+bytes are pinned; the NumPy blur is a Gaussian."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import math
 import numpy as np
 import pytest
 
+from randomizers.gaussian_blur import gaussian_blur, gaussian_kernel
 from randomizers.image_noise import (
+    BANK_BLOCK,
     NOISE_LEVELS,
     ImageNoiseFilter,
-    frame_bits,
     gaussian_noise,
+    noise_bank,
     normal_table,
 )
 
@@ -33,7 +36,7 @@ def test_table_is_a_symmetric_unit_variance_normal() -> None:
 
 
 def test_noise_has_the_statistics_of_standard_normal() -> None:
-    z = gaussian_noise(frame_bits(0, 0), (400, 500, 3)).astype(np.float64).ravel()
+    z = gaussian_noise(0, 0, (400, 500, 3)).astype(np.float64).ravel()
     ref = np.random.default_rng(0).standard_normal(z.size)
     assert z.size == 600_000
     for sample in (z, ref):  # the same tolerances hold for both
@@ -54,32 +57,36 @@ def test_noise_has_the_statistics_of_standard_normal() -> None:
 
 def test_noise_replays_and_differs_between_frames_and_seeds() -> None:
     def noise(seed: int, frame: int) -> bytes:
-        return gaussian_noise(frame_bits(seed, frame), (5, 7, 3)).tobytes()
+        return gaussian_noise(seed, frame, (5, 7, 3)).tobytes()
 
-    a = gaussian_noise(frame_bits(7, 3), (5, 7, 3))
+    a = gaussian_noise(7, 3, (5, 7, 3))
     assert a.shape == (5, 7, 3) and a.dtype == np.float32
-    assert noise(7, 3) == a.tobytes()  # the reused generator is fully reset
+    assert not a.flags.writeable  # a window of the shared bank: nobody may change it
+    assert noise(7, 3) == a.tobytes()
     streams = {noise(seed, frame) for seed in (0, 1, 7, 2**31 - 2) for frame in (0, 1, 3, 10**6)}
     assert len(streams) == 16
 
 
-def test_noise_streams_are_per_thread() -> None:
-    """Each thread sets its own generator, so filters in threads cannot mix streams."""
-    import threading
+def test_noise_is_independent_from_frame_to_frame() -> None:
+    """A pixel's noise in consecutive frames is uncorrelated: each frame reads the bank at
+    its own offset."""
+    frames = np.stack([gaussian_noise(5, f, (64, 64, 3)).ravel() for f in range(200)])
+    corr = np.corrcoef(frames)[np.triu_indices(200, k=1)]
+    assert np.abs(corr).max() < 0.05  # 12,288 values a frame: |r| ~ 0.009 by chance
+    assert abs(corr.mean()) < 0.002
+    # averaging frames shrinks the noise as 1 / sqrt(n), as for fresh draws
+    assert frames.mean(axis=0).std() == pytest.approx(1 / np.sqrt(200), rel=0.03)
 
-    expected = {i: gaussian_noise(frame_bits(i, 0), (64, 64, 3)).tobytes() for i in range(8)}
-    got: dict[int, bytes] = {}
 
-    def work(i: int) -> None:
-        for _ in range(20):
-            got[i] = gaussian_noise(frame_bits(i, 0), (64, 64, 3)).tobytes()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert got == expected
+def test_noise_bank_is_shared_and_grows_for_large_images() -> None:
+    """One block serves images up to half its size; larger ones get a longer bank that
+    starts with the shorter one (so the first block's windows never change)."""
+    one, two = noise_bank(1), noise_bank(2)
+    assert one.size == BANK_BLOCK and two.size == 2 * BANK_BLOCK
+    assert np.array_equal(two[:BANK_BLOCK], one)
+    big = gaussian_noise(3, 0, (700, 700, 3))  # 1.47 M values: a 3-block bank
+    assert big.shape == (700, 700, 3) and noise_bank(3).size == 3 * BANK_BLOCK
+    assert big.std() == pytest.approx(1.0, abs=0.01)
 
 
 def _old_filter(f: ImageNoiseFilter, rgb: np.ndarray, frame: int) -> np.ndarray:
@@ -115,7 +122,7 @@ def test_filter_bytes_are_pinned() -> None:
     rgb = (np.arange(48 * 64 * 3) % 251).astype(np.uint8).reshape(48, 64, 3)
     out = ImageNoiseFilter(6.0, 0.5, 0.02, 0.95, 1.1, seed=12345)(rgb, 3)
     assert out.shape == rgb.shape and out.dtype == np.uint8
-    assert hashlib.sha256(out.tobytes()).hexdigest()[:16] == "768b5443adb19fa1"
+    assert hashlib.sha256(out.tobytes()).hexdigest()[:16] == "272fb06cb8eec19d"
 
 
 def test_seed_types_of_a_replay_give_the_same_pixels() -> None:
@@ -126,3 +133,31 @@ def test_seed_types_of_a_replay_give_the_same_pixels() -> None:
         for s, f in ((12345, 2), (12345.0, 2), (np.int64(12345), np.int64(2)))
     }
     assert len(outs) == 1
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.3])
+def test_blur_is_a_gaussian_with_repeated_edges(sigma: float) -> None:
+    """Against a direct 2-D convolution with the same kernel over an edge-padded image."""
+    x = np.random.default_rng(1).uniform(0, 255, (21, 17, 3)).astype(np.float32)
+    w = np.array(gaussian_kernel(sigma), np.float64)
+    r = len(w) - 1
+    k1 = np.concatenate([w[::-1], w[1:]])
+    assert k1.sum() == pytest.approx(1.0, abs=1e-6)
+    assert r == max(1, math.ceil(3 * sigma))
+    # the taps are a Gaussian's: w[k] / w[0] = exp(-k^2 / (2 sigma^2))
+    assert w[1] / w[0] == pytest.approx(math.exp(-1 / (2 * sigma * sigma)), rel=1e-5)
+    p = np.pad(x.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="edge")
+    ref = np.zeros_like(x, dtype=np.float64)
+    for i in range(2 * r + 1):
+        for j in range(2 * r + 1):
+            ref += k1[i] * k1[j] * p[i : i + x.shape[0], j : j + x.shape[1]]
+    out = gaussian_blur(x, sigma)
+    assert out.dtype == np.float32 and out.shape == x.shape
+    assert np.abs(out - ref).max() < 1e-3
+    flat = np.full((9, 9), 37.0, np.float32)  # a constant image stays constant
+    assert np.abs(gaussian_blur(flat, sigma) - 37.0).max() < 1e-4
+
+
+def test_blur_rejects_a_non_positive_sigma() -> None:
+    with pytest.raises(ValueError, match="blur sigma must be > 0 pixels, got 0.0"):
+        gaussian_kernel(0.0)

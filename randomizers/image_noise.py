@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -109,7 +110,7 @@ def gaussian_noise(seed: int, frame: int, shape: tuple[int, ...]) -> np.ndarray:
     independent from frame to frame (two frames share a pixel's value only if their offsets
     coincide); the bank holds at least twice the window.
     """
-    n = int(np.prod(shape))
+    n = math.prod(shape)
     bank = noise_bank(max(1, -(-2 * n // BANK_BLOCK)))
     offset = _mix64((_mix64(int(seed)) + int(frame)) & _MASK64) % (bank.size - n + 1)
     return bank[offset : offset + n].reshape(shape)

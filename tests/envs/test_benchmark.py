@@ -55,11 +55,14 @@ def test_script_writes_json_and_markdown(tmp_path, capsys) -> None:
     assert metrics == [
         "physics steps (state)", "reset", "frames (rgb 32px)", "reset (no randomization)",
         "reset (tobin)", "frames (tobin, rgb 32px, stepping; raw: plain rgb stepping)",
+        "bare render of the tobin scenes, 32px (raw: of the plain scene): the stepping "
+        "ratio's ceiling",
         "frames (tobin, rgb 32px, new domain every frame)",
     ]  # fmt: skip
     assert all(r["env"] > 0 for r in data["rows"])
-    # the randomized rows carry their references: plain stepping and the bare render
-    assert all(r["raw"] > 0 and r["ratio"] == r["env"] / r["raw"] for r in data["rows"][-2:])
+    # the randomized rows carry their references: plain stepping, the plain scene's bare
+    # render, the bare render of the same scenes
+    assert all(r["raw"] > 0 and r["ratio"] == r["env"] / r["raw"] for r in data["rows"][-3:])
     assert not (tmp_path / "scaling.png").exists()  # no --scaling: no plot
     assert "| env | metric |" in (tmp_path / "benchmark.md").read_text()
     assert markdown_table([]).count("\n") == 1

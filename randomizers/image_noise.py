@@ -10,6 +10,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
 from randomizers.base import Randomizer, draw
 from randomizers.distributions import Distribution, Limits
 from randomizers.gaussian_blur import gaussian_blur
@@ -51,7 +52,9 @@ class ImageNoiseFilter:
             grey = x[..., 0] * np.float32(0.299)
             grey += x[..., 1] * np.float32(0.587)
             grey += x[..., 2] * np.float32(0.114)
-            x = grey[..., None] + np.float32(self.saturation) * (x - grey[..., None])
+            x -= grey[..., None]
+            x *= np.float32(self.saturation)
+            x += grey[..., None]
         # contrast about mid-grey and brightness as one affine map; +0.5 rounds on the cast
         gain = np.float32(self.contrast)
         offset = np.float32(127.5 * (1.0 - self.contrast) + 255.0 * self.brightness + 0.5)

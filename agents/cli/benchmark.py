@@ -24,6 +24,7 @@ from pathlib import Path
 from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import OutputPathError, check_output_dir
 from envs import ENV_IDS
+from envs.benchmark.breakdown import measure_breakdown
 from envs.benchmark.cameras import measure_cameras
 from envs.benchmark.checks import check_arguments
 from envs.benchmark.export import measure_export
@@ -67,6 +68,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--export-only", action="store_true",
         help="only the --export measurements (first --env), none of the env benchmarks",
     )  # fmt: skip
+    p.add_argument(
+        "--breakdown", action="store_true",
+        help="add where a randomized reset's time goes (each randomizer's sample and apply, "
+        "the task, the render, the image filter), first --env and --sizes",
+    )  # fmt: skip
     p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
     return p
 
@@ -100,6 +106,9 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                 env_id, args.randomized_preset, tuple(args.sizes), n_steps=args.steps,
                 repeats=args.repeats,
             )  # fmt: skip
+    if args.breakdown:
+        rows += measure_breakdown(args.env[0], args.randomized_preset or "tobin",
+                                  args.sizes[0], n_frames=args.steps)  # fmt: skip
     if args.cameras:
         for preset in (None, args.randomized_preset or None):
             rows += measure_cameras(args.env[0], preset, args.sizes[0], n_steps=args.steps,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from envs.benchmark.export import steady_rate
 from envs.benchmark.frames import measure_env
@@ -157,3 +158,19 @@ def test_steady_rate_starts_after_the_first_chunk() -> None:
     assert steady_rate(stamps, 1) == 7 / (3.0 - 1.0)
     assert steady_rate(stamps, 8) is None  # nothing after the window opens
     assert steady_rate([2.0, 2.0], 1) is None  # no time passed
+
+
+def test_breakdown_times_every_randomizer_and_adds_up() -> None:
+    """One row per randomizer's sample and apply and per fixed part, largest first; the
+    parts and 'the rest' add up to the whole reset."""
+    from envs.benchmark.breakdown import measure_breakdown
+
+    rows = measure_breakdown("domrand/Reach-v0", "tobin", 32, n_frames=4)
+    labels = [r.metric.split(": ", 1)[1] for r in rows[:-1]]
+    for kind in ("distractors", "texture", "lighting", "camera", "image_noise"):
+        assert f"{kind}: sample" in labels and f"{kind}: apply" in labels
+    assert "render (getCameraImage and its arrays)" in labels and labels[-1] == "the rest"
+    parts = [r.env for r in rows[:-2]]
+    assert parts == sorted(parts, reverse=True) and all(p > 0 for p in parts)
+    assert rows[-1].metric == "tobin 32px reset: whole" and rows[-1].unit == "us"
+    assert sum(r.env for r in rows[:-1]) == pytest.approx(rows[-1].env, rel=1e-6)

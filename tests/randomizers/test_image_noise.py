@@ -159,5 +159,5 @@ def test_blur_is_a_gaussian_with_repeated_edges(sigma: float) -> None:
 
 
 def test_blur_rejects_a_non_positive_sigma() -> None:
-    with pytest.raises(ValueError, match="blur sigma must be > 0 pixels, got 0.0"):
+    with pytest.raises(ValueError, match=r"blur sigma must be > 0 pixels, got 0\.0"):
         gaussian_kernel(0.0)

@@ -32,6 +32,25 @@ def test_extrinsics_is_a_rigid_world_to_camera_transform(make_env) -> None:
     assert (R @ np.array([0, 0, 1.0]))[1] < 0
 
 
+def test_info_follows_every_camera_move_and_is_the_callers_own(make_env) -> None:
+    """``info()`` is built once per view: it must still change with the randomized camera,
+    and a caller editing its lists must not change the next call's."""
+    env = make_env("domrand/Push-v0", randomization="tobin")
+    infos = []
+    for seed in (0, 1):
+        _, reset_info = env.reset(seed=seed)
+        info = env.camera.info()
+        np.testing.assert_array_equal(info["extrinsics"], env.camera.extrinsics)
+        np.testing.assert_array_equal(info["K"], env.camera.K)
+        assert reset_info["camera"] == info
+        infos.append(info)
+    assert infos[0]["extrinsics"] != infos[1]["extrinsics"]  # tobin moves the camera
+    infos[1]["K"][0][0] = -1.0
+    infos[1]["extrinsics"][0][0] = -1.0
+    again = env.camera.info()
+    assert again["K"][0][0] > 0 and again["extrinsics"][0][0] != -1.0
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_projected_object_centre_lies_in_its_mask(make_env, env_id: str, seed: int) -> None:
     env = make_env(env_id, obs_mode="rgb", image_size=96)

@@ -258,7 +258,6 @@ class Camera:
         else:
             self._view = list(view)  # the same floats the NumPy round trip gave
         self._extrinsics_cache: np.ndarray | None = None  # built when first asked for
-        self._info_cache: dict[str, Any] | None = None
 
     @property
     def _extrinsics(self) -> np.ndarray:
@@ -329,25 +328,19 @@ class Camera:
         return uv
 
     def info(self) -> dict[str, Any]:
-        """JSON-serializable intrinsics and extrinsics (for ``info`` and dataset labels);
-        built once per view, and the caller gets its own lists."""
-        if self._link is not None:
-            self._follow()  # a new view clears the cache
-        if self._info_cache is None:
-            c = self.config
-            self._info_cache = {
-                "width": c.width,
-                "height": c.height,
-                "K": self._K.tolist(),
-                "extrinsics": self._extrinsics.tolist(),
-                "fov": c.fov,
-                "near": c.near,
-                "far": c.far,
-                **({"mount": c.mount} if c.mount is not None else {}),
-            }
-        out = dict(self._info_cache)
-        out["K"] = [row[:] for row in out["K"]]
-        out["extrinsics"] = [row[:] for row in out["extrinsics"]]
+        """JSON-serializable intrinsics and extrinsics (for ``info`` and dataset labels)."""
+        c = self.config
+        out = {
+            "width": c.width,
+            "height": c.height,
+            "K": self._K.tolist(),
+            "extrinsics": self.extrinsics.tolist(),
+            "fov": c.fov,
+            "near": c.near,
+            "far": c.far,
+        }
+        if c.mount is not None:
+            out["mount"] = c.mount
         return out
 
     # -- rendering ----------------------------------------------------------------

@@ -83,17 +83,20 @@ def normal_table() -> np.ndarray:
 BANK_BLOCK = 1 << 20  # noise values in one 4 MB block of the bank
 _BANK_SEED = 20261201
 _MASK64 = (1 << 64) - 1
+_BANK: list[np.ndarray] = []  # the longest bank drawn so far in this process
 
 
-@cache
 def noise_bank(blocks: int) -> np.ndarray:
-    """``blocks`` x :data:`BANK_BLOCK` standard-normal float32 values, drawn once per process
-    from a fixed stream (every process and platform holds the same bank, and a longer bank
-    starts with a shorter one); read-only."""
-    raw = np.random.PCG64(_BANK_SEED).random_raw(blocks * BANK_BLOCK // 4)
-    bank = normal_table().take(raw.astype("<u8", copy=False).view("<u2"))
-    bank.flags.writeable = False
-    return bank
+    """The first ``blocks`` x :data:`BANK_BLOCK` values of this process's bank of
+    standard-normal float32 noise, drawn from a fixed stream (every process and platform
+    holds the same values, whatever length was asked for first); read-only."""
+    n = blocks * BANK_BLOCK
+    if not _BANK or _BANK[0].size < n:
+        raw = np.random.PCG64(_BANK_SEED).random_raw(n // 4)
+        bank = normal_table().take(raw.astype("<u8", copy=False).view("<u2"))
+        bank.flags.writeable = False
+        _BANK[:] = [bank]
+    return _BANK[0][:n]
 
 
 def _mix64(z: int) -> int:

@@ -30,13 +30,18 @@ def _timed(parts: list[tuple[Any, str, str]], seconds: dict[str, float]) -> Iter
 
         return timed
 
+    missing = object()
+    saved = [(obj, name, vars(obj).get(name, missing)) for obj, name, _ in parts]
     for obj, name, label in parts:
         setattr(obj, name, wrap(getattr(obj, name), label))
     try:
         yield
     finally:
-        for obj, name, _ in parts:
-            delattr(obj, name)  # the instance attribute goes; the class method shows again
+        for obj, name, old in reversed(saved):
+            if old is missing:
+                delattr(obj, name)  # the class's method shows again
+            else:
+                setattr(obj, name, old)
 
 
 def measure_breakdown(

@@ -63,7 +63,8 @@ def train_localizer(
 ) -> Localizer:
     """Fit the heatmap network (AdamW, one-cycle schedule, :func:`heatmap_loss`, plus
     ``mask_weight`` x BCE on ``masks`` when set), from ``init``'s weights when given (a
-    fine-tune: same width, stem stride and mask head); keeps the epoch with the lowest mean
+    fine-tune: same width, mask head and heatmap side, so a stride-1 model at 64 px can start
+    a stride-2 one at 128 px); keeps the epoch with the lowest mean
     validation pixel error (validation data must come from a randomized training domain,
     never a held-out one)."""
     if train.pixels is None or len(train) < config.batch_size:
@@ -86,12 +87,13 @@ def train_localizer(
     with seeded(config.seed):
         model = HeatmapNet(config.width, config.stem_stride, use_masks)
     if init is not None:
-        mine = (config.width, config.stem_stride, use_masks, size)
-        theirs = (init.config.width, init.config.stem_stride, init.config.mask_weight > 0,
-                  init.image_size)  # fmt: skip
+        # the same heatmap grid is enough: a stride-1 64 px model starts a stride-2 128 px one
+        mine = (config.width, use_masks, size // stride)
+        theirs = (init.config.width, init.config.mask_weight > 0,
+                  init.image_size // init.model.stride)  # fmt: skip
         if mine != theirs:
-            raise ValueError(f"cannot start from a localizer with (width, stem stride, mask "
-                             f"head, image size) {theirs}: this training has {mine}")  # fmt: skip
+            raise ValueError(f"cannot start from a localizer with (width, mask head, heatmap "
+                             f"side) {theirs}: this training has {mine}")  # fmt: skip
         model.load_state_dict(init.model.state_dict())
     z = world_positions(train.root, config.object_name)[:, 2]
     meta = {"env_id": env_id, "image_size": size, "object": config.object_name,

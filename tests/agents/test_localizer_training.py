@@ -27,7 +27,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("loctrain")
     out = {}
     for name, env, n, seed, size in (("a", "Lift", 24, 0, 32), ("b", "Lift", 16, 1, 32),
-                                     ("push", "Push", 4, 2, 32), ("big", "Lift", 4, 3, 48)):  # fmt: skip
+                                     ("push", "Push", 4, 2, 32), ("big", "Lift", 16, 3, 64)):  # fmt: skip
         out[name] = export_dataset(
             ExportConfig(env_id=f"domrand/{env}-v0", preset="tobin", num_images=n, size=size,
                          out=str(root / name), seed=seed, visibility=False),
@@ -115,11 +115,20 @@ def test_script_trains_on_several_exports(data, tmp_path: Path,
                               "--epochs", "1", "--batch-size", "16", "--width", "4",
                               "--mask-weight", "0.5", "--no-progress"]) == 0  # fmt: skip
     assert load_localizer(tuned).meta["init"] == str(out)
+    finer = tmp_path / "finer.pt"  # twice the resolution, stride-2 stem: the same 16 x 16 heatmap
+    assert train_script.main(["--train", str(data["big"]), "--out", str(finer), "--init", str(out),
+                              "--epochs", "1", "--batch-size", "16", "--width", "4",
+                              "--stem-stride", "2", "--mask-weight", "0.5", "--no-progress"]) == 0  # fmt: skip
+    fine = load_localizer(finer)
+    assert (fine.image_size, fine.config.stem_stride, fine.meta["init"]) == (64, 2, str(out))
     capsys.readouterr()
     bad = [(["--train", str(data["b"]), "--init", str(out), "--width", "8", "--mask-weight", "0.5",
              "--batch-size", "16"],
-            "cannot start from a localizer with (width, stem stride, mask head, image size) "
-            "(4, 1, True, 32): this training has (8, 1, True, 32)"),
+            "cannot start from a localizer with (width, mask head, heatmap side) "
+            "(4, True, 16): this training has (8, True, 16)"),
+           (["--train", str(data["big"]), "--init", str(out), "--width", "4", "--mask-weight", "0.5",
+             "--batch-size", "16"],
+            "(width, mask head, heatmap side) (4, True, 16): this training has (4, True, 32)"),
            (["--train", str(data["push"]), "--init", str(out), "--width", "4", "--object", "goal"],
             "localizes 'cube', not 'goal'")]  # fmt: skip
     bad += [

@@ -200,3 +200,21 @@ def test_calibrated_validation_preset_is_tobin_photos_with_targets_camera() -> N
         k: v for k, v in photos.items() if k != "camera"
     }
     load_preset("tobin_photos_calibrated")  # valid as a preset
+
+
+@pytest.mark.parametrize("base", ["tobin_photos", "tobin_photos_occluders"])
+def test_large_bank_presets_differ_from_their_base_in_bank_size_only(base: str) -> None:
+    """The localizer recipe's presets: the same randomization, 16x the textures to draw from."""
+    import yaml
+
+    def raw(name: str) -> dict:
+        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
+
+    large, plain = raw(f"{base}_large_bank"), raw(base)
+    for key in ("texture", "distractors"):
+        assert large[key].pop("bank_size") == 4096
+    assert large == plain
+    randomizer = load_preset(f"{base}_large_bank")
+    banks = {type(r).__name__: r.bank.bank_size for r in randomizer.randomizers
+             if hasattr(r, "bank")}
+    assert banks == {"Texture": 4096, "Distractors": 4096}

@@ -40,8 +40,8 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 """the localizers a pixel expert needs, per env"""
 SHIPPED: dict[str, dict[str, str]] = {
-    "domrand/Lift-v0": {"object": "lift_cube64.pt"},
-    "domrand/Push-v0": {"object": "push_cube64.pt", "goal": "push_goal64.pt"},
+    "domrand/Lift-v0": {"object": "lift_cube128.pt"},
+    "domrand/Push-v0": {"object": "push_cube128.pt", "goal": "push_goal128.pt"},
 }
 """the localizer checkpoints ``--policy pixel-expert`` uses when none is given"""
 OBJECTS = {"object": "cube", "goal": "goal"}

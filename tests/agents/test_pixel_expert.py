@@ -20,6 +20,8 @@ from scripts import rollout as rollout_script
 
 LIFT = "domrand/Lift-v0"
 PUSH = "domrand/Push-v0"
+SIZE = 128  # the shipped localizers' image size
+OTHER = 64
 
 
 def test_shipped_checkpoints_are_small_and_match_their_env() -> None:
@@ -35,7 +37,7 @@ def test_shipped_checkpoints_are_small_and_match_their_env() -> None:
 def _episode(env_id: str, seed: int, *, corrupt: bool) -> tuple[list[np.ndarray], float]:
     """Actions of one pixel-expert episode; ``corrupt`` overwrites every non-proprioceptive
     state entry with garbage (the policy must not read them)."""
-    env = gym.make(env_id, obs_mode="state+rgb", image_size=64)
+    env = gym.make(env_id, obs_mode="state+rgb", image_size=SIZE)
     names = env.unwrapped.task.state_names
     keep = [i for i, n in enumerate(names) if n.startswith(("ee_", "finger")) or n == "lift_target_z"]
     policy = PixelExpert(env_id, load_localizers(env_id), names)
@@ -74,7 +76,7 @@ def test_push_runs_on_given_or_shipped_localizers(relabelled) -> None:
     paths = {"object": str(relabelled["push_cube"]), "goal": str(relabelled["push_goal"])}
     config = RolloutConfig(env_id=PUSH, episodes=2, policy="pixel-expert", seed=4,
                            localizers=paths)  # fmt: skip
-    assert (config.obs_mode, config.image_size) == ("state+rgb", 64)
+    assert (config.obs_mode, config.image_size) == ("state+rgb", SIZE)
     _, results = run_rollouts(config, progress=False)
     assert [r.index for r in results] == [0, 1]
     shipped = load_localizers(PUSH)  # the shipped pair, unless a role is overridden
@@ -103,7 +105,7 @@ def relabelled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, change in (("env", {"env_id": PUSH}), ("object", {"object": "goal"}),
                          ("push_cube", {"env_id": PUSH}),
                          ("push_goal", {"env_id": PUSH, "object": "goal"}),
-                         ("push_cube128", {"env_id": PUSH, "image_size": 128})):  # fmt: skip
+                         ("push_cube_other", {"env_id": PUSH, "image_size": OTHER})):  # fmt: skip
         loc = dataclasses.replace(base, meta={**base.meta, **change})
         out[name] = save_localizer(loc, root / f"{name}.pt")
     return out
@@ -114,7 +116,7 @@ def relabelled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     [
         ({"object": "env"}, LIFT, "was trained on domrand/Push-v0; the pixel expert runs domrand/Lift-v0"),
         ({"object": "object"}, LIFT, "localizes 'goal'; the object localizer of domrand/Lift-v0 must localize 'cube'"),
-        ({"object": "push_cube128", "goal": "push_goal"}, PUSH, "expect different image sizes [64, 128]"),
+        ({"object": "push_cube_other", "goal": "push_goal"}, PUSH, "expect different image sizes [64, 128]"),
         ({"object": "push_goal", "goal": "push_goal"}, PUSH, "the object localizer of domrand/Push-v0 must localize 'cube'"),
     ],
     ids=["env", "object", "image-size", "goal-as-object"],
@@ -133,7 +135,7 @@ def test_refuses_localizers_made_for_something_else(relabelled, paths, env_id,
         (["--policy", "pixel-expert", "--localizer", "goal=x.pt"], "has localizer roles object; got goal"),
         (["--policy", "expert", "--localizer", "object=x.pt"], "localizer checkpoints are for --policy pixel-expert"),
         (["--policy", "pixel-expert", "--localizer", "object=missing.pt"], "localizer checkpoint 'missing.pt' not found"),
-        (["--policy", "pixel-expert", "--image-size", "128"], "trained on 64 px images; you asked for image_size 128"),
+        (["--policy", "pixel-expert", "--image-size", "64"], "trained on 128 px images; you asked for image_size 64"),
         (["--policy", "pixel-expert", "--obs-mode", "rgb"], "reads 'state+rgb' observations; drop --obs-mode rgb"),
     ],
     ids=["malformed", "unknown-role", "not-pixel-expert", "missing", "image-size", "obs-mode"],
@@ -149,7 +151,7 @@ def test_refuses_the_wrong_image_size_at_act_time() -> None:
     env_names = gym.make(LIFT).unwrapped.task.state_names
     policy = PixelExpert(LIFT, load_localizers(LIFT), env_names)
     obs = {"rgb": np.zeros((32, 32, 3), np.uint8), "state": np.zeros(len(env_names), np.float32)}
-    with pytest.raises(ValueError, match="trained on 64 px images; the observation is 32 x 32"):
+    with pytest.raises(ValueError, match="trained on 128 px images; the observation is 32 x 32"):
         policy(obs)
 
 
@@ -157,7 +159,7 @@ def test_refuses_the_wrong_image_size_at_act_time() -> None:
 def test_a_missed_grasp_is_retried_elsewhere(retry: str, monkeypatch) -> None:
     """The first look lands 8 cm beside the cube: the fingers close on nothing, the policy
     rules the spot out, looks again and lifts the cube."""
-    env = gym.make(LIFT, obs_mode="state+rgb", image_size=64)
+    env = gym.make(LIFT, obs_mode="state+rgb", image_size=SIZE)
     locs = load_localizers(LIFT)
     loc = locs["object"]
     real = loc.positions
@@ -188,7 +190,7 @@ def test_push_looks_again_after_a_push_through_nothing(wrong_looks: int, seed: i
     through nothing. Rising after it, the policy looks again: either it sees the cube (1), or
     it sees the same spot again (2), rules it out (a real cube would have moved) and takes
     the next-best peak; then it pushes the real cube to the goal."""
-    env = gym.make(PUSH, obs_mode="state+rgb", image_size=64)
+    env = gym.make(PUSH, obs_mode="state+rgb", image_size=SIZE)
     locs = load_localizers(PUSH)
     loc = locs["object"]
     real = loc.positions
@@ -221,18 +223,19 @@ def test_unknown_retry_is_refused() -> None:
 
 @pytest.mark.slow
 def test_lift_headline_on_target() -> None:
-    """The README's 0.93 on 200 episodes, at a reduced budget (about 40 s)."""
+    """The README's 0.96 on 200 episodes (0.93 with the 64 px localizer), at a reduced
+    budget (about 40 s)."""
     config = RolloutConfig(env_id=LIFT, episodes=60, policy="pixel-expert", seed=0,
                            num_envs=2, env_kwargs={"randomization": "target"})  # fmt: skip
     summary, _ = run_rollouts(config, progress=False)
-    assert summary.success_rate >= 0.8
+    assert summary.success_rate >= 0.9  # 58 of 60 when the test was written
 
 
 @pytest.mark.slow
 def test_push_headline_on_target() -> None:
-    """The README's 0.695 on 200 episodes (0.45 before the localizers saw first frames), at a
-    reduced budget (about 30 s)."""
+    """The README's 0.80 on 200 episodes (0.695 with the 64 px localizers, 0.45 before they
+    saw first frames), at a reduced budget (about 60 s)."""
     config = RolloutConfig(env_id=PUSH, episodes=60, policy="pixel-expert", seed=0,
                            num_envs=2, env_kwargs={"randomization": "target"})  # fmt: skip
     summary, _ = run_rollouts(config, progress=False)
-    assert summary.success_rate >= 0.55
+    assert summary.success_rate >= 0.7  # 49 of 60 when the test was written

@@ -32,6 +32,12 @@ def test_shipped_checkpoints_are_small_and_match_their_env() -> None:
         locs = load_localizers(env_id)
         assert set(locs) == set(roles)
         assert all(loc.meta["env_id"] == env_id for loc in locs.values())
+        assert all(loc.image_size == SIZE for loc in locs.values())
+    older = sorted(p.name for p in MODELS_DIR.glob("*64.pt"))  # --localizer and DAgger's start
+    assert older == ["lift_cube64.pt", "push_cube64.pt", "push_goal64.pt"]
+    for name in older:
+        assert load_localizer(MODELS_DIR / name).image_size == OTHER
+        assert (MODELS_DIR / name).stat().st_size <= 5 * 2**20
 
 
 def _episode(env_id: str, seed: int, *, corrupt: bool) -> tuple[list[np.ndarray], float]:

@@ -69,8 +69,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="photometric augmentation strength in [0, 1): brightness, contrast, "
                    "saturation and gamma jitter of every training image")  # fmt: skip
     p.add_argument("--init", default=None, metavar="CKPT",
-                   help="start from this localizer's weights (fine-tune; same width, stem "
-                   "stride, mask head and image size)")  # fmt: skip
+                   help="start from this localizer's weights (fine-tune; same width, mask "
+                   "head and heatmap side: a 64 px model can start a 128 px one with "
+                   "--stem-stride 2)")  # fmt: skip
     p.add_argument("--object", default=d.object_name, help="object to localize")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")

@@ -233,10 +233,14 @@ def run_rollouts(
     pixel: list[Any] = []
     if config.policy == "pixel-expert":
         from agents.policies.pixel_expert import PixelExpert, load_localizers
+        from envs.tasks.push import GOAL_DISTANCE
 
         locs = load_localizers(config.env_id, config.localizers)
         names = state_names(config.env_id)
-        pixel = [PixelExpert(config.env_id, locs, names) for _ in range(n)]
+        task_kwargs = dict(config.env_kwargs.get("task_kwargs") or {})
+        lo, hi = task_kwargs.get("goal_distance", GOAL_DISTANCE)  # Push's cube-goal prior
+        pixel = [PixelExpert(config.env_id, locs, names, goal_distance=(lo, hi))
+                 for _ in range(n)]  # fmt: skip
     learned: LoadedPolicy | None = None
     if is_checkpoint(config.policy):
         try:  # the recorded spaces are checked before any weights are read

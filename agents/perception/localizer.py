@@ -135,9 +135,16 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
 def local_soft_argmax(logits: torch.Tensor, radius: int = 2) -> torch.Tensor:
     """Soft-argmax within a (2r+1)^2 window around each heatmap's maximum (cells): sub-cell
     precision without being pulled toward a second, weaker peak elsewhere."""
-    n, h, w = logits.shape
+    n, _, w = logits.shape
     idx = logits.reshape(n, -1).argmax(1)
-    cy, cx = idx // w, idx % w
+    return window_soft_argmax(logits, idx // w, idx % w, radius)
+
+
+def window_soft_argmax(logits: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor,
+                       radius: int = 2) -> torch.Tensor:  # fmt: skip
+    """Soft-argmax of each heatmap (N, H, W) within a (2r+1)^2 window around the cell
+    (``cy``, ``cx``), one per heatmap: (N, 2) (x, y) in cells."""
+    n, h, w = logits.shape
     off = torch.arange(-radius, radius + 1)
     k = len(off)
     ys = (cy[:, None, None] + off[None, :, None]).expand(n, k, k)
@@ -147,6 +154,21 @@ def local_soft_argmax(logits: torch.Tensor, radius: int = 2) -> torch.Tensor:
     vals = logits[rows, ys.clamp(0, h - 1), xs.clamp(0, w - 1)].masked_fill(~valid, -torch.inf)
     p = torch.softmax(vals.reshape(n, -1), 1).reshape(n, k, k)
     return torch.stack([(p * (xs + 0.5)).sum((1, 2)), (p * (ys + 0.5)).sum((1, 2))], 1)
+
+
+def heatmap_peaks(logits: torch.Tensor, k: int, radius: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` strongest local maxima of one heatmap (H, W): (k, 2) sub-cell (x, y)
+    positions in cells and (k,) log-probabilities under the heatmap's softmax, best first
+    (fewer when the heatmap has fewer maxima). Maxima closer than ``radius`` cells merge."""
+    h, w = logits.shape
+    log_p = torch.log_softmax(logits.reshape(-1), 0).reshape(h, w)
+    pooled = F.max_pool2d(log_p[None, None], 2 * radius + 1, 1, radius)[0, 0]
+    cand = torch.nonzero(log_p >= pooled)
+    scores = log_p[cand[:, 0], cand[:, 1]]
+    order = torch.argsort(scores, descending=True)[:k]
+    cy, cx = cand[order, 0], cand[order, 1]
+    cells = window_soft_argmax(log_p[None].expand(len(order), h, w), cy, cx, radius)
+    return cells, scores[order]
 
 
 def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, sigma: float,
@@ -201,6 +223,15 @@ class Localizer:
                     logits = logits.masked_fill(near, -1e4)
             out.append(local_soft_argmax(logits))
         return (torch.cat(out) * s).numpy().astype(np.float64)
+
+    @torch.no_grad()
+    def peaks(self, image: torch.Tensor, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` strongest heatmap peaks of one uint8 image (1, 3, H, W): (k, 2) pixels
+        (u, v) and (k,) log-probabilities, best first: candidates when the best one can be
+        ruled out by what else is known (another object's place, the task's geometry)."""
+        self.model.eval()
+        cells, scores = heatmap_peaks(self.model(to_input(image))[0], k)
+        return (cells * self.model.stride).numpy().astype(np.float64), scores.numpy()
 
     def to_world(self, pixels: np.ndarray) -> np.ndarray:
         """Image pixels (N, 2) -> world positions (N, 3) on the object's rest plane, through

@@ -15,6 +15,9 @@ from envs.tasks.object_task import ObjectTask
 from randomizers.placement import blocked, disc_rect
 from randomizers.spaces import ParamSpec
 
+GOAL_DISTANCE = (0.1, 0.25)
+"""metres: the default range of the goal's distance from the cube's start, in the table plane"""
+
 
 class PushTask(ObjectTask):
     """The goal is a flat disc (no collision) on the table; success when the cube centre
@@ -33,7 +36,7 @@ class PushTask(ObjectTask):
         scene: TableScene,
         *,
         distance_threshold: float = 0.05,
-        goal_distance: tuple[float, float] = (0.1, 0.25),
+        goal_distance: tuple[float, float] = GOAL_DISTANCE,
         max_yaw: float = np.pi / 4,
         object: str | ObjectSpec | Mapping[str, Any] = "cube",
     ) -> None:

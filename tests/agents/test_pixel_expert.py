@@ -11,6 +11,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from agents.perception.localizer import load_localizer, save_localizer
 from agents.policies.pixel_expert import MODELS_DIR, SHIPPED, PixelExpert, load_localizers
@@ -199,18 +200,19 @@ def test_push_looks_again_after_a_push_through_nothing(wrong_looks: int, seed: i
     env = gym.make(PUSH, obs_mode="state+rgb", image_size=SIZE)
     locs = load_localizers(PUSH)
     loc = locs["object"]
-    real = loc.positions
+    real = loc.peaks
     looks: list[np.ndarray] = []
 
-    def wrong_at_first(images):
-        out = real(images)
-        if len(looks) < wrong_looks:  # the same spot, 10 cm beside the first estimate
-            out[:, 1] = (looks[0] if looks else out)[:, 1] + (0.0 if looks else 0.10)
-        looks.append(out.copy())
-        return out
+    def wrong_at_first(image, k=5):
+        u, score = real(image, k)
+        if len(looks) < wrong_looks:  # a stronger peak on one spot, 10 cm beside the cube
+            spot = looks[0] if looks else loc.to_world(u[:1]) + np.array([0.0, 0.10, 0.0])
+            looks.append(spot)
+            return np.concatenate([loc.world_to_pixels(spot), u]), np.r_[score[0] + 1, score]
+        return u, score
 
-    monkeypatch.setattr(loc, "positions", wrong_at_first)
-    policy = PixelExpert(PUSH, locs, env.unwrapped.task.state_names)
+    monkeypatch.setattr(loc, "peaks", wrong_at_first)
+    policy = PixelExpert(PUSH, locs, env.unwrapped.task.state_names, goal_distance=None)
     assert policy.check_pushes
     obs, _ = env.reset(seed=seed)
     for _ in range(100):
@@ -220,6 +222,54 @@ def test_push_looks_again_after_a_push_through_nothing(wrong_looks: int, seed: i
     env.close()
     assert policy.pushes >= 1 and len(policy.rejected) == wrong_looks - 1
     assert info["is_success"]
+
+
+@pytest.mark.parametrize(("second", "distance", "picks"), [
+    (-1.5, (0.1, 0.25), "cube"),  # the look-alike on the goal gives way to the cube
+    (-9.0, (0.1, 0.25), "goal"),  # unless the cube's peak is far weaker (PAIR_MARGIN)
+    (-1.5, None, "goal"),  # without the task's goal distance the best peak stands
+])  # fmt: skip
+def test_push_first_frame_pair_keeps_cube_and_goal_apart(second, distance, picks,
+                                                        monkeypatch) -> None:  # fmt: skip
+    """The cube localizer's best peak sits on the goal disc: the pair that lies as far
+    apart as the task puts cube and goal wins, if its peaks are nearly as likely."""
+    env = gym.make(PUSH, obs_mode="state+rgb", image_size=SIZE)
+    locs = load_localizers(PUSH)
+    obs, _ = env.reset(seed=0)
+    state = env.unwrapped.privileged_state()
+    env.close()
+    cube, goal = state["object_pos"], state["goal_pos"]
+    cube_loc = locs["object"]
+    spots = cube_loc.world_to_pixels(np.stack([goal, cube]))
+    monkeypatch.setattr(cube_loc, "peaks", lambda image, k=5: (spots, np.array([-1.0, second])))
+    policy = PixelExpert(PUSH, locs, state_names(PUSH), goal_distance=distance)
+    found = policy.localize(obs["rgb"])
+    assert np.linalg.norm(found["goal"][:2] - goal[:2]) < 0.03  # the goal localizer's own
+    pixel = cube_loc.world_to_pixels(found["object"][None])[0]
+    assert np.linalg.norm(pixel - spots[1 if picks == "cube" else 0]) < 0.1
+
+
+def test_push_check_skips_the_goal_and_background(monkeypatch) -> None:
+    """Looking after a push, a peak on the goal disc (the episode would have ended) or
+    outside the hand's reach gives way to the next one; a hand that stops short of the push
+    for STUCK_STEPS steps counts as stuck."""
+    from agents.policies import pixel_expert as pe
+
+    locs = load_localizers(PUSH)
+    loc = locs["object"]
+    policy = PixelExpert(PUSH, locs, state_names(PUSH))
+    goal, cube = np.array([0.5, 0.1, 0.626]), np.array([0.45, -0.05, 0.645])
+    off_table = np.array([-0.6, -0.2, 0.645])
+    spots = loc.world_to_pixels(np.stack([goal, off_table, cube]))
+    monkeypatch.setattr(loc, "peaks", lambda image, k=5: (spots, np.array([-1.0, -2.0, -3.0])))
+    policy.estimates = {"object": cube + 0.1, "goal": goal}
+    policy._check_push(torch.zeros(1, 3, SIZE, SIZE, dtype=torch.uint8))
+    pixel = loc.world_to_pixels(policy.estimates["object"][None])[0]
+    assert np.linalg.norm(pixel - spots[2]) < 0.1 and not policy.rejected
+    policy.expert.phase = 1
+    still = [policy._stuck(np.array([0.4, 0.0, 0.7])) for _ in range(pe.STUCK_STEPS)]
+    assert still == [False] * (pe.STUCK_STEPS - 1) + [True]
+    assert not policy._stuck(np.array([0.41, 0.0, 0.7]))
 
 
 def test_unknown_retry_is_refused() -> None:

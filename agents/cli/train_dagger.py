@@ -73,8 +73,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--no-resample-appearance", action="store_true",
                    help="keep one appearance per training episode (default: new every step)")  # fmt: skip
     p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--stem-stride", type=int, choices=(1, 2), default=d.stem_stride,
+                   help="2: a strided first layer (128 px at the cost of 64 px)")  # fmt: skip
     p.add_argument("--init-localizer", default=None, metavar="CKPT",
-                   help="start the trunk from this localizer checkpoint (same width, 64 px)")  # fmt: skip
+                   help="start the trunk from this localizer checkpoint (same width, image "
+                        "size and stem stride)")  # fmt: skip
     p.add_argument("--freeze-trunk", type=int, default=d.freeze_trunk, metavar="N",
                    help="keep the trunk's weights fixed for the first N iterations")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
@@ -94,7 +97,8 @@ def check_args(args: argparse.Namespace) -> tuple[DaggerConfig, str | None]:
         shift=args.shift, aux_weight=args.aux_weight, head_steps=args.head_steps,
         head_noise=args.head_noise, beta_decay=args.beta_decay,
         resample_appearance=not args.no_resample_appearance, val_episodes=args.val_episodes,
-        image_size=args.image_size, init_localizer=args.init_localizer,
+        image_size=args.image_size, stem_stride=args.stem_stride,
+        init_localizer=args.init_localizer,
         freeze_trunk=args.freeze_trunk, seed=args.seed,
     )  # fmt: skip
     preset = None if args.preset in ("none", "") else args.preset
@@ -107,7 +111,8 @@ def check_args(args: argparse.Namespace) -> tuple[DaggerConfig, str | None]:
         from agents.dagger.net import KeypointNet
 
         names = KEYPOINTS[args.env]
-        net = KeypointNet(config.image_size, 7, 4, len(names), config.width, config.hidden)
+        net = KeypointNet(config.image_size, 7, 4, len(names), config.width, config.hidden,
+                          config.stem_stride)  # fmt: skip
         init_from_localizer(net, args.init_localizer, names, config.image_size)  # refused here
     check_output_file(args.out, kind="bc", suffixes=(".pt",), force=args.force)
     return config, preset

@@ -74,6 +74,9 @@ class DaggerConfig:
     resample_appearance: bool = True
     val_episodes: int = 50
     image_size: int = 64
+    stem_stride: int = 1
+    """2: a strided first layer, so 128 px images cost the trunk what 64 px ones do (and a
+    128 px localizer with ``--stem-stride 2`` can start it)"""
     init_localizer: str | None = None
     """a localizer checkpoint (:mod:`agents.perception.localizer`) whose trunk and heatmap head start
     the network's trunk and cube heatmap; None: random initialization"""
@@ -99,13 +102,16 @@ class DaggerConfig:
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride!r}")
         if not 0 <= self.beta_decay <= 1:
             raise ValueError(f"beta_decay must be in [0, 1], got {self.beta_decay!r}")
-        size = self.image_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % 4:
+        size, step = self.image_size, 4 * self.stem_stride
+        if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % step:
             raise ValueError(
-                f"image_size must be a multiple of 4 px and >= 16 (the network halves it "
-                f"twice), got {size!r}; 64 is the tested size"
+                f"image_size must be a multiple of {step} px and >= 16 (the network halves it "
+                f"{step.bit_length() - 1} times), got {size!r}; 64 (stem stride 1) and 128 "
+                f"(stem stride 2) are the tested sizes"
             )
 
 
@@ -182,7 +188,7 @@ def init_from_localizer(model: KeypointNet, path: str, names: tuple[str, ...], s
     from agents.perception.localizer import load_localizer
 
     loc = load_localizer(path)
-    width, stride = model.dims[4], 1
+    width, stride = model.dims[4], model.stride // 2
     if (loc.config.width, loc.config.stem_stride, loc.image_size) != (width, stride, size):
         raise ValueError(
             f"{path!r} is a localizer of width {loc.config.width}, stem stride "
@@ -228,7 +234,7 @@ def run_dagger(env_id: str, preset: str | None, config: DaggerConfig, *, progres
                       image_size=config.image_size, extra={"config": asdict(config)})  # fmt: skip
     with seeded(config.seed):
         model = KeypointNet(config.image_size, len(PROPRIO_NAMES), action_dim, len(names),
-                            config.width, config.hidden)  # fmt: skip
+                            config.width, config.hidden, config.stem_stride)  # fmt: skip
     if config.init_localizer is not None:
         init_from_localizer(model, config.init_localizer, names, config.image_size)
     env.reset(seed=config.seed)

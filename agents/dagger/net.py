@@ -51,9 +51,11 @@ class KeypointNet(HeatmapTrunk):
     proprio_std: torch.Tensor
 
     def __init__(self, image_size: int, proprio_dim: int, action_dim: int, keypoints: int,
-                 width: int = 16, hidden: int = 256) -> None:  # fmt: skip
-        super().__init__(width)
+                 width: int = 16, hidden: int = 256, stem_stride: int = 1) -> None:  # fmt: skip
+        super().__init__(width, stem_stride)
         self.dims = [image_size, proprio_dim, action_dim, keypoints, width, hidden]
+        if stem_stride != 1:  # a seventh entry only when it differs: older checkpoints load
+            self.dims.append(stem_stride)
         w, k = width, keypoints
         self.heads = nn.Conv2d(2 * w, k, 1)
         pairs = k * (k - 1) // 2
@@ -76,7 +78,7 @@ class KeypointNet(HeatmapTrunk):
         return [p for m in (self.stem, self.down, self.context, self.up) for p in m.parameters()]
 
     def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
-        """(N, K, H/2, W/2) keypoint logits."""
+        """(N, K, H/s, W/s) keypoint logits (s: the trunk's stride, 2 or 4)."""
         return self.heads(self.features(image * 2.0 - 1.0))  # type: ignore[no-any-return]
 
     def set_geometry(self, camera: Mapping[str, Any], plane_z: Sequence[float]) -> None:
@@ -205,8 +207,10 @@ class DaggerPolicy:
 
 def build_model(dims: Sequence[int]) -> KeypointNet:
     """A :class:`KeypointNet` from its recorded ``dims``."""
-    size, proprio_dim, action_dim, k, width, hidden = (int(v) for v in dims)
-    return KeypointNet(size, proprio_dim, action_dim, k, width, hidden)
+    if len(dims) not in (6, 7):
+        raise ValueError(f"dims must hold 6 or 7 entries, got {len(dims)}")
+    size, proprio_dim, action_dim, k, width, hidden, *stride = (int(v) for v in dims)
+    return KeypointNet(size, proprio_dim, action_dim, k, width, hidden, *stride)
 
 
 def policy_from_payload(payload: Mapping[str, Any], meta: PolicyMeta) -> DaggerPolicy:

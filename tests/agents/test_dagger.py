@@ -158,8 +158,32 @@ BAD_ARGS = {
     "init-localizer-not-a-localizer": (["--init-localizer", "{tmp}/notes.pt"], ["notes.pt", "not a readable localizer checkpoint"]),
     "init-localizer-other-size": (["--init-localizer", "{root}/assets/models/lift_cube64.pt"],
                                   ["width 16, stem stride 1 on 64 px images", f"width 4, stem stride 1 on {SIZE} px"]),
+    "image-size-stride-2-not-multiple-of-8": (["--stem-stride", "2", "--image-size", "36"], ["multiple of 8", "got 36"]),
+    "init-localizer-other-stride": (["--init-localizer", "{root}/assets/models/push_cube128.pt", "--image-size", "128", "--width", "16"],
+                                    ["width 16, stem stride 2 on 128 px images", "width 16, stem stride 1 on 128 px"]),
 }  # fmt: skip
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_stride_2_stem_trains_loads_and_starts_from_a_128_px_localizer(tmp_path: Path) -> None:
+    """``--stem-stride 2``: the checkpoint records the stride and loads back; a 128 px
+    stride-2 localizer's trunk and heatmap head start the network."""
+    from agents.dagger.loop import init_from_localizer
+    from agents.dagger.net import KEYPOINTS, KeypointNet
+    from agents.perception.localizer import load_localizer
+
+    out = tmp_path / "s2.pt"
+    assert _train(out, "domrand/Lift-v0", "--stem-stride", "2") == 0
+    policy = load_policy(str(out), env_id="domrand/Lift-v0", obs_mode="state+rgb")
+    assert isinstance(policy, DaggerPolicy) and policy.model.dims[6:] == [2]
+    assert policy.model.stride == 4
+    path = ROOT / "assets/models/push_cube128.pt"
+    names = KEYPOINTS["domrand/Push-v0"]
+    net = KeypointNet(128, len(PROPRIO_NAMES), 3, len(names), 16, 32, stem_stride=2)
+    init_from_localizer(net, str(path), names, 128)
+    loc = load_localizer(path).model.state_dict()
+    assert torch.equal(net.stem[0].weight, loc["stem.0.weight"])
+    assert torch.equal(net.heads.weight[names.index("cube")], loc["head.weight"][0])
 
 
 @pytest.mark.parametrize("case", list(BAD_ARGS), ids=list(BAD_ARGS))

@@ -239,7 +239,8 @@ def run_rollouts(
         names = state_names(config.env_id)
         task_kwargs = dict(config.env_kwargs.get("task_kwargs") or {})
         lo, hi = task_kwargs.get("goal_distance", GOAL_DISTANCE)  # Push's cube-goal prior
-        pixel = [PixelExpert(config.env_id, locs, names, goal_distance=(lo, hi))
+        ws = config.env_kwargs.get("workspace")  # the hand's reach bounds the peaks it trusts
+        pixel = [PixelExpert(config.env_id, locs, names, goal_distance=(lo, hi), workspace=ws)
                  for _ in range(n)]  # fmt: skip
     learned: LoadedPolicy | None = None
     if is_checkpoint(config.policy):

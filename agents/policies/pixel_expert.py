@@ -141,7 +141,8 @@ class PixelExpert:
                  state_names: Sequence[str], *, track: bool | None = None,
                  retry: str = "look-again", check_pushes: bool | None = None,
                  goal_distance: tuple[float, float] | None = GOAL_DISTANCE,
-                 push_look: str = "above", workspace: Workspace | None = None) -> None:  # fmt: skip
+                 push_look: str = "above",
+                 workspace: Workspace | Mapping[str, Any] | None = None) -> None:  # fmt: skip
         missing = sorted(set(ROLES.get(env_id, ())) - set(localizers))
         if env_id not in ROLES or missing:
             raise ValueError(f"a pixel expert for {env_id!r} needs localizers for "
@@ -162,7 +163,7 @@ class PixelExpert:
         if push_look not in PUSH_LOOKS:
             raise ValueError(f"unknown push_look {push_look!r}; allowed: {', '.join(PUSH_LOOKS)}")
         self.push_look = push_look
-        ws = workspace or Workspace()
+        ws = Workspace(**workspace) if isinstance(workspace, Mapping) else workspace or Workspace()
         self.reach = (np.asarray(ws.ee_low[:2]), np.asarray(ws.ee_high[:2]))
         self.reset()
 

@@ -270,6 +270,9 @@ def test_push_check_skips_the_goal_and_background(monkeypatch) -> None:
     still = [policy._stuck(np.array([0.4, 0.0, 0.7])) for _ in range(pe.STUCK_STEPS)]
     assert still == [False] * (pe.STUCK_STEPS - 1) + [True]
     assert not policy._stuck(np.array([0.41, 0.0, 0.7]))
+    narrow = {"ee_low": (0.3, -0.3, 0.63), "ee_high": (0.7, 0.3, 1.0)}  # as env kwargs give it
+    reach = PixelExpert(PUSH, locs, state_names(PUSH), workspace=narrow).reach
+    assert np.allclose(reach[0], [0.3, -0.3]) and np.allclose(reach[1], [0.7, 0.3])
 
 
 def test_unknown_retry_is_refused() -> None:

@@ -78,10 +78,6 @@ PUSH_CHECK_CLEARANCE = 0.15  # Push: look from higher, where the hand is not tak
 RETRIES = ("look-again", "first-frame")
 """after a missed grasp: go back to the starting pose and localize in a new frame (the cube
 may have been knocked), or take the next-best peak of the first frame"""
-PUSH_LOOKS = ("home", "above")
-"""Push: where the hand goes to look after a push: back to the starting pose (out of the
-camera's way) or straight up PUSH_CHECK_CLEARANCE above the cube (fewer steps, but the arm
-can hide the cube)"""
 SAME_SPOT = 0.015  # metres: a new estimate this close to a missed spot is that spot again
 PAIR_PEAKS = 5
 """Push: heatmap peaks per localizer among which the first frame's cube-goal pair is chosen"""
@@ -141,7 +137,6 @@ class PixelExpert:
                  state_names: Sequence[str], *, track: bool | None = None,
                  retry: str = "look-again", check_pushes: bool | None = None,
                  goal_distance: tuple[float, float] | None = GOAL_DISTANCE,
-                 push_look: str = "above",
                  workspace: Workspace | Mapping[str, Any] | None = None) -> None:  # fmt: skip
         missing = sorted(set(ROLES.get(env_id, ())) - set(localizers))
         if env_id not in ROLES or missing:
@@ -160,9 +155,6 @@ class PixelExpert:
         self.retry = retry
         self.check_pushes = CHECK_PUSHES if check_pushes is None else check_pushes
         self.goal_distance = goal_distance
-        if push_look not in PUSH_LOOKS:
-            raise ValueError(f"unknown push_look {push_look!r}; allowed: {', '.join(PUSH_LOOKS)}")
-        self.push_look = push_look
         ws = Workspace(**workspace) if isinstance(workspace, Mapping) else workspace or Workspace()
         self.reach = (np.asarray(ws.ee_low[:2]), np.asarray(ws.ee_high[:2]))
         self.reset()
@@ -262,10 +254,11 @@ class PixelExpert:
 
     def _stuck(self, ee: np.ndarray) -> bool:
         """Push: the hand has barely moved for STUCK_STEPS steps before reaching the push."""
+        if not isinstance(self.expert, PushExpert):
+            return False
         self.trail.append(ee.copy())
         del self.trail[:-STUCK_STEPS]
-        return (isinstance(self.expert, PushExpert) and self.expert.phase in (0, 1)
-                and len(self.trail) == STUCK_STEPS
+        return (self.expert.phase in (0, 1) and len(self.trail) == STUCK_STEPS
                 and float(np.linalg.norm(self.trail[-1] - self.trail[0])) < STUCK_MOVE)  # fmt: skip
 
     def _retry_action(self, rgb: np.ndarray, ee: np.ndarray) -> np.ndarray | None:
@@ -277,8 +270,8 @@ class PixelExpert:
             rise = PUSH_CHECK_CLEARANCE if isinstance(self.expert, PushExpert) else RETRY_CLEARANCE
             if ee[2] < self.estimates["object"][2] + rise:
                 return np.array([0.0, 0.0, 1.0, *open_hand], dtype=np.float32)
-            if isinstance(self.expert, PushExpert) and self.push_look == "above":
-                self._check_push(self._tensor(rgb))  # risen clear: look from here
+            if isinstance(self.expert, PushExpert):  # risen clear: look from here
+                self._check_push(self._tensor(rgb))
                 self.retrying = 0
                 return None
             if self.retry == "first-frame":
@@ -288,10 +281,7 @@ class PixelExpert:
             self.retrying = 2
         if np.linalg.norm(self.home - ee) > 0.02:
             return np.append(self.expert.move(ee, self.home), open_hand).astype(np.float32)
-        if isinstance(self.expert, PushExpert):
-            self._check_push(self._tensor(rgb))
-        else:
-            self._look_again(self._tensor(rgb))
+        self._look_again(self._tensor(rgb))
         self.retrying = 0
         return None
 

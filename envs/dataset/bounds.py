@@ -142,7 +142,7 @@ def link_parts(
         local += [boxes[k] for k in links]
         pos += [p for p, _ in poses]
         orn += [q for _, q in poses]
-    world = np.einsum("nij,nkj->nki", _quat_matrices(np.asarray(orn)), np.asarray(local))
+    world = np.asarray(local) @ _quat_matrices(np.asarray(orn)).transpose(0, 2, 1)
     world += np.asarray(pos)[:, None, :]
     # the table and floor lie below the table top: seen from above it, they can hide only
     # what lies at or below it, inside the world box of the link cut at that height

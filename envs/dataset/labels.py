@@ -40,15 +40,6 @@ def _quat_from_matrix(m: np.ndarray) -> list[float]:
     return [x, y, z, w]
 
 
-def box_from_mask(mask: np.ndarray) -> list[int] | None:
-    """Tight [x, y, width, height] of a boolean mask (None when empty)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)]
-
-
 def local_box(env: PandaTaskEnv, name: str) -> np.ndarray | None:
     """Half extents of a body's axis-aligned box in its own frame (None for the robot)."""
     if name == "robot":
@@ -65,6 +56,33 @@ def local_box(env: PandaTaskEnv, name: str) -> np.ndarray | None:
         cache[name] = (centre, (np.array(hi) - np.array(lo)) / 2)
         env.scene.sim.cache.clear()
     return cache[name]
+
+
+def mask_stats(segmentation: np.ndarray, bodies: list[int]) -> tuple[list[int], list[Any]]:
+    """Pixel count and tight [x, y, width, height] box (None when absent) of each of
+    ``bodies`` in a body-id ``segmentation``, in one pass over the image."""
+    n = len(bodies)
+    if n == 0:
+        return [], []
+    seg = np.asarray(segmentation)
+    top = max(int(seg.max()), max(bodies)) + 2
+    lut = np.full(top, n, dtype=np.intp)  # n: a pixel of no listed body (or background -1)
+    lut[np.asarray(bodies) + 1] = np.arange(n)
+    index = lut[seg + 1]
+    counts = np.bincount(index.ravel(), minlength=n + 1)[:n]
+    h, w = seg.shape
+    in_row = np.zeros((h, n + 1), dtype=bool)
+    in_row[np.arange(h)[:, None], index] = True
+    in_col = np.zeros((w, n + 1), dtype=bool)
+    in_col[np.arange(w)[None, :], index] = True
+    r0, r1 = in_row.argmax(axis=0), h - 1 - in_row[::-1].argmax(axis=0)
+    c0, c1 = in_col.argmax(axis=0), w - 1 - in_col[::-1].argmax(axis=0)
+    boxes: list[Any] = [
+        [c0[i], r0[i], c1[i] - c0[i] + 1, r1[i] - r0[i] + 1] if counts[i] else None
+        for i in range(n)
+    ]
+    boxes = [None if b is None else [int(v) for v in b] for b in boxes]
+    return counts.tolist(), boxes
 
 
 _BOX_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
@@ -84,14 +102,15 @@ def sample_labels(
     objects = labelled_objects(env)
     bodies = [env.scene.sim.body(n) for n, _ in objects]
     alone = grouped_alone_counts(env, bodies, segmentation, cam) if visibility else {}
+    pixels, boxes = mask_stats(segmentation, bodies)
     out = []
+    corners: list[np.ndarray] = []  # projected at once below
     for instance, ((name, category), body) in enumerate(zip(objects, bodies, strict=True), start=1):
         pos, orn = c.getBasePositionAndOrientation(body)
         R_w = np.array(c.getMatrixFromQuaternion(orn)).reshape(3, 3)
         p_cam = T[:3, :3] @ np.array(pos) + T[:3, 3]
         R_cam = T[:3, :3] @ R_w
-        mask = segmentation == body
-        visible = int(mask.sum())
+        visible = pixels[instance - 1]
         entry: dict[str, Any] = {
             "instance": instance,
             "name": name,
@@ -103,7 +122,7 @@ def sample_labels(
                 "quaternion": _quat_from_matrix(R_cam),
                 "rotation": R_cam.tolist(),
             },
-            "bbox": box_from_mask(mask),
+            "bbox": boxes[instance - 1],
             "visible_pixels": visible,
         }
         if visibility:
@@ -113,7 +132,12 @@ def sample_labels(
         box = local_box(env, name)
         if box is not None:
             centre, half = box
-            corners = (centre + _BOX_SIGNS * half) @ R_w.T + np.array(pos)
-            entry["box3d_corners_px"] = np.round(cam.project(corners), 3).tolist()
+            corners.append((centre + _BOX_SIGNS * half) @ R_w.T + np.array(pos))
+            entry["box3d_corners_px"] = len(corners) - 1
         out.append(entry)
+    if corners:
+        projected = np.round(cam.project(np.concatenate(corners)), 3).reshape(-1, 8, 2).tolist()
+        for entry in out:
+            if "box3d_corners_px" in entry:
+                entry["box3d_corners_px"] = projected[entry["box3d_corners_px"]]
     return {"objects": out, "camera": cam.info()}

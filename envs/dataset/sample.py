@@ -119,9 +119,11 @@ def capture(env: PandaTaskEnv, config: ExportConfig, cam: Camera, stem: str) -> 
     assert frame.rgb is not None and frame.segmentation is not None
     rgb = env._filter(frame.rgb)
     labels = sample_labels(env, frame.segmentation, visibility=config.visibility, camera=cam)
-    instances = np.zeros(frame.segmentation.shape, dtype=np.uint16)
+    seg = frame.segmentation
+    ids = np.zeros(max(int(seg.max()), *(o["body"] for o in labels["objects"])) + 2, np.uint16)
     for obj in labels["objects"]:
-        instances[frame.segmentation == obj["body"]] = obj["instance"]
+        ids[obj["body"] + 1] = obj["instance"]  # shifted by one: background is -1
+    instances = ids[seg + 1]
     write_file(out / "rgb" / f"{stem}.png", encode_png(rgb))
     write_file(out / "instances" / f"{stem}.png", encode_png(instances))
     if config.depth:

@@ -12,6 +12,7 @@ are shared (none can cover a pixel of another). A body with no hazard needs no r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,16 +138,26 @@ def _group(jobs: list[AloneJob]) -> list[list[AloneJob]]:
     return [[jobs[i] for i in group] for group in groups]
 
 
-def _in_rects(shape: tuple[int, ...], rects: np.ndarray) -> np.ndarray:
-    """Boolean (H, W) mask of the pixels whose centres lie in any of ``rects`` (k, 4)."""
+def _pixel_spans(shape: tuple[int, ...], rects: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(u0, v0, u1, v1) pixel index ranges (u1, v1 exclusive) of the non-empty ones of
+    ``rects`` (k, 4): the pixels whose centres lie in each."""
+    height, width = shape[0], shape[1]
+    spans = []
+    for x0, y0, x1, y1 in rects.tolist():  # a few rectangles: plain floats beat NumPy here
+        # pixel (col, row) has its centre at (col + 0.5, row + 0.5)
+        c0, r0 = math.ceil(min(max(x0 - 0.5, 0), width)), math.ceil(min(max(y0 - 0.5, 0), height))
+        c1 = math.floor(min(max(x1 - 0.5, -1), width - 1)) + 1
+        r1 = math.floor(min(max(y1 - 0.5, -1), height - 1)) + 1
+        if c0 < c1 and r0 < r1:
+            spans.append((c0, r0, c1, r1))
+    return spans
+
+
+def _in_spans(shape: tuple[int, ...], spans: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Boolean (H, W) mask of the pixels in any of ``spans``."""
     mask = np.zeros(shape, dtype=bool)
-    size = np.array([shape[1], shape[0]])
-    # pixel (col, row) has its centre at (col + 0.5, row + 0.5)
-    lo = np.ceil(np.clip(rects[:, :2] - 0.5, 0, size)).astype(int)
-    hi = np.floor(np.clip(rects[:, 2:] - 0.5, -1, size - 1)).astype(int)
-    for (c0, r0), (c1, r1) in zip(lo.tolist(), hi.tolist(), strict=True):
-        if c0 <= c1 and r0 <= r1:
-            mask[r0 : r1 + 1, c0 : c1 + 1] = True
+    for c0, r0, c1, r1 in spans:
+        mask[r0:r1, c0:c1] = True
     return mask
 
 
@@ -177,13 +188,21 @@ def grouped_alone_counts(
 
     try:
         for group in groups:
-            show({(job.body, link) for job in group for link in job.links})
-            seg = cam.render(rgb=False, segmentation=True).segmentation
-            assert seg is not None
-            for job in group:
-                hazard = _in_rects(seg.shape, job.hazard)
-                outside = np.count_nonzero((segmentation == job.body) & ~hazard)
-                counts[job.body] = int(outside + np.count_nonzero((seg == job.body) & hazard))
+            spans = [_pixel_spans(segmentation.shape, job.hazard) for job in group]
+            every = [s for job_spans in spans for s in job_spans]
+            seg = None
+            if every:  # render only the window holding every counted pixel
+                u0, v0 = min(s[0] for s in every), min(s[1] for s in every)
+                u1, v1 = max(s[2] for s in every), max(s[3] for s in every)
+                show({(job.body, link) for job in group for link in job.links})
+                seg = cam.render(rgb=False, segmentation=True, window=(u0, v0, u1, v1))
+            for job, job_spans in zip(group, spans, strict=True):
+                hazard = _in_spans(segmentation.shape, job_spans)
+                counts[job.body] = int(np.count_nonzero((segmentation == job.body) & ~hazard))
+                if seg is not None:
+                    assert seg.segmentation is not None
+                    inside = (seg.segmentation == job.body) & hazard[v0:v1, u0:u1]
+                    counts[job.body] += int(np.count_nonzero(inside))
     finally:
         show({(b, link) for b, link, _ in drawn})
     return counts

@@ -73,3 +73,26 @@ def test_fewer_alone_renders_give_the_same_counts(make_env, tmp_path) -> None:
                 int((frame.segmentation == b).sum()) < expected[b] for b in bodies
             )
     assert min(seen.values()) >= 10, seen  # every path taken, occluded objects among the cases
+
+
+def test_mask_stats_match_each_bodys_own_mask() -> None:
+    """One pass gives every body's pixel count and tight box, absent bodies and the
+    background (-1) included, as its own mask would."""
+    from envs.dataset.labels import mask_stats
+
+    rng = np.random.default_rng(0)
+    for shape in [(64, 64), (48, 80), (1, 7)]:
+        seg = rng.choice([-1, 0, 1, 2, 5, 9], size=shape, p=[0.5, 0.2, 0.2, 0.05, 0.04, 0.01])
+        seg[: shape[0] // 2] = np.where(seg[: shape[0] // 2] == 5, -1, seg[: shape[0] // 2])
+        bodies = [2, 5, 9, 0, 4, 31]  # 4 and 31: not in the image
+        counts, boxes = mask_stats(seg, bodies)
+        for body, count, box in zip(bodies, counts, boxes, strict=True):
+            rows, cols = np.nonzero(seg == body)
+            assert count == rows.size
+            if rows.size == 0:
+                assert box is None
+            else:
+                x, y = int(cols.min()), int(rows.min())
+                assert box == [x, y, int(cols.max()) - x + 1, int(rows.max()) - y + 1]
+                assert all(type(v) is int for v in box)
+    assert mask_stats(np.full((4, 4), -1), []) == ([], [])

@@ -18,41 +18,50 @@ def _raw_export_worker(
     results: Any,
 ) -> None:  # fmt: skip
     """One process: the exporter's env, then per scene a reset (untimed) and one timed bare
-    ``getCameraImage`` like the export's main render; optionally count alone-renders."""
+    ``getCameraImage`` like the export's main render; optionally count the alone-renders
+    (window renders) and their pixels."""
     import gymnasium as gym
+    import numpy as np
 
     from envs.dataset.labels import labelled_objects
-    from envs.dataset.visibility import plan_alone_renders
+    from envs.dataset.visibility import plan_alone_renders, unseen_pixels
 
     made = gym.make(env_id, obs_mode="state", image_size=size, randomization=preset)
     env = cast(PandaTaskEnv, made.unwrapped)
     c, cam = env.scene.client, env.camera
     barrier.wait()
-    seconds, renders = 0.0, 0
+    seconds, renders, pixels = 0.0, 0, 0
     for seed in seeds:
         env.reset(seed=seed)
         light = {**cam.config.light, **cam.light}
         t0 = time.perf_counter()
-        c.getCameraImage(size, size, cam.view_matrix, cam.projection_matrix,
-                         renderer=cam._renderer, **light)  # fmt: skip
+        seg = c.getCameraImage(size, size, cam.view_matrix, cam.projection_matrix,
+                               renderer=cam._renderer, **light)[4]  # fmt: skip
         seconds += time.perf_counter() - t0
         if plan:
             bodies = [env.scene.sim.body(n) for n, _ in labelled_objects(env)]
             rows = {b: list(c.getVisualShapeData(b)) for b in range(c.getNumBodies())}
-            renders += len(plan_alone_renders(env, bodies, rows)[1])
-    results.put((len(seeds), seconds, renders))
+            groups = plan_alone_renders(env, bodies, rows)[1]
+            mask = np.reshape(seg, (size, size))
+            for w, _ in unseen_pixels(groups, mask):
+                if w is not None:
+                    renders, pixels = renders + 1, pixels + (w[2] - w[0]) * (w[3] - w[1])
+    results.put((len(seeds), seconds, renders, pixels))
     env.close()
 
 
 def raw_export_rate(
     env_id: str, preset: str, size: int, seeds: list[int], processes: int, plan: bool
-) -> tuple[float, float]:
-    """(images/s of bare renders of ``seeds`` split over ``processes`` running at once,
-    mean alone-renders per image when ``plan``)."""
+) -> tuple[float, float, float]:
+    """(images/s of bare renders of ``seeds`` split over ``processes`` running at once;
+    when ``plan``, the mean alone-renders per image and their pixels per image as a
+    fraction of one frame)."""
     out = run_together(_raw_export_worker, [
         (env_id, preset, size, seeds[w::processes], plan) for w in range(processes)
     ])  # fmt: skip
-    return sum(n / s for n, s, _ in out), sum(r for _, _, r in out) / len(seeds)
+    renders = sum(r for _, _, r, _ in out) / len(seeds)
+    area = sum(a for _, _, _, a in out) / len(seeds) / size**2
+    return sum(n / s for n, s, _, _ in out), renders, area
 
 
 def steady_rate(stamps: list[float], first: int) -> float | None:
@@ -99,14 +108,14 @@ def measure_export(
     seeds = [episode_seed(0, i) for i in range(n_images)]  # the scenes ExportConfig(seed=0) makes
     rows = []
     for size in sizes:
-        renders = 0.0
+        renders = area = 0.0
         for k in workers:
             raw = 0.0
             for rep in range(repeats):
                 first = rep == 0 and k == workers[0]  # count alone-renders once per size
-                rate, planned = raw_export_rate(env_id, preset, size, seeds, k, plan=first)
+                rate, planned, covered = raw_export_rate(env_id, preset, size, seeds, k, first)
                 raw = max(raw, rate)
-                renders = planned if first else renders
+                renders, area = (planned, covered) if first else (renders, area)
             steady = total = 0.0
             for _ in range(repeats):
                 tmp = tempfile.mkdtemp(prefix="domrand-bench-")
@@ -117,7 +126,7 @@ def measure_export(
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
                 steady, total = max(steady, s), max(total, t)
-            rows.append(ExportRow(env_id, preset, size, k, steady, total, raw, renders))
+            rows.append(ExportRow(env_id, preset, size, k, steady, total, raw, renders, area))
     return rows
 
 

@@ -61,7 +61,8 @@ class ExportRow:
     steady: float  # images/s once every worker has finished its first samples
     total: float  # images/s of the whole call: pool start-up, env creation, index files
     raw: float  # images/s of bare ``getCameraImage`` (RGB + segmentation), same scenes
-    alone_renders: float  # extra renders per image for visible fractions (not in ``raw``)
+    alone_renders: float  # extra (window) renders per image for visible fractions
+    alone_area: float = 0.0  # their pixels per image, as a fraction of one frame
 
     @property
     def overhead(self) -> float:
@@ -86,7 +87,8 @@ EXPORT_DEFINITIONS = (
     "timed alone (not the reset that builds each scene), in as many processes as workers; "
     "overhead beyond rendering = export time per image / raw render time per image - 1 "
     "(steady state); the labels' visible fractions need the listed extra renders per image "
-    "(alone-renders of some objects or links), which raw does not include"
+    "(alone-renders of some objects or links, each drawing only the window of pixels it must "
+    "tell; their pixels per image as a fraction of one frame), which raw does not include"
 )
 
 
@@ -94,14 +96,14 @@ def export_table(rows: list[ExportRow]) -> str:
     """The export rows as a Markdown table, with 2-worker scaling where measured."""
     lines = [
         "| export | images/s (steady) | images/s (incl. start-up) | raw render | steady / raw "
-        "| overhead beyond rendering | extra renders / image |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| overhead beyond rendering | extra renders / image | their pixels / frame |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.preset}, {r.size} px, {r.workers} worker{'s' * (r.workers > 1)} "
             f"| {r.steady:,.1f} | {r.total:,.1f} | {r.raw:,.1f} | {r.steady / r.raw:.2f} "
-            f"| {r.overhead:.0%} | {r.alone_renders:.1f} |"
+            f"| {r.overhead:.0%} | {r.alone_renders:.1f} | {r.alone_area:.2f} |"
         )
     one = {r.size: r for r in rows if r.workers == 1}
     for r in rows:

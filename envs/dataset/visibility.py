@@ -8,6 +8,9 @@ or one whose projected bounds another drawn body overlaps at a nearer depth. Out
 "hazard" rectangles the main render's mask is exact; inside them it is counted from an
 alone-render of just the links that reach in. Renders of bodies whose bounds are disjoint
 are shared (none can cover a pixel of another). A body with no hazard needs no render.
+Inside a hazard, too, the main render tells most pixels (a body shows alone wherever it
+shows in the main render, and nowhere the main render shows nothing): each alone-render
+draws only the window holding the hazard pixels where another body shows.
 """
 
 from __future__ import annotations
@@ -161,6 +164,33 @@ def _in_spans(shape: tuple[int, ...], spans: list[tuple[int, int, int, int]]) ->
     return mask
 
 
+Window = tuple[int, int, int, int]  # (u0, v0, u1, v1): pixels [v0:v1, u0:u1]
+
+
+def unseen_pixels(
+    groups: list[list[AloneJob]], segmentation: np.ndarray
+) -> list[tuple[Window | None, list[np.ndarray]]]:
+    """Per shared render, the pixels whose alone value is not known from the main render
+    (one mask per job) and the window holding them (None: no render needed). A body shows
+    alone wherever it shows in the main render and nowhere the main render shows nothing,
+    so only its hazard pixels where the main render shows another body are unknown."""
+    out: list[tuple[Window | None, list[np.ndarray]]] = []
+    drawn = segmentation >= 0
+    for group in groups:
+        masks = [
+            _in_spans(segmentation.shape, _pixel_spans(segmentation.shape, job.hazard))
+            & drawn & (segmentation != job.body)
+            for job in group
+        ]  # fmt: skip
+        union = np.logical_or.reduce(masks)
+        rows, cols = np.flatnonzero(union.any(axis=1)), np.flatnonzero(union.any(axis=0))
+        window = None
+        if rows.size:
+            window = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+        out.append((window, masks))
+    return out
+
+
 def grouped_alone_counts(
     env: PandaTaskEnv, bodies: list[int], segmentation: np.ndarray, camera: Camera | None = None
 ) -> dict[int, int]:
@@ -170,9 +200,11 @@ def grouped_alone_counts(
     cam = camera or env.camera
     all_bodies = [c.getBodyUniqueId(i) for i in range(c.getNumBodies())]
     rows = {b: list(c.getVisualShapeData(b)) for b in all_bodies}
-    clear, groups = plan_alone_renders(env, bodies, rows, cam)
-    counts = {b: int(np.count_nonzero(segmentation == b)) for b in clear}
-    if not groups:
+    _, groups = plan_alone_renders(env, bodies, rows, cam)
+    counts = {b: int(np.count_nonzero(segmentation == b)) for b in bodies}
+    renders = [(g, w, m) for g, (w, m) in zip(groups, unseen_pixels(groups, segmentation),
+                                              strict=True) if w is not None]  # fmt: skip
+    if not renders:
         return counts
     drawn = [(b, r[1], r[7]) for b in all_bodies for r in rows[b] if r[7][3] > 0]
     shown = {(b, link) for b, link, _ in drawn}
@@ -187,22 +219,12 @@ def grouped_alone_counts(
         shown.update(wanted)
 
     try:
-        for group in groups:
-            spans = [_pixel_spans(segmentation.shape, job.hazard) for job in group]
-            every = [s for job_spans in spans for s in job_spans]
-            seg = None
-            if every:  # render only the window holding every counted pixel
-                u0, v0 = min(s[0] for s in every), min(s[1] for s in every)
-                u1, v1 = max(s[2] for s in every), max(s[3] for s in every)
-                show({(job.body, link) for job in group for link in job.links})
-                seg = cam.render(rgb=False, segmentation=True, window=(u0, v0, u1, v1))
-            for job, job_spans in zip(group, spans, strict=True):
-                hazard = _in_spans(segmentation.shape, job_spans)
-                counts[job.body] = int(np.count_nonzero((segmentation == job.body) & ~hazard))
-                if seg is not None:
-                    assert seg.segmentation is not None
-                    inside = (seg.segmentation == job.body) & hazard[v0:v1, u0:u1]
-                    counts[job.body] += int(np.count_nonzero(inside))
+        for group, (u0, v0, u1, v1), masks in renders:
+            show({(job.body, link) for job in group for link in job.links})
+            seg = cam.render(rgb=False, segmentation=True, window=(u0, v0, u1, v1)).segmentation
+            assert seg is not None
+            for job, unseen in zip(group, masks, strict=True):
+                counts[job.body] += int(np.count_nonzero((seg == job.body) & unseen[v0:v1, u0:u1]))
     finally:
         show({(b, link) for b, link, _ in drawn})
     return counts

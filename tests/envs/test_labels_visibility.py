@@ -30,17 +30,19 @@ ALONE_CASES = [  # env id, preset, image size, expert steps before the capture, 
 
 def test_fewer_alone_renders_give_the_same_counts(make_env, tmp_path) -> None:
     """The planned alone-renders (none for bodies nothing can hide, shared renders, partial
-    robots) count exactly what rendering each object alone counts, occluded objects too."""
+    robots, small windows, none where the main render already tells) count exactly what
+    rendering each object alone counts, occluded objects too."""
     from agents.policies.experts import make_expert
     from envs.dataset.labels import labelled_objects
     from envs.dataset.visibility import (
         alone_pixel_counts,
         grouped_alone_counts,
         plan_alone_renders,
+        unseen_pixels,
     )
     from envs.seeding import episode_seed
 
-    seen = {"clear": 0, "shared": 0, "partial": 0, "hidden": 0}
+    seen = {"clear": 0, "shared": 0, "partial": 0, "hidden": 0, "window": 0, "no render": 0}
     for env_id, preset, size, steps, n in ALONE_CASES:
         if preset == "occlusions":
             preset = _occlusions_preset(tmp_path)
@@ -69,10 +71,17 @@ def test_fewer_alone_renders_give_the_same_counts(make_env, tmp_path) -> None:
             seen["partial"] += any(
                 j.body == robot and len(j.links) < len(rows[robot]) for g in groups for j in g
             )
+            windows = [w for w, _ in unseen_pixels(groups, frame.segmentation)]
+            seen["window"] += sum(w is not None and (w[2] - w[0]) * (w[3] - w[1]) < size**2 / 2
+                                  for w in windows)  # fmt: skip
+            seen["no render"] += sum(w is None for w in windows)
             seen["hidden"] += sum(
                 int((frame.segmentation == b).sum()) < expected[b] for b in bodies
             )
-    assert min(seen.values()) >= 10, seen  # every path taken, occluded objects among the cases
+    # every path taken, occluded objects among the cases (a group whose hazards show no
+    # other body needs no render: rare, 2 of these 180 scenes)
+    assert seen["no render"] >= 1, seen
+    assert all(n >= 10 for path, n in seen.items() if path != "no render"), seen
 
 
 def test_mask_stats_match_each_bodys_own_mask() -> None:

@@ -17,14 +17,10 @@ from typing import Any
 import numpy as np
 
 from envs.camera_mount import mount_link
+from envs.projection import PIXEL_OFFSET, pinhole_projection, window_projection
 from envs.sim import quiet_stdout
 
 _GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
-# TinyRenderer samples pixel (column i, row j) at projected (u, v) = (i, j + 1) rather than
-# at its centre (i + 0.5, j + 0.5) (measured: centroids of small spheres, 0.50 and -0.50 px
-# off); cameras with given intrinsics shift the principal point to render like K says.
-# Cameras given by ``fov`` alone keep PyBullet's own matrix (their images stay as they were).
-_PIXEL_OFFSET = {"tiny": (-0.5, 0.5), "egl": (0.0, 0.0)}
 
 
 @dataclass(frozen=True)
@@ -238,7 +234,9 @@ class Camera:
         self._link = None if c.mount is None else mount_link(self.client, self._body, c.mount)
         self.config = config
         if c.has_intrinsics:
-            self._proj = _projection(c, _PIXEL_OFFSET.get(self._renderer_name, (0.0, 0.0)))
+            offset = PIXEL_OFFSET.get(self._renderer_name, (0.0, 0.0))
+            self._proj = pinhole_projection(c.intrinsics(), c.width, c.height, c.near, c.far,
+                                            offset)  # fmt: skip
         else:
             self._proj = self.client.computeProjectionMatrixFOV(
                 c.fov, c.width / c.height, c.near, c.far
@@ -363,7 +361,7 @@ class Camera:
             self._follow()
         width, height, proj = c.width, c.height, self._proj
         if window is not None:
-            proj = self._window_projection(window)
+            proj = window_projection(self._proj, c.width, c.height, window)
             width, height = window[2] - window[0], window[3] - window[1]
         flags = 0 if segmentation else cl.ER_NO_SEGMENTATION_MASK
         # the EGL plugin prints its driver ("ven = ...") to stdout on every render
@@ -389,36 +387,6 @@ class Camera:
         if segmentation:
             out_seg = np.reshape(seg, (height, width)).astype(np.int32)
         return CameraFrame(out_rgb, out_depth, out_seg)
-
-    def _window_projection(self, window: tuple[int, int, int, int]) -> list[float]:
-        """The projection matrix that maps pixels ``[v0:v1, u0:u1]`` of the full image onto
-        a (v1 - v0, u1 - u0) image: the clip-space x and y rescaled and shifted."""
-        u0, v0, u1, v1 = window
-        W, H = self.config.width, self.config.height
-        if not (0 <= u0 < u1 <= W and 0 <= v0 < v1 <= H):
-            raise ValueError(f"window {window} is not a non-empty part of the {W}x{H} image")
-        P = np.asarray(self._proj, dtype=np.float64).reshape(4, 4).T  # row-major
-        w, h = u1 - u0, v1 - v0
-        out = P.copy()
-        out[0] = W / w * P[0] + ((W - 2 * u0) / w - 1) * P[3]
-        out[1] = H / h * P[1] + (1 - H / h + 2 * v0 / h) * P[3]  # v counts from the top
-        return out.T.reshape(-1).tolist()
-
-
-def _projection(c: CameraConfig, offset: tuple[float, float]) -> list[float]:
-    """PyBullet's (OpenGL, column-major) projection matrix of pinhole intrinsics: pixel
-    (u, v) = (fx x / z + cx, fy y / z + cy) in OpenCV camera axes, v counted from the top;
-    ``offset`` corrects the renderer's pixel sampling (see :data:`_PIXEL_OFFSET`)."""
-    fx, fy, cx, cy = c.intrinsics()
-    cx, cy = cx + offset[0], cy + offset[1]
-    w, h, n, f = c.width, c.height, c.near, c.far
-    P = np.array([
-        [2 * fx / w, 0.0, 1 - 2 * cx / w, 0.0],
-        [0.0, 2 * fy / h, 2 * cy / h - 1, 0.0],
-        [0.0, 0.0, -(f + n) / (f - n), -2 * f * n / (f - n)],
-        [0.0, 0.0, -1.0, 0.0],
-    ])  # fmt: skip
-    return P.T.reshape(-1).tolist()
 
 
 def look_at_config(eye: Sequence[float], target: Sequence[float], **kwargs: Any) -> CameraConfig:

@@ -218,3 +218,20 @@ def test_large_bank_presets_differ_from_their_base_in_bank_size_only(base: str) 
     banks = {type(r).__name__: r.bank.bank_size for r in randomizer.randomizers
              if hasattr(r, "bank")}
     assert banks == {"Texture": 4096, "Distractors": 4096}
+
+
+@pytest.mark.parametrize("base", ["tobin_photos", "tobin_photos_occluders"])
+def test_large_pool_presets_differ_from_their_large_bank_base_in_pool_size_only(base: str) -> None:
+    """The 128 px localizer recipe's presets: 256 distractor bodies of every shape and scale
+    instead of twice the largest count, the same in everything else."""
+    import yaml
+
+    def raw(name: str) -> dict:
+        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
+
+    pool, bank = raw(f"{base}_large_pool"), raw(f"{base}_large_bank")
+    assert pool["distractors"].pop("pool_size") == 256
+    assert pool == bank
+    randomizer = load_preset(f"{base}_large_pool")
+    (distractors,) = [r for r in randomizer.randomizers if type(r).__name__ == "Distractors"]
+    assert distractors.pool_size == 256

@@ -28,7 +28,7 @@ from agents.experiments.ablation import (
     run_ablation,
 )
 from agents.outputs import check_output_dir
-from agents.perception.localizer import load_localizer
+from agents.perception.ensemble import load_localizer_spec
 from agents.vector import check_image_size
 from envs.dataset.config import ExportError
 from envs.files import write_atomic
@@ -56,8 +56,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--domain", default=d.domain, choices=HELD_OUT,
                    help="held-out domain of the test sets")  # fmt: skip
     p.add_argument("--localizer", nargs="+", default=[], metavar="CKPT",
-                   help="also evaluate these localizer checkpoints on the test sets (with "
-                   "--configs '' only they are evaluated); writes localizers.md/.json")  # fmt: skip
+                   help="also evaluate these localizer checkpoints (or ensembles A.pt+B.pt) on "
+                   "the test sets (with --configs '' only they are evaluated); writes "
+                   "localizers.md/.json")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     out = Path(config.out)
     try:
         for path in args.localizer:  # a missing or corrupt checkpoint fails before any work
-            load_localizer(path)
+            load_localizer_spec(path)
         if args.localizer:
             tests = export_test_sets(config, progress=not args.no_progress)
             rows = localizer_rows(args.localizer, tests)

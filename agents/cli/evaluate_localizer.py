@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from agents.outputs import OutputPathError, check_output_dir
+from agents.perception.ensemble import load_localizer_spec, spec_name, spec_paths
 from agents.perception.localizer import (
     check_compatible,
     evaluate_localizer,
     load_data,
-    load_localizer,
 )
 from agents.perception.pose_data import PoseData
 from agents.plots import scatter_xy
@@ -30,7 +30,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    p.add_argument("--model", required=True, help="checkpoint from scripts/train_localizer.py")
+    p.add_argument("--model", required=True,
+                   help="checkpoint from scripts/train_localizer.py, or an ensemble A.pt+B.pt "
+                        "(heatmaps averaged)")  # fmt: skip
     p.add_argument("--data", required=True, nargs="+", help="exported dataset(s)")
     p.add_argument("--plot-dir", default=None,
                    help="folder for the predicted-vs-true PNGs (default: beside the model)")  # fmt: skip
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     """Entry point."""
     args = build_parser(prog).parse_args(argv)
     try:
-        loc = load_localizer(args.model)
+        loc = load_localizer_spec(args.model)
         sets = []
         for root in args.data:
             data = load_data(root, loc.meta["object"])
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             if args.visible is not None:
                 data = visible_subset(data, *args.visible)
             sets.append(data)
-        plots = Path(args.plot_dir) if args.plot_dir else Path(args.model).parent
+        plots = Path(args.plot_dir) if args.plot_dir else Path(spec_paths(args.model)[0]).parent
         if plots.exists() and not plots.is_dir():
             raise OutputPathError(f"--plot-dir {str(plots)!r} is a file; give a folder")
         check_output_dir(plots, flag="--plot-dir")
@@ -82,9 +84,9 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     plots.mkdir(parents=True, exist_ok=True)
     for root, data in zip(args.data, sets, strict=True):
         s = evaluate_localizer(loc, data, args.camera)
-        png = plots / f"{Path(args.model).stem}_on_{Path(root).name}.png"
+        png = plots / f"{spec_name(args.model, suffix=False)}_on_{Path(root).name}.png"
         scatter_xy(np.asarray(s.pop("true_xy")), np.asarray(s.pop("predicted_xy")),
-                   title=f"{Path(args.model).name} on {Path(root).name}: "
+                   title=f"{spec_name(args.model)} on {Path(root).name}: "
                          f"{s['mean_cm']:.2f} cm mean").save(png)  # fmt: skip
         if args.json:
             print(json.dumps({**s, "model": args.model, "data": root, "plot": str(png)}))

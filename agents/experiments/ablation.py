@@ -285,11 +285,12 @@ def markdown_table(results: Mapping[str, Any]) -> str:
 def localizer_rows(paths: Sequence[str], tests: Mapping[str, PoseData]) -> dict[str, Any]:
     """Evaluate localizer checkpoints on the same test sets as the regressors (position
     error through the calibrated camera): ``{checkpoint: {test set: summary}}``."""
-    from agents.perception.localizer import check_compatible, evaluate_localizer, load_localizer
+    from agents.perception.ensemble import load_localizer_spec
+    from agents.perception.localizer import check_compatible, evaluate_localizer
 
     rows: dict[str, Any] = {}
     for path in paths:
-        loc = load_localizer(path)
+        loc = load_localizer_spec(path)  # CKPT or an ensemble CKPT+CKPT
         rows[str(path)] = {}
         for name, data in tests.items():
             check_compatible(loc, data, path)
@@ -300,10 +301,12 @@ def localizer_rows(paths: Sequence[str], tests: Mapping[str, PoseData]) -> dict[
 
 def localizer_table(rows: Mapping[str, Any]) -> str:
     """Markdown: mean ± std (median) cm per localizer and test set."""
+    from agents.perception.ensemble import spec_name
+
     lines = ["| localizer | object only | with distractors | with occlusions |",
              "|---|---:|---:|---:|"]  # fmt: skip
     for path, sets in rows.items():
         cells = [f"{sets[t]['mean_cm']:.2f} ± {sets[t]['std_cm']:.2f} "
                  f"({sets[t]['median_cm']:.2f})" for t in TEST_SETS]  # fmt: skip
-        lines.append(f"| `{Path(path).name}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{spec_name(path)}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.perception.localizer import Localizer, load_localizer
+from agents.perception.ensemble import load_localizer_spec
+from agents.perception.localizer import Localizer
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.experts import Expert, LiftExpert, PushExpert, make_expert
 from envs.scene import Workspace
@@ -118,7 +119,7 @@ def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None
     out = {}
     for role in ROLES[env_id]:
         path = Path(paths.get(role) or MODELS_DIR / SHIPPED[env_id][role])
-        loc = load_localizer(path)
+        loc = load_localizer_spec(path)  # CKPT or an ensemble CKPT+CKPT
         _check(loc, role, env_id, repr(str(path)))
         out[role] = loc
     sizes = {loc.image_size for loc in out.values()}

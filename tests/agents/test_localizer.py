@@ -4,6 +4,7 @@ scripts end to end with a tiny budget, and refusals that name both sides."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,47 @@ def test_evaluating_a_subset_pairs_each_image_with_its_own_label(data) -> None:
     np.testing.assert_allclose(part["true_xy"], np.asarray(whole["true_xy"])[[5, 2, 9]])
     np.testing.assert_allclose(part["predicted_xy"], np.asarray(whole["predicted_xy"])[[5, 2, 9]],
                                atol=1e-4)  # batch size may change the last float bits
+
+
+def test_an_ensemble_averages_heatmaps_and_refuses_mismatched_members(
+    data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``A.pt+B.pt`` averages the members' heatmap log-probabilities: an ensemble of one
+    checkpoint with itself finds what it finds, two different ones something of both; members
+    made for other images are refused naming both; the scripts take the ``+`` form."""
+    from agents.perception.ensemble import ensemble, load_localizer_spec
+
+    train, val = load_data(data["train"], "cube"), load_data(data["val"], "cube")
+    a = save_localizer(train_localizer(train, val, TINY, env_id="domrand/Lift-v0",
+                                       progress=False), tmp_path / "a.pt")  # fmt: skip
+    b = save_localizer(train_localizer(train, val, replace(TINY, seed=4), env_id="domrand/Lift-v0",
+                                       progress=False), tmp_path / "b.pt")  # fmt: skip
+    one, two = load_localizer(a), load_localizer(b)
+    self_pair = load_localizer_spec(f"{a}+{a}")
+    assert self_pair.meta["ensemble"] == [str(a), str(a)]
+    np.testing.assert_allclose(self_pair.pixels(val.images), one.pixels(val.images), atol=1e-4)
+    pair = load_localizer_spec(f"{a}+{b}")
+    got = pair.pixels(val.images)
+    assert not np.allclose(got, one.pixels(val.images)) and not np.allclose(got, two.pixels(val.images))
+    with torch.no_grad():
+        logits = pair.model(val.images[:2].float() / 255)
+        assert logits.shape == one.model(val.images[:2].float() / 255).shape
+    total = torch.logsumexp(logits.flatten(-2), -1).exp()  # a geometric mean of distributions
+    assert ((total > 0.5) & (total <= 1 + 1e-5)).all(), total
+    big = train_localizer(load_data(data["big"], "cube"), load_data(data["big"], "cube"),
+                          replace(TINY, epochs=1, batch_size=4), env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match=r"'big' takes images of size 48; 'a' takes images of "
+                       r"size 32: they cannot form an ensemble"):  # fmt: skip
+        ensemble([one, big], ["a", "big"])
+    with pytest.raises(ValueError, match=r"at least 2 localizers"):
+        ensemble([one], ["a"])
+    with pytest.raises(ValueError, match=r"no empty part"):
+        load_localizer_spec(f"{a}+")
+    with pytest.raises(FileNotFoundError):
+        load_localizer_spec(f"{a}+{tmp_path / 'missing.pt'}")
+    assert evaluate_script.main(["--model", f"{a}+{b}", "--data", str(data["val"]),
+                                 "--json", "--plot-dir", str(tmp_path)]) == 0  # fmt: skip
+    row = json.loads(capsys.readouterr().out)
+    assert row["n"] == 16 and row["model"] == f"{a}+{b}"
+    assert Path(row["plot"]).name == "a+b_on_val.png"

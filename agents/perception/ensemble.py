@@ -1,0 +1,85 @@
+"""Localizer ensembles: checkpoints of one object whose heatmaps are averaged (as
+log-probabilities per cell), named on the command line as ``A.pt+B.pt``. Two networks
+trained on different data rarely take the same look-alike for the object, so their
+average picks it less often than either."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.perception.localizer import HeatmapNet, Localizer, load_localizer
+
+SEPARATOR = "+"
+
+
+class HeatmapEnsemble(nn.Module):
+    """The mean of the members' heatmap log-probabilities (log-softmax over the cells)."""
+
+    def __init__(self, members: Sequence[HeatmapNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.stride = int(members[0].stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, h, w) averaged log-probabilities of the object's centre cell."""
+        logits = [m(x) for m in self.members]
+        logp = torch.stack([torch.log_softmax(z.flatten(-2), dim=-1) for z in logits])
+        return logp.mean(dim=0).view_as(logits[0])
+
+
+def ensemble(members: Sequence[Localizer], names: Sequence[str]) -> Localizer:
+    """One localizer from ``members`` (their ``names`` for errors): same object, env,
+    image size, heatmap and calibrated camera, or a ValueError naming both sides."""
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least 2 localizers, got {len(members)}")
+    first = members[0]
+    for loc, name in zip(members[1:], names[1:], strict=True):
+        for key, what in (("object", "localizes"), ("env_id", "was trained on"),
+                          ("image_size", "takes images of size"), ("plane_z", "rests at")):  # fmt: skip
+            if loc.meta[key] != first.meta[key]:
+                raise ValueError(f"{name!r} {what} {loc.meta[key]!r}; {names[0]!r} "
+                                 f"{what} {first.meta[key]!r}: they cannot form an ensemble")  # fmt: skip
+        if loc.model.stride != first.model.stride:
+            raise ValueError(f"{name!r} has a heatmap stride of {loc.model.stride} px, "
+                             f"{names[0]!r} of {first.model.stride}: they cannot form an ensemble")  # fmt: skip
+        for part in ("K", "extrinsics"):
+            if not np.allclose(loc.meta["camera"][part], first.meta["camera"][part]):
+                raise ValueError(f"{name!r} and {names[0]!r} were trained for different "
+                                 f"cameras ({part} differs): they cannot form an ensemble")  # fmt: skip
+    model = HeatmapEnsemble([loc.model for loc in members]).eval()
+    meta = {**first.meta, "ensemble": [str(n) for n in names]}
+    # it stands in for one HeatmapNet wherever only its heatmap is read (pixels, peaks)
+    return replace(first, model=cast(Any, model), meta=meta, history=[])
+
+
+def spec_paths(spec: str | Path) -> list[str]:
+    """The checkpoint paths of a spec: ``A.pt+B.pt`` -> [A.pt, B.pt]; a path that exists is
+    one checkpoint, even with a ``+`` in its name."""
+    text = str(spec)
+    if SEPARATOR not in text or Path(text).exists():
+        return [text]
+    names = text.split(SEPARATOR)
+    if any(not p for p in names):
+        raise ValueError(f"{text!r}: an ensemble is CKPT+CKPT[+...], with no empty part")
+    return names
+
+
+def load_localizer_spec(spec: str | Path) -> Localizer:
+    """A checkpoint, or an ensemble of checkpoints joined by ``+`` (``A.pt+B.pt``)."""
+    paths = spec_paths(spec)
+    if len(paths) == 1:
+        return load_localizer(paths[0])
+    return ensemble([load_localizer(p) for p in paths], paths)
+
+
+def spec_name(spec: str | Path, suffix: bool = True) -> str:
+    """A short label of a checkpoint or ensemble: its file names (``a.pt+b.pt``), or their
+    stems without ``suffix``."""
+    return SEPARATOR.join(Path(p).name if suffix else Path(p).stem for p in spec_paths(spec))

@@ -17,6 +17,7 @@ from torch import nn
 from agents.perception.localizer import HeatmapNet, Localizer, load_localizer
 
 SEPARATOR = "+"
+PLANE_TOLERANCE_M = 1e-3  # rest heights estimated from two datasets may differ this much
 
 
 class HeatmapEnsemble(nn.Module):
@@ -43,7 +44,9 @@ def ensemble(members: Sequence[Localizer], names: Sequence[str]) -> Localizer:
     for loc, name in zip(members[1:], names[1:], strict=True):
         for key, what in (("object", "localizes"), ("env_id", "was trained on"),
                           ("image_size", "takes images of size"), ("plane_z", "rests at")):  # fmt: skip
-            if loc.meta[key] != first.meta[key]:
+            same = (abs(loc.meta[key] - first.meta[key]) <= PLANE_TOLERANCE_M
+                    if key == "plane_z" else loc.meta[key] == first.meta[key])  # fmt: skip
+            if not same:
                 raise ValueError(f"{name!r} {what} {loc.meta[key]!r}; {names[0]!r} "
                                  f"{what} {first.meta[key]!r}: they cannot form an ensemble")  # fmt: skip
         if loc.model.stride != first.model.stride:

@@ -174,6 +174,11 @@ def test_an_ensemble_averages_heatmaps_and_refuses_mismatched_members(
     with pytest.raises(ValueError, match=r"'big' takes images of size 48; 'a' takes images of "
                        r"size 32: they cannot form an ensemble"):  # fmt: skip
         ensemble([one, big], ["a", "big"])
+    low = replace(two, meta={**two.meta, "plane_z": two.meta["plane_z"] + 5e-4})
+    assert ensemble([one, low], ["a", "low"]).meta["plane_z"] == one.meta["plane_z"]
+    high = replace(two, meta={**two.meta, "plane_z": two.meta["plane_z"] + 0.01})
+    with pytest.raises(ValueError, match=r"'high' rests at .*: they cannot form an ensemble"):
+        ensemble([one, high], ["a", "high"])
     with pytest.raises(ValueError, match=r"at least 2 localizers"):
         ensemble([one], ["a"])
     with pytest.raises(ValueError, match=r"no empty part"):

@@ -42,11 +42,14 @@ def ensemble(members: Sequence[Localizer], names: Sequence[str]) -> Localizer:
         raise ValueError(f"an ensemble needs at least 2 localizers, got {len(members)}")
     first = members[0]
     for loc, name in zip(members[1:], names[1:], strict=True):
-        for key, what in (("object", "localizes"), ("env_id", "was trained on"),
-                          ("image_size", "takes images of size"), ("plane_z", "rests at")):  # fmt: skip
-            same = (abs(loc.meta[key] - first.meta[key]) <= PLANE_TOLERANCE_M
-                    if key == "plane_z" else loc.meta[key] == first.meta[key])  # fmt: skip
-            if not same:
+        plane_apart = abs(loc.meta["plane_z"] - first.meta["plane_z"]) > PLANE_TOLERANCE_M
+        for key, what, differ in (
+            ("object", "localizes", loc.meta["object"] != first.meta["object"]),
+            ("env_id", "was trained on", loc.meta["env_id"] != first.meta["env_id"]),
+            ("image_size", "takes images of size", loc.image_size != first.image_size),
+            ("plane_z", "rests at", plane_apart),
+        ):
+            if differ:
                 raise ValueError(f"{name!r} {what} {loc.meta[key]!r}; {names[0]!r} "
                                  f"{what} {first.meta[key]!r}: they cannot form an ensemble")  # fmt: skip
         if loc.model.stride != first.model.stride:

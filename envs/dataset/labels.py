@@ -61,31 +61,34 @@ def local_box(env: PandaTaskEnv, name: str) -> np.ndarray | None:
     return cache[name]
 
 
+def body_index(segmentation: np.ndarray, bodies: list[int]) -> np.ndarray:
+    """(H, W) index into ``bodies`` of each pixel's body in a body-id ``segmentation``;
+    ``len(bodies)`` where the pixel shows none of them (or the background, -1)."""
+    seg = np.asarray(segmentation)
+    top = max(int(seg.max()), *bodies) + 2 if bodies else int(seg.max()) + 2
+    lut = np.full(top, len(bodies), dtype=np.intp)
+    lut[np.asarray(bodies, dtype=np.intp) + 1] = np.arange(len(bodies))
+    return lut[seg + 1]
+
+
 def mask_stats(segmentation: np.ndarray, bodies: list[int]) -> tuple[list[int], list[Any]]:
     """Pixel count and tight [x, y, width, height] box (None when absent) of each of
     ``bodies`` in a body-id ``segmentation``, in one pass over the image."""
     n = len(bodies)
     if n == 0:
         return [], []
-    seg = np.asarray(segmentation)
-    top = max(int(seg.max()), max(bodies)) + 2
-    lut = np.full(top, n, dtype=np.intp)  # n: a pixel of no listed body (or background -1)
-    lut[np.asarray(bodies) + 1] = np.arange(n)
-    index = lut[seg + 1]
-    counts = np.bincount(index.ravel(), minlength=n + 1)[:n]
-    h, w = seg.shape
+    index = body_index(segmentation, bodies)
+    counts = np.bincount(index.ravel(), minlength=n + 1)[:n].tolist()
+    h, w = index.shape
     in_row = np.zeros((h, n + 1), dtype=bool)
     in_row[np.arange(h)[:, None], index] = True
     in_col = np.zeros((w, n + 1), dtype=bool)
     in_col[np.arange(w)[None, :], index] = True
-    r0, r1 = in_row.argmax(axis=0), h - 1 - in_row[::-1].argmax(axis=0)
-    c0, c1 = in_col.argmax(axis=0), w - 1 - in_col[::-1].argmax(axis=0)
-    boxes: list[Any] = [
-        [c0[i], r0[i], c1[i] - c0[i] + 1, r1[i] - r0[i] + 1] if counts[i] else None
-        for i in range(n)
-    ]
-    boxes = [None if b is None else [int(v) for v in b] for b in boxes]
-    return counts.tolist(), boxes
+    r0, r1 = in_row.argmax(axis=0).tolist(), (h - 1 - in_row[::-1].argmax(axis=0)).tolist()
+    c0, c1 = in_col.argmax(axis=0).tolist(), (w - 1 - in_col[::-1].argmax(axis=0)).tolist()
+    boxes = [[c0[i], r0[i], c1[i] - c0[i] + 1, r1[i] - r0[i] + 1] if counts[i] else None
+             for i in range(n)]  # fmt: skip
+    return counts, boxes
 
 
 _BOX_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
@@ -104,10 +107,10 @@ def sample_labels(
     T = cam.extrinsics
     objects = labelled_objects(env)
     bodies = [env.scene.sim.body(n) for n, _ in objects]
-    alone = grouped_alone_counts(env, bodies, segmentation, cam) if visibility else {}
     pixels, boxes = mask_stats(segmentation, bodies)
+    alone = grouped_alone_counts(env, bodies, segmentation, cam, pixels) if visibility else {}
     out = []
-    corners: list[np.ndarray] = []  # projected at once below
+    boxed: list[tuple[dict[str, Any], np.ndarray]] = []  # entries and 3D box corners
     for instance, ((name, category), body) in enumerate(zip(objects, bodies, strict=True), start=1):
         pos, orn = c.getBasePositionAndOrientation(body)
         R_w = np.array(c.getMatrixFromQuaternion(orn)).reshape(3, 3)
@@ -135,12 +138,11 @@ def sample_labels(
         box = local_box(env, name)
         if box is not None:
             centre, half = box
-            corners.append((centre + _BOX_SIGNS * half) @ R_w.T + np.array(pos))
-            entry["box3d_corners_px"] = len(corners) - 1
+            boxed.append((entry, (centre + _BOX_SIGNS * half) @ R_w.T + np.array(pos)))
         out.append(entry)
-    if corners:
-        projected = np.round(cam.project(np.concatenate(corners)), 3).reshape(-1, 8, 2).tolist()
-        for entry in out:
-            if "box3d_corners_px" in entry:
-                entry["box3d_corners_px"] = projected[entry["box3d_corners_px"]]
+    if boxed:  # every object's corners in one projection
+        corners = np.concatenate([c for _, c in boxed])
+        projected = np.round(cam.project(corners), 3).reshape(-1, 8, 2).tolist()
+        for (entry, _), px in zip(boxed, projected, strict=True):
+            entry["box3d_corners_px"] = px
     return {"objects": out, "camera": cam.info()}

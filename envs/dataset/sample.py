@@ -16,7 +16,7 @@ import numpy as np
 
 from envs.camera import Camera
 from envs.dataset.config import ExportConfig, Policy, PolicyFactory, SampleError
-from envs.dataset.labels import sample_labels
+from envs.dataset.labels import body_index, sample_labels
 from envs.dataset.layout import dump, write_file
 from envs.dataset.png import encode_png
 from envs.panda_env import PandaTaskEnv
@@ -119,11 +119,9 @@ def capture(env: PandaTaskEnv, config: ExportConfig, cam: Camera, stem: str) -> 
     assert frame.rgb is not None and frame.segmentation is not None
     rgb = env._filter(frame.rgb)
     labels = sample_labels(env, frame.segmentation, visibility=config.visibility, camera=cam)
-    seg = frame.segmentation
-    ids = np.zeros(max(int(seg.max()), *(o["body"] for o in labels["objects"])) + 2, np.uint16)
-    for obj in labels["objects"]:
-        ids[obj["body"] + 1] = obj["instance"]  # shifted by one: background is -1
-    instances = ids[seg + 1]
+    bodies = [obj["body"] for obj in labels["objects"]]  # instance i + 1 is bodies[i]
+    index = body_index(frame.segmentation, bodies)
+    instances = np.where(index < len(bodies), index + 1, 0).astype(np.uint16)
     write_file(out / "rgb" / f"{stem}.png", encode_png(rgb))
     write_file(out / "instances" / f"{stem}.png", encode_png(instances))
     if config.depth:

@@ -192,16 +192,23 @@ def unseen_pixels(
 
 
 def grouped_alone_counts(
-    env: PandaTaskEnv, bodies: list[int], segmentation: np.ndarray, camera: Camera | None = None
+    env: PandaTaskEnv,
+    bodies: list[int],
+    segmentation: np.ndarray,
+    camera: Camera | None = None,
+    visible: list[int] | None = None,
 ) -> dict[int, int]:
     """The counts of :func:`alone_pixel_counts` with fewer renders (see the module docstring);
-    ``segmentation`` is the body-id mask of ``camera``'s render (default: the main camera)."""
+    ``segmentation`` is the body-id mask of ``camera``'s render (default: the main camera),
+    ``visible`` each body's pixels in it when already counted."""
     c = env.scene.client
     cam = camera or env.camera
     all_bodies = [c.getBodyUniqueId(i) for i in range(c.getNumBodies())]
     rows = {b: list(c.getVisualShapeData(b)) for b in all_bodies}
     _, groups = plan_alone_renders(env, bodies, rows, cam)
-    counts = {b: int(np.count_nonzero(segmentation == b)) for b in bodies}
+    if visible is None:
+        visible = [int(np.count_nonzero(segmentation == b)) for b in bodies]
+    counts = dict(zip(bodies, visible, strict=True))
     renders = [(g, w, m) for g, (w, m) in zip(groups, unseen_pixels(groups, segmentation),
                                               strict=True) if w is not None]  # fmt: skip
     if not renders:

@@ -228,23 +228,22 @@ class Simulation:
         rgba: Vec = (0.8, 0.8, 0.8, 1.0),
         collision: bool = True,
     ) -> int:
-        """Create a box (``size`` = half extents), sphere (radius) or cylinder (radius, length)."""
+        """Create a box (``size`` = half extents), sphere (radius) or cylinder (radius, length).
+        ``collision=False`` keeps the collision shape but filters it out of every contact and
+        ray test: a body without one has a point for its AABB, and placement and 3D labels
+        measure bodies by their AABB."""
         c = self.client
         if shape == "box":
             vis = c.createVisualShape(c.GEOM_BOX, halfExtents=list(size), rgbaColor=list(rgba))
-            col = c.createCollisionShape(c.GEOM_BOX, halfExtents=list(size)) if collision else -1
+            col = c.createCollisionShape(c.GEOM_BOX, halfExtents=list(size))
         elif shape == "sphere":
             vis = c.createVisualShape(c.GEOM_SPHERE, radius=size[0], rgbaColor=list(rgba))
-            col = c.createCollisionShape(c.GEOM_SPHERE, radius=size[0]) if collision else -1
+            col = c.createCollisionShape(c.GEOM_SPHERE, radius=size[0])
         elif shape == "cylinder":
             vis = c.createVisualShape(
                 c.GEOM_CYLINDER, radius=size[0], length=size[1], rgbaColor=list(rgba)
             )
-            col = (
-                c.createCollisionShape(c.GEOM_CYLINDER, radius=size[0], height=size[1])
-                if collision
-                else -1
-            )
+            col = c.createCollisionShape(c.GEOM_CYLINDER, radius=size[0], height=size[1])
         else:
             raise ValueError(
                 f"unknown primitive shape {shape!r}; allowed: 'box', 'sphere', 'cylinder'"
@@ -255,6 +254,8 @@ class Simulation:
             baseVisualShapeIndex=vis,
             basePosition=list(position),
         )
+        if not collision:
+            c.setCollisionFilterGroupMask(body, -1, 0, 0)
         return self._add(name, body)
 
     def _add(self, name: str, body: int) -> int:

@@ -187,6 +187,34 @@ def test_distractors_place_count_bodies_and_park_the_rest() -> None:
     env.close()
 
 
+def test_non_colliding_primitive_distractors_rest_on_the_table_with_their_real_size() -> None:
+    """Visual-only spheres and cylinders keep a (filtered) collision shape: without one a
+    body's AABB is a point, so they sank to their centres and had point-sized 3D boxes."""
+    from envs.dataset.labels import local_box
+
+    preset = {"distractors": {"count": [6, 6], "shapes": ["sphere", "cylinder"], "bank_size": 4}}
+    env = _env(preset)
+    env.reset(seed=0)
+    c, top = env.scene.client, env.scene.table_top
+    placed = [n for n in env.scene.body_names("distractors")
+              if env.scene.sim.pose(n)[0][2] > top - 0.05]  # fmt: skip
+    assert len(placed) == 6
+    for name in placed:
+        body = env.scene.sim.body(name)
+        lo, hi = (np.array(v) for v in c.getAABB(body))
+        half = 0.5 * (hi - lo)
+        assert half.min() > 0.015  # radius 0.02 x scale 0.8-1.5
+        assert lo[2] == pytest.approx(top, abs=2e-3)  # resting on the table top, not in it
+        own = local_box(env, name)[1]  # in the body's frame: the yawed AABB is wider
+        assert own.min() > 0.015 and own[2] == pytest.approx(half[2], abs=1e-6)
+        x, y, z = env.scene.sim.pose(name)[0]
+        assert c.rayTest([x, y, z + 0.5], [x, y, z - 0.5])[0][0] != body  # rays pass through
+    env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+    for name in placed:
+        assert not c.getContactPoints(env.scene.sim.body(name))  # nothing touches them
+    env.close()
+
+
 def test_image_noise_is_replayable_and_changes_pixels() -> None:
     env = _env(KIND_PRESETS["image_noise"], obs_mode="rgb", image_size=48)
     obs, info = env.reset(seed=0)

@@ -24,7 +24,7 @@ def _raw_export_worker(
     import numpy as np
 
     from envs.dataset.labels import labelled_objects
-    from envs.dataset.visibility import plan_alone_renders, unseen_pixels
+    from envs.dataset.visibility import window_renders
 
     made = gym.make(env_id, obs_mode="state", image_size=size, randomization=preset)
     env = cast(PandaTaskEnv, made.unwrapped)
@@ -40,12 +40,8 @@ def _raw_export_worker(
         seconds += time.perf_counter() - t0
         if plan:
             bodies = [env.scene.sim.body(n) for n, _ in labelled_objects(env)]
-            rows = {b: list(c.getVisualShapeData(b)) for b in range(c.getNumBodies())}
-            groups = plan_alone_renders(env, bodies, rows)[1]
-            mask = np.reshape(seg, (size, size))
-            for w, _ in unseen_pixels(groups, mask):
-                if w is not None:
-                    renders, pixels = renders + 1, pixels + (w[2] - w[0]) * (w[3] - w[1])
+            for _, w, _ in window_renders(env, bodies, np.reshape(seg, (size, size)))[1]:
+                renders, pixels = renders + 1, pixels + (w[2] - w[0]) * (w[3] - w[1])
     results.put((len(seeds), seconds, renders, pixels))
     env.close()
 

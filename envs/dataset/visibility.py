@@ -191,6 +191,21 @@ def unseen_pixels(
     return out
 
 
+def window_renders(
+    env: PandaTaskEnv, bodies: list[int], segmentation: np.ndarray, camera: Camera | None = None
+) -> tuple[dict[int, list[Any]], list[tuple[list[AloneJob], Window, list[np.ndarray]]]]:
+    """The renders that visible fractions of ``bodies`` need beyond ``camera``'s main render
+    (its body-id ``segmentation``): every body's visual-shape rows, and per render the jobs it
+    serves, its window and each job's unseen pixels (:func:`unseen_pixels`)."""
+    c = env.scene.client
+    rows = {b: list(c.getVisualShapeData(b))
+            for b in (c.getBodyUniqueId(i) for i in range(c.getNumBodies()))}  # fmt: skip
+    _, groups = plan_alone_renders(env, bodies, rows, camera or env.camera)
+    renders = [(g, w, m) for g, (w, m) in zip(groups, unseen_pixels(groups, segmentation),
+                                              strict=True) if w is not None]  # fmt: skip
+    return rows, renders
+
+
 def grouped_alone_counts(
     env: PandaTaskEnv,
     bodies: list[int],
@@ -203,16 +218,13 @@ def grouped_alone_counts(
     ``visible`` each body's pixels in it when already counted."""
     c = env.scene.client
     cam = camera or env.camera
-    all_bodies = [c.getBodyUniqueId(i) for i in range(c.getNumBodies())]
-    rows = {b: list(c.getVisualShapeData(b)) for b in all_bodies}
-    _, groups = plan_alone_renders(env, bodies, rows, cam)
+    rows, renders = window_renders(env, bodies, segmentation, cam)
     if visible is None:
         visible = [int(np.count_nonzero(segmentation == b)) for b in bodies]
     counts = dict(zip(bodies, visible, strict=True))
-    renders = [(g, w, m) for g, (w, m) in zip(groups, unseen_pixels(groups, segmentation),
-                                              strict=True) if w is not None]  # fmt: skip
     if not renders:
         return counts
+    all_bodies = list(rows)
     drawn = [(b, r[1], r[7]) for b in all_bodies for r in rows[b] if r[7][3] > 0]
     shown = {(b, link) for b, link, _ in drawn}
 

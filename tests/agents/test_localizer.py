@@ -192,14 +192,16 @@ def test_an_ensemble_averages_heatmaps_and_refuses_mismatched_members(
     assert Path(row["plot"]).name == "a+b_on_val.png"
 
 
-def test_the_shipped_pair_forms_an_ensemble() -> None:
-    """The README's ensemble of the two shipped 128 px cube localizers loads as one."""
+@pytest.mark.parametrize("suffix", ["", "_v2"])
+def test_the_shipped_pair_forms_an_ensemble(suffix: str) -> None:
+    """The README's ensembles of two shipped 128 px cube localizers load as one."""
     from agents.perception.ensemble import load_localizer_spec, spec_name
 
     models = Path(__file__).resolve().parents[2] / "assets" / "models"
-    spec = f"{models / 'lift_cube128.pt'}+{models / 'lift_cube128_pool.pt'}"
+    a, b = f"lift_cube128{suffix}.pt", f"lift_cube128_pool{suffix}.pt"
+    spec = f"{models / a}+{models / b}"
     loc = load_localizer_spec(spec)
     assert loc.image_size == 128 and loc.meta["object"] == "cube" and len(loc.meta["ensemble"]) == 2
-    assert spec_name(spec) == "lift_cube128.pt+lift_cube128_pool.pt"
+    assert spec_name(spec) == f"{a}+{b}"
     pixels = loc.pixels(torch.zeros(1, 3, 128, 128, dtype=torch.uint8))
     assert pixels.shape == (1, 2) and np.isfinite(pixels).all()

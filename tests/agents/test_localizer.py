@@ -192,13 +192,14 @@ def test_an_ensemble_averages_heatmaps_and_refuses_mismatched_members(
     assert Path(row["plot"]).name == "a+b_on_val.png"
 
 
-@pytest.mark.parametrize("suffix", ["", "_v2"])
-def test_the_shipped_pair_forms_an_ensemble(suffix: str) -> None:
+@pytest.mark.parametrize("a, b", [("lift_cube128.pt", "lift_cube128_pool.pt"),
+                                  ("lift_cube128_v2.pt", "lift_cube128_pool_v2.pt"),
+                                  ("lift_cube128_crowded.pt", "lift_cube128_pool_v2.pt")])  # fmt: skip
+def test_the_shipped_pair_forms_an_ensemble(a: str, b: str) -> None:
     """The README's ensembles of two shipped 128 px cube localizers load as one."""
     from agents.perception.ensemble import load_localizer_spec, spec_name
 
     models = Path(__file__).resolve().parents[2] / "assets" / "models"
-    a, b = f"lift_cube128{suffix}.pt", f"lift_cube128_pool{suffix}.pt"
     spec = f"{models / a}+{models / b}"
     loc = load_localizer_spec(spec)
     assert loc.image_size == 128 and loc.meta["object"] == "cube" and len(loc.meta["ensemble"]) == 2

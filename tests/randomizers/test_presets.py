@@ -235,3 +235,19 @@ def test_large_pool_presets_differ_from_their_large_bank_base_in_pool_size_only(
     randomizer = load_preset(f"{base}_large_pool")
     (distractors,) = [r for r in randomizer.randomizers if type(r).__name__ == "Distractors"]
     assert distractors.pool_size == 256
+
+
+def test_crowded_preset_differs_from_the_large_pool_one_in_count_only() -> None:
+    """6-10 distractors in every image, everything else `tobin_photos_large_pool`."""
+    import yaml
+
+    def raw(name: str) -> dict:
+        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
+
+    crowded, pool = raw("tobin_photos_crowded"), raw("tobin_photos_large_pool")
+    assert crowded["distractors"].pop("count") == [6, 10]
+    pool["distractors"].pop("count")
+    assert crowded == pool
+    (distractors,) = [r for r in load_preset("tobin_photos_crowded").randomizers
+                      if type(r).__name__ == "Distractors"]  # fmt: skip
+    assert distractors.count.bounds == (6, 10) and distractors.pool_size == 256

@@ -141,7 +141,7 @@ def sample_labels(
             boxed.append((entry, (centre + _BOX_SIGNS * half) @ R_w.T + np.array(pos)))
         out.append(entry)
     if boxed:  # every object's corners in one projection
-        corners = np.concatenate([c for _, c in boxed])
+        corners = np.concatenate([box_corners for _, box_corners in boxed])
         projected = np.round(cam.project(corners), 3).reshape(-1, 8, 2).tolist()
         for (entry, _), px in zip(boxed, projected, strict=True):
             entry["box3d_corners_px"] = px

@@ -224,8 +224,7 @@ def grouped_alone_counts(
     counts = dict(zip(bodies, visible, strict=True))
     if not renders:
         return counts
-    all_bodies = list(rows)
-    drawn = [(b, r[1], r[7]) for b in all_bodies for r in rows[b] if r[7][3] > 0]
+    drawn = [(b, r[1], r[7]) for b, shapes in rows.items() for r in shapes if r[7][3] > 0]
     shown = {(b, link) for b, link, _ in drawn}
 
     def show(wanted: set[tuple[int, int]]) -> None:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "bc-transfer": "behaviour cloning with and without visual randomization",
     "train-dagger": "distil the scripted expert into a visuomotor policy",
     "train-localizer": "train the heatmap object localizer on an export",
+    "train-verifier": "train a verifier that re-ranks a localizer's peaks",
     "evaluate-localizer": "localizer position error (cm) on exports",
     "calibration-floor": "the error a held-out camera alone sets",
     "train-regressor": "train the vision pose regressor on an export",

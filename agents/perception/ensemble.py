@@ -78,11 +78,25 @@ def spec_paths(spec: str | Path) -> list[str]:
 
 
 def load_localizer_spec(spec: str | Path) -> Localizer:
-    """A checkpoint, or an ensemble of checkpoints joined by ``+`` (``A.pt+B.pt``)."""
+    """A checkpoint, or an ensemble of checkpoints joined by ``+`` (``A.pt+B.pt``); a
+    verifier checkpoint among them (``A.pt+B.pt+V.pt``) re-ranks the localizer's peaks
+    (:mod:`agents.perception.verifier`)."""
+    from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
+
     paths = spec_paths(spec)
-    if len(paths) == 1:
-        return load_localizer(paths[0])
-    return ensemble([load_localizer(p) for p in paths], paths)
+    checkers = [p for p in paths if is_verifier_checkpoint(p)]
+    if len(checkers) > 1:
+        raise ValueError(f"{str(spec)!r} names {len(checkers)} verifiers ({', '.join(checkers)}); "
+                         "give at most one")  # fmt: skip
+    paths = [p for p in paths if p not in checkers]
+    if not paths:
+        raise ValueError(f"{str(spec)!r} names a verifier but no localizer to verify: "
+                         "give LOCALIZER.pt+VERIFIER.pt")  # fmt: skip
+    loc = load_localizer(paths[0]) if len(paths) == 1 else ensemble(
+        [load_localizer(p) for p in paths], paths)  # fmt: skip
+    if checkers:
+        return verify(loc, load_verifier(checkers[0]), (SEPARATOR.join(paths), checkers[0]))
+    return loc
 
 
 def spec_name(spec: str | Path, suffix: bool = True) -> str:

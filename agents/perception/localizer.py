@@ -171,6 +171,20 @@ def heatmap_peaks(logits: torch.Tensor, k: int, radius: int = 2) -> tuple[torch.
     return cells, scores[order]
 
 
+def exclude_cells(logits: torch.Tensor, exclude: np.ndarray | None, radius: float,
+                  stride: int) -> torch.Tensor:  # fmt: skip
+    """Heatmaps (N, h, w) with every cell whose centre lies within ``radius`` px of one of
+    the ``exclude`` (K, 2) pixels pushed to -1e4 (places already found wrong)."""
+    if exclude is None or not len(exclude):
+        return logits
+    h, w = logits.shape[-2:]
+    cy, cx = (torch.arange(h) + 0.5) * stride, (torch.arange(w) + 0.5) * stride
+    for u, v in np.asarray(exclude, dtype=np.float64).reshape(-1, 2):
+        near = (cx[None, :] - u) ** 2 + (cy[:, None] - v) ** 2 <= radius**2
+        logits = logits.masked_fill(near, -1e4)
+    return logits
+
+
 def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, sigma: float,
                  pixel_weight: float) -> torch.Tensor:  # fmt: skip
     """Cross-entropy against a Gaussian at ``target`` (cells) plus L1 on the soft-argmax."""
@@ -214,13 +228,7 @@ class Localizer:
         s = self.model.stride
         out = []
         for i in range(0, len(images), 256):
-            logits = self.model(to_input(images[i : i + 256]))
-            if exclude is not None and len(exclude):
-                h, w = logits.shape[-2:]
-                cy, cx = (torch.arange(h) + 0.5) * s, (torch.arange(w) + 0.5) * s
-                for u, v in np.asarray(exclude, dtype=np.float64).reshape(-1, 2):
-                    near = (cx[None, :] - u) ** 2 + (cy[:, None] - v) ** 2 <= radius**2
-                    logits = logits.masked_fill(near, -1e4)
+            logits = exclude_cells(self.model(to_input(images[i : i + 256])), exclude, radius, s)
             out.append(local_soft_argmax(logits))
         return (torch.cat(out) * s).numpy().astype(np.float64)
 

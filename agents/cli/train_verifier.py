@@ -1,0 +1,93 @@
+"""Train a candidate verifier for a localizer (or ensemble): a small CNN that re-ranks the
+localizer's strongest heatmap peaks from full-resolution crops, so a look-alike distractor
+that wins the heatmap can lose to the object. Settings are chosen on randomized validation
+data; use the result as one more checkpoint in the localizer spec: ``A.pt+B.pt+V.pt``.
+
+Example (128 px, the README's recipe):
+    python scripts/train_verifier.py --localizer assets/models/lift_cube128_crowded.pt+assets/models/lift_cube128_pool_v2.pt \\
+        --train data/v2_crowded128 data/v2_pool128_occl --val data/v2_val --out runs/verifier128.pt
+    python scripts/evaluate_localizer.py --data data/target128 \\
+        --model assets/models/lift_cube128_crowded.pt+assets/models/lift_cube128_pool_v2.pt+runs/verifier128.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from agents.outputs import check_output_file
+from agents.perception.ensemble import load_localizer_spec, spec_paths
+from agents.perception.localizer import check_compatible, load_data
+from agents.perception.pose_data import concat_pose_data
+from agents.perception.verifier import VerifiedLocalizer, VerifierConfig, save_verifier
+from agents.perception.verifier_training import train_verifier
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The command's flags."""
+    d = VerifierConfig()
+    p = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    p.add_argument("--localizer", required=True, metavar="SPEC",
+                   help="localizer checkpoint or ensemble A.pt+B.pt whose peaks to re-rank")  # fmt: skip
+    p.add_argument("--train", required=True, nargs="+", metavar="DIR",
+                   help="exported dataset(s) to mine candidates on (several are concatenated)")  # fmt: skip
+    p.add_argument("--val", required=True, metavar="DIR",
+                   help="randomized exported dataset to choose the epoch, alpha and refinement on")  # fmt: skip
+    p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing verifier "
+                   "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="replace whatever file --out names")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
+    p.add_argument("--crop", type=int, default=d.crop, help="crop side in px (multiple of 4)")
+    p.add_argument("-k", "--peaks", type=int, default=d.k, help="heatmap peaks re-ranked per image")
+    p.add_argument("--color-jitter", type=float, default=d.color_jitter,
+                   help="photometric augmentation strength in [0, 1)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
+    """Entry point."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                width=args.width, crop=args.crop, k=args.peaks,
+                                color_jitter=args.color_jitter, seed=args.seed)  # fmt: skip
+        check_output_file(args.out, kind="verifier", suffixes=(".pt",), force=args.force)
+        loc = load_localizer_spec(args.localizer)
+        if isinstance(loc, VerifiedLocalizer):
+            raise ValueError(f"--localizer {args.localizer!r} already holds a verifier; "
+                             "name the localizer checkpoint(s) only")  # fmt: skip
+        parts = [load_data(root, loc.meta["object"]) for root in args.train]
+        val = load_data(args.val, loc.meta["object"])
+        for part in (*parts, val):
+            check_compatible(loc, part, args.localizer)
+        train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    name = "+".join(spec_paths(args.localizer))
+    verifier = train_verifier(loc, train, val, config, localizer_name=name,
+                              progress=not args.no_progress)  # fmt: skip
+    verifier.meta["train_roots"] = [str(root) for root in args.train]
+    path = save_verifier(verifier, args.out)
+    m = verifier.meta
+    before, after = m["val_without"], m["val_with"]
+    print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min (epoch "
+          f"{m['selected_epoch']}, alpha {m['alpha']:g}, refine {m['refine']})")  # fmt: skip
+    print(f"validation ({args.val}): {before['px_mean']:.2f} -> {after['px_mean']:.2f} px mean, "
+          f"look-alike wins {100 * before['miss']:.1f}% -> {100 * after['miss']:.1f}%")  # fmt: skip
+    return 0

@@ -1,0 +1,245 @@
+"""Candidate verifier: a second look at the localizer's strongest heatmap peaks.
+
+The heatmap network reads the image at a quarter of its resolution, where a 4 cm cube is a
+few cells and a ball of its size looks alike; most large errors among distractors are such
+look-alikes winning the heatmap. The verifier is a small CNN that reads a full-resolution
+crop around each of the ``k`` strongest peaks and scores whether the object's centre lies
+there; the peak with the best ``verifier logit + alpha x heatmap log-probability`` wins
+(``alpha`` chosen on randomized validation data). It is trained on the localizer's own
+peaks over a randomized export (:mod:`agents.perception.verifier_training`), so it learns
+exactly the confusions the localizer makes. On the command line it joins a localizer spec
+as one more checkpoint: ``A.pt+B.pt+V.pt`` (:func:`agents.perception.ensemble.load_localizer_spec`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agents.checkpoints import read_checkpoint, save_checkpoint
+from agents.outputs import checkpoint_kind
+from agents.perception.localizer import Localizer, exclude_cells, heatmap_peaks, to_input
+
+CHECKPOINT_FORMAT = "domrand-verifier"
+CHECKPOINT_VERSION = 1
+TRAIN_HINT = "scripts/train_verifier.py --localizer SPEC --train DIR --val DIR --out CKPT"
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    """Training settings (chosen on randomized validation data only)."""
+
+    epochs: int = 3
+    batch_size: int = 256
+    lr: float = 2e-3  # peak of the one-cycle schedule
+    width: int = 32  # channels of the first stage; later stages use 2x and 4x
+    crop: int = 32  # side of the square crop around each candidate (px, full resolution)
+    k: int = 3  # heatmap peaks re-ranked per image
+    positive_px: float = 4.0  # a candidate this close to the true centre is the object
+    negative_px: float = 8.0  # one farther than this is not; those between are not trained on
+    offset_weight: float = 0.1  # weight of the L1 loss on the centre's offset in positive crops
+    color_jitter: float = 0.4  # photometric augmentation strength (agents.perception.photometric)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "width", "crop", "k"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be an int >= 1, got {value!r}")
+        if self.crop % 4:
+            raise ValueError(f"crop must be a multiple of 4 (two 2x poolings), got {self.crop}")
+        if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not 0 < self.positive_px <= self.negative_px:
+            raise ValueError(f"need 0 < positive_px <= negative_px, got {self.positive_px!r} "
+                             f"and {self.negative_px!r}")  # fmt: skip
+        if not (np.isfinite(self.offset_weight) and self.offset_weight >= 0):
+            raise ValueError(f"offset_weight must be finite and >= 0, got {self.offset_weight!r}")
+        if not 0 <= self.color_jitter < 1:
+            raise ValueError(f"color_jitter must lie in [0, 1), got {self.color_jitter!r}")
+
+
+def _block(i: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o),
+                         nn.ReLU(inplace=True))  # fmt: skip
+
+
+class CropNet(nn.Module):
+    """(N, 3, crop, crop) in [-1, 1] -> (N, 3): the logit that the object's centre lies
+    within ``positive_px`` of the crop's centre, and that centre's (dx, dy) offset in px."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _block(3, w), _block(w, w), nn.MaxPool2d(2),
+            _block(w, 2 * w), _block(2 * w, 2 * w), nn.MaxPool2d(2),
+            _block(2 * w, 4 * w), _block(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+        self.head = nn.Linear(4 * w, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Crops -> (N, 3) [logit, dx, dy]."""
+        return self.head(self.features(x))  # type: ignore[no-any-return]
+
+
+def pad_images(images: torch.Tensor, crop: int) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> zero-padded by ``crop // 2`` on every side, for :func:`crops`."""
+    p = crop // 2
+    return F.pad(images, (p, p, p, p))
+
+
+def crops(padded: torch.Tensor, rows: torch.Tensor, centres: np.ndarray, crop: int
+          ) -> tuple[torch.Tensor, np.ndarray]:  # fmt: skip
+    """uint8 crops (M, 3, crop, crop) of the padded images ``padded[rows]`` around
+    ``centres`` (M, 2) pixels (u, v), and the integer pixel each crop is centred on (M, 2):
+    a crop covers ``[c - crop / 2, c + crop / 2)`` in both axes."""
+    c = np.rint(np.asarray(centres, dtype=np.float64)).astype(np.int64)
+    side = torch.arange(crop)
+    top = torch.as_tensor(c[:, 1])[:, None] + side  # padding crop // 2 cancels the - crop // 2
+    left = torch.as_tensor(c[:, 0])[:, None] + side
+    top = top.clamp(0, padded.shape[2] - 1)
+    left = left.clamp(0, padded.shape[3] - 1)
+    x = padded[rows[:, None, None], :, top[:, :, None], left[:, None, :]]  # (M, crop, crop, 3)
+    return x.permute(0, 3, 1, 2), c
+
+
+def batch_peaks(logits: torch.Tensor, k: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` strongest peaks of each heatmap (N, h, w): (N, k, 2) pixels and (N, k)
+    log-probabilities, best first; an image with fewer maxima pads with ``-inf`` scores."""
+    n = logits.shape[0]
+    cands, scores = np.zeros((n, k, 2)), np.full((n, k), -np.inf)
+    for i in range(n):
+        cells, logp = heatmap_peaks(logits[i], k)
+        cands[i, : len(logp)] = cells.numpy() * stride
+        scores[i, : len(logp)] = logp.numpy()
+    return cands, scores
+
+
+@dataclass
+class Verifier:
+    """A trained crop network and how its scores join the heatmap's."""
+
+    model: CropNet
+    config: VerifierConfig
+    meta: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def alpha(self) -> float:
+        """Weight of the heatmap log-probability next to the verifier logit."""
+        return float(self.meta.get("alpha", 1.0))
+
+    @torch.no_grad()
+    def scores(self, images: torch.Tensor, cands: np.ndarray) -> np.ndarray:
+        """Network outputs (N, K, 3) for the candidates (N, K, 2) of uint8 images (N, 3, H, W)."""
+        self.model.eval()
+        n, k = cands.shape[:2]
+        padded = pad_images(images, self.config.crop)
+        rows = torch.arange(n).repeat_interleave(k)
+        x, _ = crops(padded, rows, cands.reshape(-1, 2), self.config.crop)
+        out = torch.cat([self.model(to_input(x[i : i + 1024])) for i in range(0, len(x), 1024)])
+        return out.numpy().astype(np.float64).reshape(n, k, 3)
+
+    def choose(self, images: torch.Tensor, cands: np.ndarray, logp: np.ndarray,
+               alpha: float | None = None, refine: bool | None = None) -> np.ndarray:  # fmt: skip
+        """The winning candidate of each image (N, 2) pixels: the best ``logit + alpha x
+        logp`` among those with a finite heatmap score, moved by its predicted offset when
+        ``refine`` (default: as chosen on validation)."""
+        out = self.scores(images, cands)
+        alpha = self.alpha if alpha is None else alpha
+        refine = bool(self.meta.get("refine", False)) if refine is None else refine
+        total = np.where(np.isfinite(logp), out[..., 0] + alpha * np.nan_to_num(logp), -np.inf)
+        pick = total.argmax(1)
+        rows = np.arange(len(pick))
+        chosen = cands[rows, pick]
+        if refine:
+            centred = np.rint(chosen)
+            chosen = centred + out[rows, pick, 1:]
+        return chosen  # type: ignore[no-any-return]
+
+
+@dataclass
+class VerifiedLocalizer(Localizer):
+    """A localizer whose ``k`` strongest peaks are re-ranked by a :class:`Verifier`."""
+
+    verifier: Verifier | None = None
+
+    @torch.no_grad()
+    def pixels(self, images: torch.Tensor, exclude: np.ndarray | None = None,
+               radius: float = 4.0) -> np.ndarray:  # fmt: skip
+        """Projected object centres (N, 2) (see :meth:`Localizer.pixels`), each the
+        verifier's pick among the heatmap's strongest peaks."""
+        assert self.verifier is not None
+        self.model.eval()
+        s = self.model.stride
+        out = []
+        for i in range(0, len(images), 256):
+            batch = images[i : i + 256]
+            logits = exclude_cells(self.model(to_input(batch)), exclude, radius, s)
+            cands, logp = batch_peaks(logits, self.verifier.config.k, s)
+            out.append(self.verifier.choose(batch, cands, logp))
+        return np.concatenate(out).astype(np.float64)
+
+    @torch.no_grad()
+    def peaks(self, image: torch.Tensor, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        """The heatmap's ``k`` strongest peaks of one image, ordered by the verifier's
+        combined score, with those scores (the verifier's logit + alpha x log-probability)."""
+        assert self.verifier is not None
+        pix, logp = super().peaks(image, k)
+        out = self.verifier.scores(image, pix[None])[0]
+        total = out[:, 0] + self.verifier.alpha * logp
+        order = np.argsort(-total, kind="stable")
+        return pix[order], total[order]
+
+
+def verify(loc: Localizer, verifier: Verifier, names: tuple[str, str]) -> VerifiedLocalizer:
+    """``loc`` with ``verifier`` re-ranking its peaks; object, env and image size must agree
+    (``names``: the localizer's and the verifier's, for the error)."""
+    for key, what in (("object", "object"), ("env_id", "env"), ("image_size", "image size")):
+        if loc.meta[key] != verifier.meta[key]:
+            raise ValueError(f"{names[1]!r} verifies the {what} {verifier.meta[key]!r}; "
+                             f"{names[0]!r} has {loc.meta[key]!r}: they do not go together")  # fmt: skip
+    meta = {**loc.meta, "verifier": names[1]}
+    return VerifiedLocalizer(loc.model, loc.config, meta, loc.history, verifier=verifier)
+
+
+def save_verifier(verifier: Verifier, path: str | Path) -> Path:
+    """Write weights, settings and what the verifier assumes (atomic)."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": asdict(verifier.config),
+        "meta": json.dumps(verifier.meta, sort_keys=True),
+        "history": json.dumps(verifier.history),
+        "state_dict": verifier.model.state_dict(),
+    }
+    return save_checkpoint(path, payload)
+
+
+def load_verifier(path: str | Path) -> Verifier:
+    """Read a checkpoint of :func:`save_verifier` (``weights_only=True``)."""
+    payload = read_checkpoint(path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION,
+                              what="verifier", train_hint=TRAIN_HINT)  # fmt: skip
+    try:
+        config = VerifierConfig(**payload["config"])
+        model = CropNet(config.width)
+        model.load_state_dict(payload["state_dict"])
+        meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{str(Path(path))!r} is a damaged verifier checkpoint: "
+                         f"{str(exc).splitlines()[0]}") from None  # fmt: skip
+    model.eval()
+    return Verifier(model, config, meta, history)
+
+
+def is_verifier_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a file tagged as a verifier checkpoint (anything else: False)."""
+    return checkpoint_kind(path) == "verifier"

@@ -1,0 +1,151 @@
+"""Training the candidate verifier (:mod:`agents.perception.verifier`): mine the localizer's
+strongest heatmap peaks on a randomized export, label each by its distance to the object's
+true projected centre, and fit the crop network on them plus one jittered crop of the true
+centre per image. The epoch, the heatmap weight ``alpha`` and whether to apply the predicted
+offset are chosen on randomized validation data only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from agents.perception.localizer import Localizer, to_input
+from agents.perception.photometric import color_jitter
+from agents.perception.pose_data import PoseData
+from agents.perception.verifier import (
+    CropNet,
+    Verifier,
+    VerifierConfig,
+    batch_peaks,
+    crops,
+    pad_images,
+)
+from agents.training import FitConfig, fit, one_cycle, seeded
+
+ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0)  # heatmap weights tried on validation
+JITTER_PX = 3.0  # the true centre's crops are shifted up to this much in u and v
+
+
+@torch.no_grad()
+def mine_candidates(loc: Localizer, data: PoseData, k: int, progress: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The localizer's ``k`` strongest peaks on every image of ``data``: (N, k, 2) pixels
+    and (N, k) log-probabilities (``-inf`` where an image has fewer peaks)."""
+    loc.model.eval()
+    parts = []
+    for i in tqdm(range(0, len(data), 256), desc="peaks", unit="batch", disable=not progress):
+        logits = loc.model(to_input(data.images[i : i + 256]))
+        parts.append(batch_peaks(logits, k, loc.model.stride))
+    return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def true_pixels(data: PoseData) -> np.ndarray:
+    """The object's projected centre (N, 2) in pixels."""
+    assert data.pixels is not None
+    return (data.pixels.numpy().astype(np.float64) + 1.0) * 0.5 * data.images.shape[-1]
+
+
+def rerank_stats(verifier: Verifier, images: torch.Tensor, cands: np.ndarray,
+                 logp: np.ndarray, true: np.ndarray, positive_px: float,
+                 alpha: float | None = None, refine: bool | None = None) -> dict[str, float]:  # fmt: skip
+    """Pixel error of the verifier's picks against ``true``: mean, median and the share of
+    images farther than ``positive_px`` (a look-alike won)."""
+    err = np.linalg.norm(verifier.choose(images, cands, logp, alpha, refine) - true, axis=1)
+    return {"px_mean": float(err.mean()), "px_median": float(np.median(err)),
+            "miss": float((err > positive_px).mean())}  # fmt: skip
+
+
+def train_verifier(
+    loc: Localizer,
+    train: PoseData,
+    val: PoseData,
+    config: VerifierConfig,
+    *,
+    localizer_name: str,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> Verifier:
+    """Fit a :class:`Verifier` to ``loc``'s peaks on ``train`` and choose the epoch, alpha
+    and offset refinement on ``val`` (a randomized training domain, never a held-out one)."""
+    for name, data in (("training", train), ("validation", val)):
+        if data.pixels is None or not len(data):
+            raise ValueError(f"the {name} data has no samples with projected centres")
+        if data.images.shape[-1] != loc.image_size:
+            raise ValueError(f"{localizer_name!r} takes {loc.image_size} px images; the {name} "
+                             f"data {data.root!r} holds {data.images.shape[-1]} px")  # fmt: skip
+    cands, logp = mine_candidates(loc, train, config.k, progress)
+    true = true_pixels(train)
+    dist = np.linalg.norm(cands - true[:, None], axis=2)
+    keep = np.isfinite(logp) & ((dist <= config.positive_px) | (dist > config.negative_px))
+    rows, cols = np.nonzero(keep)
+    # samples: every kept candidate, then one jittered true centre per image
+    sample_rows = np.concatenate([rows, np.arange(len(train))])
+    sample_cands = cands[rows, cols]
+    n_cand = len(rows)
+    padded = pad_images(train.images, config.crop)
+    with seeded(config.seed):
+        model = CropNet(config.width)
+    v_cands, v_logp = mine_candidates(loc, val, config.k)
+    v_true = true_pixels(val)
+    meta: dict[str, Any] = {
+        "env_id": loc.meta["env_id"], "image_size": loc.image_size,
+        "object": loc.meta["object"], "localizer": localizer_name, "num_train": len(train),
+        "num_candidates": n_cand, "positive_share": float((dist[rows, cols] <= config.positive_px).mean()),
+        "alpha": 1.0, "refine": False,
+    }  # fmt: skip
+    verifier = Verifier(model, config, meta)
+
+    def loss_fn(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        i = idx.numpy()
+        is_cand = i < n_cand
+        centres = np.empty((len(i), 2))
+        centres[is_cand] = sample_cands[i[is_cand]]
+        img = sample_rows[i]
+        shift = (torch.rand(int((~is_cand).sum()), 2, generator=gen).numpy() * 2 - 1) * JITTER_PX
+        centres[~is_cand] = true[img[~is_cand]] + shift
+        patches, c = crops(padded, torch.as_tensor(img), centres, config.crop)
+        offset = torch.as_tensor(true[img] - c, dtype=torch.float32)
+        flip = torch.rand(len(i), generator=gen) < 0.5
+        patches = torch.where(flip[:, None, None, None], patches.flip(3), patches)
+        offset[:, 0] = torch.where(flip, -offset[:, 0], offset[:, 0])
+        x = (color_jitter(patches, config.color_jitter, gen).mul(2.0).sub(1.0)
+             if config.color_jitter > 0 else to_input(patches))  # fmt: skip
+        out = model(x)
+        y = (offset.norm(dim=1) <= config.positive_px).float()
+        loss = F.binary_cross_entropy_with_logits(out[:, 0], y)
+        if config.offset_weight > 0 and y.sum() > 0:
+            l1 = ((out[:, 1:] - offset).abs().sum(1) * y).sum() / y.sum()
+            loss = loss + config.offset_weight * l1
+        return loss
+
+    def validate() -> dict[str, float]:
+        stats = rerank_stats(verifier, val.images, v_cands, v_logp, v_true, config.positive_px)
+        return {f"val_{k}": v for k, v in stats.items()}
+
+    done = fit(
+        model, loss_fn, len(sample_rows),
+        FitConfig(batch_size=config.batch_size, epochs=config.epochs, drop_last=True,
+                  lr=config.lr, desc="verifier"),
+        gen=torch.Generator().manual_seed(config.seed), schedule=one_cycle(config.lr),
+        validate=validate, select="val_px_mean",
+        on_epoch=None if log is None else lambda row: log(json.dumps(row)), progress=progress,
+    )  # fmt: skip
+    verifier.history = done.history
+    meta["selected_epoch"] = done.best_epoch
+    base = np.linalg.norm(v_cands[:, 0] - v_true, axis=1)
+    meta["val_without"] = {"px_mean": float(base.mean()), "px_median": float(np.median(base)),
+                           "miss": float((base > config.positive_px).mean())}  # fmt: skip
+    trials = {(a, r): rerank_stats(verifier, val.images, v_cands, v_logp, v_true,
+                                   config.positive_px, a, r)
+              for a in ALPHAS for r in (False, True)}  # fmt: skip
+    (alpha, refine), best = min(trials.items(), key=lambda kv: kv[1]["px_mean"])
+    meta |= {"alpha": alpha, "refine": refine, "val_with": best,
+             "val_trials": [{"alpha": a, "refine": r, **t} for (a, r), t in trials.items()]}
+    return verifier

@@ -1,0 +1,165 @@
+"""The candidate verifier: crop geometry, the re-ranking rule, deterministic training with
+choices made on validation, checkpoints, the ``A.pt+V.pt`` spec and its refusals, and the
+scripts end to end with a tiny budget."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.perception.ensemble import load_localizer_spec
+from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
+from agents.perception.localizer_training import train_localizer
+from agents.perception.verifier import (
+    VerifiedLocalizer,
+    VerifierConfig,
+    crops,
+    load_verifier,
+    pad_images,
+    save_verifier,
+)
+from agents.perception.verifier_training import ALPHAS, train_verifier
+from envs.dataset.config import ExportConfig
+from envs.dataset.export import export_dataset
+from scripts import evaluate_localizer as evaluate_script
+from scripts import train_verifier as train_script
+
+TINY = VerifierConfig(epochs=2, batch_size=16, width=4, crop=16, k=3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("verifier")
+    out = {}
+    for name, preset, n, seed, size in (("train", "tobin", 48, 0, 32), ("val", "tobin", 16, 1, 32),
+                                        ("big", "tobin", 4, 3, 48)):  # fmt: skip
+        out[name] = export_dataset(
+            ExportConfig(env_id="domrand/Lift-v0", preset=preset, num_images=n, size=size,
+                         out=str(root / name), seed=seed, visibility=False),
+            progress=False,
+        )  # fmt: skip
+    loc = train_localizer(load_data(out["train"], "cube"), None,
+                          LocalizerConfig(epochs=1, batch_size=16, width=4, seed=3),
+                          env_id="domrand/Lift-v0", progress=False)  # fmt: skip
+    out["loc"] = save_localizer(loc, root / "loc.pt")
+    return out
+
+
+def test_crops_are_centred_on_the_rounded_pixel_and_zero_padded() -> None:
+    images = torch.zeros(2, 3, 10, 10, dtype=torch.uint8)
+    images[0, :, 3, 7] = 200  # row v=3, column u=7
+    images[1, 1, 0, 0] = 99
+    x, c = crops(pad_images(images, 4), torch.tensor([0, 1, 1]),
+                 np.array([[7.4, 3.2], [0.0, 0.0], [9.6, 9.6]]), 4)  # fmt: skip
+    assert x.dtype == torch.uint8 and x.shape == (3, 3, 4, 4)
+    np.testing.assert_array_equal(c, [[7, 3], [0, 0], [10, 10]])
+    # a crop covers [c - 2, c + 2): the marked pixel sits at index 2 of both axes
+    assert x[0, :, 2, 2].tolist() == [200, 200, 200] and int(x[0].sum()) == 600
+    assert x[1, 1, 2, 2] == 99 and int(x[1, :, :2].sum()) == 0  # outside the image: zeros
+    assert int(x[2].sum()) == 0  # a crop past the corner holds only padding
+
+
+def test_choose_combines_scores_skips_missing_peaks_and_refines(data) -> None:
+    verifier = train_verifier(load_localizer_spec(data["loc"]), load_data(data["train"], "cube"),
+                              load_data(data["val"], "cube"),
+                              replace(TINY, epochs=1), localizer_name="loc.pt", progress=False)  # fmt: skip
+    images = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+    cands = np.array([[[5.0, 5.0], [20.2, 9.7], [30.0, 30.0]]])
+    out = np.array([[[0.0, 0.0, 0.0], [1.5, 0.5, -1.0], [9.0, 0.0, 0.0]]])
+    verifier.scores = lambda im, c: out  # type: ignore[method-assign]
+    logp = np.array([[-0.1, -2.0, -np.inf]])  # the third peak does not exist
+    np.testing.assert_array_equal(verifier.choose(images, cands, logp, 0.0, False), [[20.2, 9.7]])
+    # alpha 1: 0 - 0.1 beats 1.5 - 2.0
+    np.testing.assert_array_equal(verifier.choose(images, cands, logp, 1.0, False), [[5.0, 5.0]])
+    np.testing.assert_allclose(verifier.choose(images, cands, logp, 0.5, True), [[20.5, 9.0]])
+
+
+def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, tmp_path) -> None:
+    loc = load_localizer_spec(data["loc"])
+    train, val = load_data(data["train"], "cube"), load_data(data["val"], "cube")
+    before = torch.get_rng_state()
+    a = train_verifier(loc, train, val, TINY, localizer_name="loc.pt", progress=False)
+    b = train_verifier(loc, train, val, TINY, localizer_name="loc.pt", progress=False)
+    assert torch.equal(torch.get_rng_state(), before)  # seeded through generators only
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    m = a.meta
+    best = int(np.argmin([r["val_px_mean"] for r in a.history])) + 1
+    assert m["selected_epoch"] == best and [r["epoch"] for r in a.history] == [1, 2]
+    assert m["alpha"] in ALPHAS and isinstance(m["refine"], bool)
+    assert len(m["val_trials"]) == 2 * len(ALPHAS)
+    assert m["val_with"]["px_mean"] == min(t["px_mean"] for t in m["val_trials"])
+    assert set(m["val_without"]) == {"px_mean", "px_median", "miss"}
+    assert (m["object"], m["image_size"], m["env_id"]) == ("cube", 32, "domrand/Lift-v0")
+    assert 0 < m["positive_share"] < 1 and m["num_train"] == 48
+    path = save_verifier(a, tmp_path / "v.pt")
+    back = load_verifier(path)
+    assert back.meta == m and back.config == TINY
+    combined = load_localizer_spec(f"{data['loc']}+{path}")
+    assert isinstance(combined, VerifiedLocalizer) and combined.meta["verifier"] == str(path)
+    pixels = combined.pixels(val.images)
+    assert pixels.shape == (16, 2) and np.isfinite(pixels).all()
+    cand, score = combined.peaks(val.images[:1], k=3)
+    assert cand.shape[1] == 2 and len(cand) == len(score) and (np.diff(score) <= 0).all()
+
+
+def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> None:
+    out = tmp_path / "v.pt"
+    assert train_script.main(["--localizer", str(data["loc"]), "--train", str(data["train"]),
+                              "--val", str(data["val"]), "--out", str(out), "--epochs", "1",
+                              "--batch-size", "16", "--width", "4", "--crop", "16",
+                              "--no-progress"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "look-alike wins" in printed
+    spec = f"{data['loc']}+{out}"
+    assert evaluate_script.main(["--model", spec, "--data", str(data["val"]), "--json",
+                                 "--camera", "recorded", "--plot-dir", str(tmp_path)]) == 0  # fmt: skip
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["n"] == 16 and np.isfinite(row["mean_cm"])
+
+
+def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
+    loc = load_localizer_spec(data["loc"])
+    verifier = train_verifier(loc, load_data(data["train"], "cube"), load_data(data["val"], "cube"),
+                              replace(TINY, epochs=1), localizer_name="loc.pt", progress=False)  # fmt: skip
+    v = save_verifier(verifier, tmp_path / "v.pt")
+    with pytest.raises(ValueError, match=r"names 2 verifiers"):
+        load_localizer_spec(f"{data['loc']}+{v}+{v}")
+    with pytest.raises(ValueError, match=r"names a verifier but no localizer"):
+        load_localizer_spec(f"{v}+{v}".replace(f"+{v}", "", 1))
+    other = replace(verifier, meta={**verifier.meta, "image_size": 48})
+    save_verifier(other, tmp_path / "v48.pt")
+    with pytest.raises(ValueError, match=r"v48.pt' verifies the image size 48; .*loc.pt' has 32"):
+        load_localizer_spec(f"{data['loc']}+{tmp_path / 'v48.pt'}")
+    # training: a spec that already verifies, and data of another size, are refused
+    common = ["--val", str(data["val"]), "--out", str(tmp_path / "w.pt"), "--no-progress"]
+    assert train_script.main(["--localizer", f"{data['loc']}+{v}", "--train",
+                              str(data["train"]), *common]) == 2  # fmt: skip
+    assert "already holds a verifier" in capsys.readouterr().err
+    assert train_script.main(["--localizer", str(data["loc"]), "--train", str(data["big"]),
+                              *common]) == 2  # fmt: skip
+    assert "trained on 32 px images" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "domrand-verifier", "version": 1, "config": {"k": 0}}, bad)
+    with pytest.raises(ValueError, match=r"bad.pt' is a damaged verifier checkpoint"):
+        load_localizer_spec(f"{data['loc']}+{bad}")
+    assert not (tmp_path / "w.pt").exists()
+
+
+def test_the_shipped_verifier_joins_its_pair() -> None:
+    """The README's ``lift_cube128_crowded.pt+lift_cube128_pool_v2.pt+lift_cube128_verifier.pt``
+    loads as one verified localizer with the settings chosen on validation."""
+    models = Path(__file__).resolve().parents[2] / "assets" / "models"
+    names = ("lift_cube128_crowded.pt", "lift_cube128_pool_v2.pt", "lift_cube128_verifier.pt")
+    loc = load_localizer_spec("+".join(str(models / n) for n in names))
+    assert isinstance(loc, VerifiedLocalizer) and loc.verifier is not None
+    assert loc.image_size == 128 and len(loc.meta["ensemble"]) == 2
+    assert loc.verifier.config.k == 3 and loc.verifier.meta["refine"] is True
+    assert loc.verifier.meta["val_with"]["px_mean"] < loc.verifier.meta["val_without"]["px_mean"]
+    pixels = loc.pixels(torch.zeros(2, 3, 128, 128, dtype=torch.uint8))
+    assert pixels.shape == (2, 2) and np.isfinite(pixels).all()

@@ -52,10 +52,19 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 """the localizers a pixel expert needs, per env"""
 SHIPPED: dict[str, dict[str, str]] = {
-    "domrand/Lift-v0": {"object": "lift_cube128.pt"},
+    "domrand/Lift-v0": {
+        "object": "lift_cube128_crowded.pt+lift_cube128_pool_v2.pt+lift_cube128_verifier.pt"
+    },
     "domrand/Push-v0": {"object": "push_cube128.pt", "goal": "push_goal128.pt"},
 }
-"""the localizer checkpoints ``--policy pixel-expert`` uses when none is given"""
+"""the localizer specs (file names in :data:`MODELS_DIR`, ``+`` for an ensemble and its
+verifier) ``--policy pixel-expert`` uses when none is given"""
+
+
+def shipped_spec(env_id: str, role: str) -> str:
+    """The shipped localizer spec of ``role`` for ``env_id``, every part a path in
+    :data:`MODELS_DIR`."""
+    return "+".join(str(MODELS_DIR / name) for name in SHIPPED[env_id][role].split("+"))
 OBJECTS = {"object": "cube", "goal": "goal"}
 """the labelled body each role's localizer must have been trained on"""
 TRACK: dict[str, bool] = {"domrand/Lift-v0": False, "domrand/Push-v0": False}
@@ -118,8 +127,8 @@ def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None
                          + " ".join(f"--localizer {r}=CKPT" for r in missing))  # fmt: skip
     out = {}
     for role in ROLES[env_id]:
-        path = Path(paths.get(role) or MODELS_DIR / SHIPPED[env_id][role])
-        loc = load_localizer_spec(path)  # CKPT or an ensemble CKPT+CKPT
+        path = paths.get(role) or shipped_spec(env_id, role)
+        loc = load_localizer_spec(path)  # CKPT, an ensemble CKPT+CKPT, a verifier +V.pt
         _check(loc, role, env_id, repr(str(path)))
         out[role] = loc
     sizes = {loc.image_size for loc in out.values()}

@@ -6,12 +6,18 @@ it is read with ``torch.load(..., weights_only=True)``, so no code in the file e
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from torch import nn
 
 from envs.files import atomic_path
+
+C = TypeVar("C")
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -60,3 +66,40 @@ def read_checkpoint(
             f"version {version}"
         )
     return payload
+
+
+def save_model_checkpoint(path: str | Path, *, fmt: str, version: int, config: Any,
+                          meta: dict[str, Any], history: list[dict[str, float]],
+                          model: nn.Module) -> Path:  # fmt: skip
+    """A network checkpoint of the common shape: settings (a dataclass), what the model
+    assumes and its training history (JSON strings), and its weights (atomic)."""
+    return save_checkpoint(path, {
+        "format": fmt, "version": version, "config": asdict(config),
+        "meta": json.dumps(meta, sort_keys=True), "history": json.dumps(history),
+        "state_dict": model.state_dict(),
+    })  # fmt: skip
+
+
+def load_model_checkpoint(
+    path: str | Path,
+    *,
+    fmt: str,
+    version: int,
+    what: str,
+    train_hint: str,
+    config_type: Callable[..., C],
+    build: Callable[[C], nn.Module],
+) -> tuple[C, nn.Module, dict[str, Any], list[dict[str, float]]]:
+    """Read a :func:`save_model_checkpoint` file: (config, network in eval mode with its
+    weights, meta, history). Settings or weights that do not fit are a ValueError naming
+    the file as a damaged ``what`` checkpoint."""
+    payload = read_checkpoint(path, fmt=fmt, version=version, what=what, train_hint=train_hint)
+    try:
+        config = config_type(**payload["config"])
+        model = build(config)
+        model.load_state_dict(payload["state_dict"])
+        meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{str(Path(path))!r} is a damaged {what} checkpoint: "
+                         f"{str(exc).splitlines()[0]}") from None  # fmt: skip
+    return config, model.eval(), meta, history

@@ -84,18 +84,18 @@ def load_localizer_spec(spec: str | Path) -> Localizer:
     from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
 
     paths = spec_paths(spec)
-    checkers = [p for p in paths if is_verifier_checkpoint(p)]
-    if len(checkers) > 1:
-        raise ValueError(f"{str(spec)!r} names {len(checkers)} verifiers ({', '.join(checkers)}); "
+    verifiers = [p for p in paths if is_verifier_checkpoint(p)]
+    if len(verifiers) > 1:
+        raise ValueError(f"{str(spec)!r} names {len(verifiers)} verifiers ({', '.join(verifiers)}); "
                          "give at most one")  # fmt: skip
-    paths = [p for p in paths if p not in checkers]
+    paths = [p for p in paths if p not in verifiers]
     if not paths:
         raise ValueError(f"{str(spec)!r} names a verifier but no localizer to verify: "
                          "give LOCALIZER.pt+VERIFIER.pt")  # fmt: skip
     loc = load_localizer(paths[0]) if len(paths) == 1 else ensemble(
         [load_localizer(p) for p in paths], paths)  # fmt: skip
-    if checkers:
-        return verify(loc, load_verifier(checkers[0]), (SEPARATOR.join(paths), checkers[0]))
+    if verifiers:
+        return verify(loc, load_verifier(verifiers[0]), (SEPARATOR.join(paths), verifiers[0]))
     return loc
 
 

@@ -10,16 +10,16 @@ the env, image size, object, the nominal camera and the plane height they assume
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.checkpoints import read_checkpoint, save_checkpoint
+from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.perception.camera_geometry import back_project, project
 from agents.perception.pose_data import PoseData, load_pose_data
 
@@ -297,33 +297,20 @@ def pixel_errors(loc: Localizer, data: PoseData) -> np.ndarray:
 
 def save_localizer(loc: Localizer, path: str | Path) -> Path:
     """Write weights, settings and what the model assumes (atomic)."""
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "version": CHECKPOINT_VERSION,
-        "config": asdict(loc.config),
-        "meta": json.dumps(loc.meta, sort_keys=True),
-        "history": json.dumps(loc.history),
-        "state_dict": loc.model.state_dict(),
-    }
-    return save_checkpoint(path, payload)
+    return save_model_checkpoint(path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION,
+                                 config=loc.config, meta=loc.meta, history=loc.history,
+                                 model=loc.model)  # fmt: skip
 
 
 def load_localizer(path: str | Path) -> Localizer:
     """Read a checkpoint of :func:`save_localizer` (``weights_only=True``)."""
-    payload = read_checkpoint(
+    config, model, meta, history = load_model_checkpoint(
         path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="localizer",
         train_hint="scripts/train_localizer.py --train DIR --val DIR --out CKPT",
+        config_type=LocalizerConfig,
+        build=lambda c: HeatmapNet(c.width, c.stem_stride, c.mask_weight > 0),
     )  # fmt: skip
-    try:
-        config = LocalizerConfig(**payload["config"])
-        model = HeatmapNet(config.width, config.stem_stride, config.mask_weight > 0)
-        model.load_state_dict(payload["state_dict"])
-        meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{str(Path(path))!r} is a damaged localizer checkpoint: "
-                         f"{str(exc).splitlines()[0]}") from None  # fmt: skip
-    model.eval()
-    return Localizer(model, config, meta, history)
+    return Localizer(cast(HeatmapNet, model), config, meta, history)
 
 
 def check_compatible(loc: Localizer, data: PoseData, path: str | Path) -> None:

@@ -13,17 +13,16 @@ as one more checkpoint: ``A.pt+B.pt+V.pt`` (:func:`agents.perception.ensemble.lo
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.checkpoints import read_checkpoint, save_checkpoint
+from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
 from agents.perception.localizer import Localizer, exclude_cells, heatmap_peaks, to_input
 
@@ -213,31 +212,18 @@ def verify(loc: Localizer, verifier: Verifier, names: tuple[str, str]) -> Verifi
 
 def save_verifier(verifier: Verifier, path: str | Path) -> Path:
     """Write weights, settings and what the verifier assumes (atomic)."""
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "version": CHECKPOINT_VERSION,
-        "config": asdict(verifier.config),
-        "meta": json.dumps(verifier.meta, sort_keys=True),
-        "history": json.dumps(verifier.history),
-        "state_dict": verifier.model.state_dict(),
-    }
-    return save_checkpoint(path, payload)
+    return save_model_checkpoint(path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION,
+                                 config=verifier.config, meta=verifier.meta,
+                                 history=verifier.history, model=verifier.model)  # fmt: skip
 
 
 def load_verifier(path: str | Path) -> Verifier:
     """Read a checkpoint of :func:`save_verifier` (``weights_only=True``)."""
-    payload = read_checkpoint(path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION,
-                              what="verifier", train_hint=TRAIN_HINT)  # fmt: skip
-    try:
-        config = VerifierConfig(**payload["config"])
-        model = CropNet(config.width)
-        model.load_state_dict(payload["state_dict"])
-        meta, history = json.loads(payload["meta"]), json.loads(payload["history"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{str(Path(path))!r} is a damaged verifier checkpoint: "
-                         f"{str(exc).splitlines()[0]}") from None  # fmt: skip
-    model.eval()
-    return Verifier(model, config, meta, history)
+    config, model, meta, history = load_model_checkpoint(
+        path, fmt=CHECKPOINT_FORMAT, version=CHECKPOINT_VERSION, what="verifier",
+        train_hint=TRAIN_HINT, config_type=VerifierConfig, build=lambda c: CropNet(c.width),
+    )  # fmt: skip
+    return Verifier(cast(CropNet, model), config, meta, history)
 
 
 def is_verifier_checkpoint(path: str | Path) -> bool:

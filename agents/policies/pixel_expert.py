@@ -59,12 +59,6 @@ SHIPPED: dict[str, dict[str, str]] = {
 }
 """the localizer specs (file names in :data:`MODELS_DIR`, ``+`` for an ensemble and its
 verifier) ``--policy pixel-expert`` uses when none is given"""
-
-
-def shipped_spec(env_id: str, role: str) -> str:
-    """The shipped localizer spec of ``role`` for ``env_id``, every part a path in
-    :data:`MODELS_DIR`."""
-    return "+".join(str(MODELS_DIR / name) for name in SHIPPED[env_id][role].split("+"))
 OBJECTS = {"object": "cube", "goal": "goal"}
 """the labelled body each role's localizer must have been trained on"""
 TRACK: dict[str, bool] = {"domrand/Lift-v0": False, "domrand/Push-v0": False}
@@ -107,6 +101,12 @@ def _check(loc: Localizer, role: str, env_id: str, where: str) -> None:
     if loc.meta["object"] != OBJECTS[role]:
         raise ValueError(f"{where} localizes {loc.meta['object']!r}; the {role} localizer of "
                          f"{env_id} must localize {OBJECTS[role]!r}")  # fmt: skip
+
+
+def shipped_spec(env_id: str, role: str) -> str:
+    """The shipped localizer spec of ``role`` for ``env_id``, every part a path in
+    :data:`MODELS_DIR`."""
+    return "+".join(str(MODELS_DIR / name) for name in SHIPPED[env_id][role].split("+"))
 
 
 def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None

@@ -22,7 +22,12 @@ from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
 from agents.perception.localizer import check_compatible, load_data
 from agents.perception.pose_data import concat_pose_data
-from agents.perception.verifier import VerifiedLocalizer, VerifierConfig, save_verifier
+from agents.perception.verifier import (
+    VerifiedLocalizer,
+    VerifierConfig,
+    load_verifier,
+    save_verifier,
+)
 from agents.perception.verifier_training import train_verifier
 
 
@@ -49,6 +54,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-k", "--peaks", type=int, default=d.k, help="heatmap peaks re-ranked per image")
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1)")  # fmt: skip
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="start from this verifier's weights (fine-tune; same width and crop)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--no-progress", action="store_true")
@@ -72,6 +79,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         for part in (*parts, val):
             check_compatible(loc, part, args.localizer)
         train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
+        init = load_verifier(args.init) if args.init else None
+        if init is not None and init.meta["object"] != loc.meta["object"]:
+            raise ValueError(f"--init {args.init!r} verifies {init.meta['object']!r}; "
+                             f"--localizer {args.localizer!r} localizes {loc.meta['object']!r}")  # fmt: skip
     except (ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
@@ -80,9 +91,15 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     name = "+".join(spec_paths(args.localizer))
-    verifier = train_verifier(loc, train, val, config, localizer_name=name,
-                              progress=not args.no_progress)  # fmt: skip
+    try:
+        verifier = train_verifier(loc, train, val, config, localizer_name=name, init=init,
+                                  progress=not args.no_progress)  # fmt: skip
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     verifier.meta["train_roots"] = [str(root) for root in args.train]
+    if args.init:
+        verifier.meta["init"] = str(args.init)
     path = save_verifier(verifier, args.out)
     m = verifier.meta
     before, after = m["val_without"], m["val_with"]

@@ -69,11 +69,17 @@ def train_verifier(
     config: VerifierConfig,
     *,
     localizer_name: str,
+    init: Verifier | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Verifier:
-    """Fit a :class:`Verifier` to ``loc``'s peaks on ``train`` and choose the epoch, alpha
-    and offset refinement on ``val`` (a randomized training domain, never a held-out one)."""
+    """Fit a :class:`Verifier` to ``loc``'s peaks on ``train`` (from ``init``'s weights
+    when given: same width and crop) and choose the epoch, alpha and offset refinement on
+    ``val`` (a randomized training domain, never a held-out one)."""
+    if init is not None and (init.config.width, init.config.crop) != (config.width, config.crop):
+        raise ValueError(f"cannot start from a verifier with (width, crop) "
+                         f"{(init.config.width, init.config.crop)}: this training has "
+                         f"{(config.width, config.crop)}")  # fmt: skip
     for name, data in (("training", train), ("validation", val)):
         if data.pixels is None or not len(data):
             raise ValueError(f"the {name} data has no samples with projected centres")
@@ -92,6 +98,8 @@ def train_verifier(
     padded = pad_images(train.images, config.crop)
     with seeded(config.seed):
         model = CropNet(config.width)
+    if init is not None:
+        model.load_state_dict(init.model.state_dict())
     v_cands, v_logp = mine_candidates(loc, val, config.k)
     v_true = true_pixels(val)
     meta: dict[str, Any] = {

@@ -121,6 +121,15 @@ def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> No
                                  "--camera", "recorded", "--plot-dir", str(tmp_path)]) == 0  # fmt: skip
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["n"] == 16 and np.isfinite(row["mean_cm"])
+    # a fine-tune starts from the first one's weights; another width cannot
+    tiny = ["--localizer", str(data["loc"]), "--train", str(data["train"]), "--val",
+            str(data["val"]), "--epochs", "1", "--batch-size", "16", "--crop", "16",
+            "--no-progress", "--init", str(out)]  # fmt: skip
+    assert train_script.main([*tiny, "--width", "4", "--out", str(tmp_path / "ft.pt")]) == 0
+    assert load_verifier(tmp_path / "ft.pt").meta["init"] == str(out)
+    assert train_script.main([*tiny, "--width", "8", "--out", str(tmp_path / "w8.pt")]) == 2
+    assert "cannot start from a verifier with (width, crop) (4, 16)" in capsys.readouterr().err
+    assert not (tmp_path / "w8.pt").exists()
 
 
 def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from agents.perception.localizer import HeatmapNet, Localizer, load_localizer
+from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
 
 SEPARATOR = "+"
 PLANE_TOLERANCE_M = 1e-3  # rest heights estimated from two datasets may differ this much
@@ -81,8 +82,6 @@ def load_localizer_spec(spec: str | Path) -> Localizer:
     """A checkpoint, or an ensemble of checkpoints joined by ``+`` (``A.pt+B.pt``); a
     verifier checkpoint among them (``A.pt+B.pt+V.pt``) re-ranks the localizer's peaks
     (:mod:`agents.perception.verifier`)."""
-    from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
-
     paths = spec_paths(spec)
     verifiers = [p for p in paths if is_verifier_checkpoint(p)]
     if len(verifiers) > 1:

@@ -288,11 +288,15 @@ def world_positions(root: str | Path, object_name: str) -> np.ndarray:
     return _positions(_records(root), object_name)
 
 
+def true_pixels(data: PoseData) -> np.ndarray:
+    """The object's true projected centre (N, 2) in pixels (``data.pixels`` is in [-1, 1])."""
+    assert data.pixels is not None
+    return (data.pixels.numpy().astype(np.float64) + 1.0) * 0.5 * data.images.shape[-1]
+
+
 def pixel_errors(loc: Localizer, data: PoseData) -> np.ndarray:
     """Distance (px) between predicted and true projected centres, one per sample."""
-    assert data.pixels is not None
-    true = (data.pixels.numpy().astype(np.float64) + 1.0) * 0.5 * data.images.shape[-1]
-    return np.linalg.norm(loc.pixels(data.images) - true, axis=1)
+    return np.linalg.norm(loc.pixels(data.images) - true_pixels(data), axis=1)
 
 
 def save_localizer(loc: Localizer, path: str | Path) -> Path:

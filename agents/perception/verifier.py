@@ -147,36 +147,38 @@ class Verifier:
         out = torch.cat([self.model(to_input(x[i : i + 1024])) for i in range(0, len(x), 1024)])
         return out.numpy().astype(np.float64).reshape(n, k, 3)
 
-    def choose(self, images: torch.Tensor, cands: np.ndarray, logp: np.ndarray,
-               alpha: float | None = None, refine: bool | None = None) -> np.ndarray:  # fmt: skip
-        """The winning candidate of each image (N, 2) pixels: the best ``logit + alpha x
-        logp`` among those with a finite heatmap score, moved by its predicted offset when
-        ``refine`` (default: as chosen on validation)."""
-        out = self.scores(images, cands)
-        alpha = self.alpha if alpha is None else alpha
-        refine = bool(self.meta.get("refine", False)) if refine is None else refine
-        total = np.where(np.isfinite(logp), out[..., 0] + alpha * np.nan_to_num(logp), -np.inf)
-        pick = total.argmax(1)
-        rows = np.arange(len(pick))
-        chosen = cands[rows, pick]
-        if refine:
-            centred = np.rint(chosen)
-            chosen = centred + out[rows, pick, 1:]
-        return chosen  # type: ignore[no-any-return]
+    def choose(self, images: torch.Tensor, cands: np.ndarray, logp: np.ndarray) -> np.ndarray:
+        """The winning candidate of each image (N, 2) pixels under the settings chosen on
+        validation (:func:`select` with this verifier's scores)."""
+        return select(cands, logp, self.scores(images, cands), self.alpha,
+                      bool(self.meta.get("refine", False)))  # fmt: skip
+
+
+def select(cands: np.ndarray, logp: np.ndarray, out: np.ndarray, alpha: float,
+           refine: bool) -> np.ndarray:  # fmt: skip
+    """Each image's winner (N, 2) among candidates (N, K, 2): the best ``logit + alpha x
+    logp`` of the verifier outputs ``out`` (N, K, 3) among those with a finite heatmap score,
+    moved by its predicted offset from the crop's centre pixel when ``refine``."""
+    total = np.where(np.isfinite(logp), out[..., 0] + alpha * np.nan_to_num(logp), -np.inf)
+    pick = total.argmax(1)
+    rows = np.arange(len(pick))
+    chosen = cands[rows, pick]
+    if refine:
+        chosen = np.rint(chosen) + out[rows, pick, 1:]
+    return chosen  # type: ignore[no-any-return]
 
 
 @dataclass
 class VerifiedLocalizer(Localizer):
     """A localizer whose ``k`` strongest peaks are re-ranked by a :class:`Verifier`."""
 
-    verifier: Verifier | None = None
+    verifier: Verifier = field(kw_only=True)
 
     @torch.no_grad()
     def pixels(self, images: torch.Tensor, exclude: np.ndarray | None = None,
                radius: float = 4.0) -> np.ndarray:  # fmt: skip
         """Projected object centres (N, 2) (see :meth:`Localizer.pixels`), each the
         verifier's pick among the heatmap's strongest peaks."""
-        assert self.verifier is not None
         self.model.eval()
         s = self.model.stride
         out = []
@@ -191,7 +193,6 @@ class VerifiedLocalizer(Localizer):
     def peaks(self, image: torch.Tensor, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """The heatmap's ``k`` strongest peaks of one image, ordered by the verifier's
         combined score, with those scores (the verifier's logit + alpha x log-probability)."""
-        assert self.verifier is not None
         pix, logp = super().peaks(image, k)
         out = self.verifier.scores(image, pix[None])[0]
         total = out[:, 0] + self.verifier.alpha * logp

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from agents.perception.localizer import Localizer, to_input
+from agents.perception.localizer import Localizer, to_input, true_pixels
 from agents.perception.photometric import color_jitter
 from agents.perception.pose_data import PoseData
 from agents.perception.verifier import (
@@ -26,6 +26,7 @@ from agents.perception.verifier import (
     batch_peaks,
     crops,
     pad_images,
+    select,
 )
 from agents.training import FitConfig, fit, one_cycle, seeded
 
@@ -46,18 +47,10 @@ def mine_candidates(loc: Localizer, data: PoseData, k: int, progress: bool = Fal
     return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
 
 
-def true_pixels(data: PoseData) -> np.ndarray:
-    """The object's projected centre (N, 2) in pixels."""
-    assert data.pixels is not None
-    return (data.pixels.numpy().astype(np.float64) + 1.0) * 0.5 * data.images.shape[-1]
-
-
-def rerank_stats(verifier: Verifier, images: torch.Tensor, cands: np.ndarray,
-                 logp: np.ndarray, true: np.ndarray, positive_px: float,
-                 alpha: float | None = None, refine: bool | None = None) -> dict[str, float]:  # fmt: skip
-    """Pixel error of the verifier's picks against ``true``: mean, median and the share of
+def rerank_stats(picked: np.ndarray, true: np.ndarray, positive_px: float) -> dict[str, float]:
+    """Pixel error of the picks (N, 2) against ``true``: mean, median and the share of
     images farther than ``positive_px`` (a look-alike won)."""
-    err = np.linalg.norm(verifier.choose(images, cands, logp, alpha, refine) - true, axis=1)
+    err = np.linalg.norm(picked - true, axis=1)
     return {"px_mean": float(err.mean()), "px_median": float(np.median(err)),
             "miss": float((err > positive_px).mean())}  # fmt: skip
 
@@ -134,8 +127,8 @@ def train_verifier(
         return loss
 
     def validate() -> dict[str, float]:
-        stats = rerank_stats(verifier, val.images, v_cands, v_logp, v_true, config.positive_px)
-        return {f"val_{k}": v for k, v in stats.items()}
+        picked = verifier.choose(val.images, v_cands, v_logp)
+        return {f"val_{k}": v for k, v in rerank_stats(picked, v_true, config.positive_px).items()}
 
     done = fit(
         model, loss_fn, len(sample_rows),
@@ -147,11 +140,9 @@ def train_verifier(
     )  # fmt: skip
     verifier.history = done.history
     meta["selected_epoch"] = done.best_epoch
-    base = np.linalg.norm(v_cands[:, 0] - v_true, axis=1)
-    meta["val_without"] = {"px_mean": float(base.mean()), "px_median": float(np.median(base)),
-                           "miss": float((base > config.positive_px).mean())}  # fmt: skip
-    trials = {(a, r): rerank_stats(verifier, val.images, v_cands, v_logp, v_true,
-                                   config.positive_px, a, r)
+    meta["val_without"] = rerank_stats(v_cands[:, 0], v_true, config.positive_px)
+    out = verifier.scores(val.images, v_cands)
+    trials = {(a, r): rerank_stats(select(v_cands, v_logp, out, a, r), v_true, config.positive_px)
               for a in ALPHAS for r in (False, True)}  # fmt: skip
     (alpha, refine), best = min(trials.items(), key=lambda kv: kv[1]["px_mean"])
     meta |= {"alpha": alpha, "refine": refine, "val_with": best,

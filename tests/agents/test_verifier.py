@@ -22,6 +22,7 @@ from agents.perception.verifier import (
     load_verifier,
     pad_images,
     save_verifier,
+    select,
 )
 from agents.perception.verifier_training import ALPHAS, train_verifier
 from envs.dataset.config import ExportConfig
@@ -64,19 +65,14 @@ def test_crops_are_centred_on_the_rounded_pixel_and_zero_padded() -> None:
     assert int(x[2].sum()) == 0  # a crop past the corner holds only padding
 
 
-def test_choose_combines_scores_skips_missing_peaks_and_refines(data) -> None:
-    verifier = train_verifier(load_localizer_spec(data["loc"]), load_data(data["train"], "cube"),
-                              load_data(data["val"], "cube"),
-                              replace(TINY, epochs=1), localizer_name="loc.pt", progress=False)  # fmt: skip
-    images = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+def test_select_combines_scores_skips_missing_peaks_and_refines() -> None:
     cands = np.array([[[5.0, 5.0], [20.2, 9.7], [30.0, 30.0]]])
     out = np.array([[[0.0, 0.0, 0.0], [1.5, 0.5, -1.0], [9.0, 0.0, 0.0]]])
-    verifier.scores = lambda im, c: out  # type: ignore[method-assign]
     logp = np.array([[-0.1, -2.0, -np.inf]])  # the third peak does not exist
-    np.testing.assert_array_equal(verifier.choose(images, cands, logp, 0.0, False), [[20.2, 9.7]])
+    np.testing.assert_array_equal(select(cands, logp, out, 0.0, False), [[20.2, 9.7]])
     # alpha 1: 0 - 0.1 beats 1.5 - 2.0
-    np.testing.assert_array_equal(verifier.choose(images, cands, logp, 1.0, False), [[5.0, 5.0]])
-    np.testing.assert_allclose(verifier.choose(images, cands, logp, 0.5, True), [[20.5, 9.0]])
+    np.testing.assert_array_equal(select(cands, logp, out, 1.0, False), [[5.0, 5.0]])
+    np.testing.assert_allclose(select(cands, logp, out, 0.5, True), [[20.5, 9.0]])
 
 
 def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, tmp_path) -> None:

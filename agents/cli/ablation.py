@@ -56,7 +56,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--domain", default=d.domain, choices=HELD_OUT,
                    help="held-out domain of the test sets")  # fmt: skip
     p.add_argument("--localizer", nargs="+", default=[], metavar="CKPT",
-                   help="also evaluate these localizer checkpoints (or ensembles A.pt+B.pt) on "
+                   help="also evaluate these localizer checkpoints (or ensembles A.pt+B.pt, +V.pt for a verifier) on "
                    "the test sets (with --configs '' only they are evaluated); writes "
                    "localizers.md/.json")  # fmt: skip
     p.add_argument("--no-progress", action="store_true")

@@ -32,7 +32,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True,
                    help="checkpoint from scripts/train_localizer.py, or an ensemble A.pt+B.pt "
-                        "(heatmaps averaged)")  # fmt: skip
+                        "(heatmaps averaged); a verifier joins as A.pt+B.pt+V.pt")  # fmt: skip
     p.add_argument("--data", required=True, nargs="+", help="exported dataset(s)")
     p.add_argument("--plot-dir", default=None,
                    help="folder for the predicted-vs-true PNGs (default: beside the model)")  # fmt: skip

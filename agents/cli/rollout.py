@@ -74,7 +74,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                       "policy": {"metavar": "|".join((*POLICIES, "CKPT"))}})  # fmt: skip
     p.add_argument(
         "--localizer", action="append", default=[], metavar="ROLE=CKPT",
-        help="pixel-expert: use this localizer checkpoint (or ensemble A.pt+B.pt) for ROLE "
+        help="pixel-expert: use this localizer checkpoint (or ensemble A.pt+B.pt, +V.pt for a verifier) for ROLE "
         "(object; Push also goal) instead of the shipped one in assets/models",
     )  # fmt: skip
     add_fields(p, RolloutConfig, ["obs_mode", "image_size"], help=HELP,

@@ -5,7 +5,7 @@ data; use the result as one more checkpoint in the localizer spec: ``A.pt+B.pt+V
 
 Example (128 px, the README's recipe):
     python scripts/train_verifier.py --localizer assets/models/lift_cube128_crowded.pt+assets/models/lift_cube128_pool_v2.pt \\
-        --train data/v2_crowded128 data/v2_pool128_occl --val data/v2_val --out runs/verifier128.pt
+        --train data/v2_crowded128 data/v2_pool128_occl --val data/v2_val --out runs/verifier128.pt --epochs 4
     python scripts/evaluate_localizer.py --data data/target128 \\
         --model assets/models/lift_cube128_crowded.pt+assets/models/lift_cube128_pool_v2.pt+runs/verifier128.pt
 """

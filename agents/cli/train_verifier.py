@@ -16,12 +16,13 @@ import argparse
 import sys
 import time
 
+import numpy as np
 import torch
 
 from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
 from agents.perception.localizer import check_compatible, load_data
-from agents.perception.pose_data import concat_pose_data
+from agents.perception.pose_data import concat_pose_data, load_object_masks
 from agents.perception.verifier import (
     VerifiedLocalizer,
     VerifierConfig,
@@ -41,8 +42,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="localizer checkpoint or ensemble A.pt+B.pt whose peaks to re-rank")  # fmt: skip
     p.add_argument("--train", required=True, nargs="+", metavar="DIR",
                    help="exported dataset(s) to mine candidates on (several are concatenated)")  # fmt: skip
-    p.add_argument("--val", required=True, metavar="DIR",
-                   help="randomized exported dataset to choose the epoch, alpha and refinement on")  # fmt: skip
+    p.add_argument("--val", required=True, nargs="+", metavar="DIR",
+                   help="randomized exported dataset(s) to choose the epoch, alpha and "
+                   "refinement on (several are concatenated)")  # fmt: skip
     p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing verifier "
                    "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace whatever file --out names")
@@ -54,6 +56,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-k", "--peaks", type=int, default=d.k, help="heatmap peaks re-ranked per image")
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1)")  # fmt: skip
+    p.add_argument("--mask-positives", action="store_true",
+                   help="a peak on the object's visible pixels (the export's instance masks) "
+                   "is the object too, and the offset head learns the centre of a partly "
+                   "hidden object from it")  # fmt: skip
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this verifier's weights (fine-tune; same width and crop)")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -68,17 +74,23 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, crop=args.crop, k=args.peaks,
-                                color_jitter=args.color_jitter, seed=args.seed)  # fmt: skip
+                                color_jitter=args.color_jitter, seed=args.seed,
+                                mask_positives=args.mask_positives)  # fmt: skip
         check_output_file(args.out, kind="verifier", suffixes=(".pt",), force=args.force)
         loc = load_localizer_spec(args.localizer)
         if isinstance(loc, VerifiedLocalizer):
             raise ValueError(f"--localizer {args.localizer!r} already holds a verifier; "
                              "name the localizer checkpoint(s) only")  # fmt: skip
         parts = [load_data(root, loc.meta["object"]) for root in args.train]
-        val = load_data(args.val, loc.meta["object"])
-        for part in (*parts, val):
+        vals = [load_data(root, loc.meta["object"]) for root in args.val]
+        for part in (*parts, *vals):
             check_compatible(loc, part, args.localizer)
         train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
+        val = concat_pose_data(vals) if len(vals) > 1 else vals[0]
+        masks = None
+        if args.mask_positives:
+            masks = np.concatenate([load_object_masks(p, loc.meta["object"]).numpy()
+                                    for p in parts])  # fmt: skip
         init = load_verifier(args.init) if args.init else None
         if init is not None and init.meta["object"] != loc.meta["object"]:
             raise ValueError(f"--init {args.init!r} verifies {init.meta['object']!r}; "
@@ -93,11 +105,12 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     name = "+".join(spec_paths(args.localizer))
     try:
         verifier = train_verifier(loc, train, val, config, localizer_name=name, init=init,
-                                  progress=not args.no_progress)  # fmt: skip
+                                  masks=masks, progress=not args.no_progress)  # fmt: skip
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     verifier.meta["train_roots"] = [str(root) for root in args.train]
+    verifier.meta["val_roots"] = [str(root) for root in args.val]
     if args.init:
         verifier.meta["init"] = str(args.init)
     path = save_verifier(verifier, args.out)
@@ -105,6 +118,6 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     before, after = m["val_without"], m["val_with"]
     print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min (epoch "
           f"{m['selected_epoch']}, alpha {m['alpha']:g}, refine {m['refine']})")  # fmt: skip
-    print(f"validation ({args.val}): {before['px_mean']:.2f} -> {after['px_mean']:.2f} px mean, "
+    print(f"validation ({', '.join(args.val)}): {before['px_mean']:.2f} -> {after['px_mean']:.2f} px mean, "
           f"look-alike wins {100 * before['miss']:.1f}% -> {100 * after['miss']:.1f}%")  # fmt: skip
     return 0

@@ -16,13 +16,12 @@ import argparse
 import sys
 import time
 
-import numpy as np
 import torch
 
 from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
 from agents.perception.localizer import check_compatible, load_data
-from agents.perception.pose_data import concat_pose_data, load_object_masks
+from agents.perception.pose_data import concat_pose_data
 from agents.perception.verifier import (
     VerifiedLocalizer,
     VerifierConfig,
@@ -56,10 +55,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-k", "--peaks", type=int, default=d.k, help="heatmap peaks re-ranked per image")
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1)")  # fmt: skip
-    p.add_argument("--mask-positives", action="store_true",
-                   help="a peak on the object's visible pixels (the export's instance masks) "
-                   "is the object too, and the offset head learns the centre of a partly "
-                   "hidden object from it")  # fmt: skip
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this verifier's weights (fine-tune; same width and crop)")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -74,8 +69,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, crop=args.crop, k=args.peaks,
-                                color_jitter=args.color_jitter, seed=args.seed,
-                                mask_positives=args.mask_positives)  # fmt: skip
+                                color_jitter=args.color_jitter, seed=args.seed)  # fmt: skip
         check_output_file(args.out, kind="verifier", suffixes=(".pt",), force=args.force)
         loc = load_localizer_spec(args.localizer)
         if isinstance(loc, VerifiedLocalizer):
@@ -87,10 +81,6 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             check_compatible(loc, part, args.localizer)
         train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
         val = concat_pose_data(vals) if len(vals) > 1 else vals[0]
-        masks = None
-        if args.mask_positives:
-            masks = np.concatenate([load_object_masks(p, loc.meta["object"]).numpy()
-                                    for p in parts])  # fmt: skip
         init = load_verifier(args.init) if args.init else None
         if init is not None and init.meta["object"] != loc.meta["object"]:
             raise ValueError(f"--init {args.init!r} verifies {init.meta['object']!r}; "
@@ -105,7 +95,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     name = "+".join(spec_paths(args.localizer))
     try:
         verifier = train_verifier(loc, train, val, config, localizer_name=name, init=init,
-                                  masks=masks, progress=not args.no_progress)  # fmt: skip
+                                  progress=not args.no_progress)  # fmt: skip
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

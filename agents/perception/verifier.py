@@ -46,9 +46,6 @@ class VerifierConfig:
     offset_weight: float = 0.1  # weight of the L1 loss on the centre's offset in positive crops
     color_jitter: float = 0.4  # photometric augmentation strength (agents.perception.photometric)
     seed: int = 0
-    # a candidate on the object's visible pixels (its centre inside the crop) is positive too,
-    # and the offset head learns the centre of a partly hidden object from it
-    mask_positives: bool = False
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "width", "crop", "k"):
@@ -66,8 +63,6 @@ class VerifierConfig:
             raise ValueError(f"offset_weight must be finite and >= 0, got {self.offset_weight!r}")
         if not 0 <= self.color_jitter < 1:
             raise ValueError(f"color_jitter must lie in [0, 1), got {self.color_jitter!r}")
-        if not isinstance(self.mask_positives, bool):
-            raise ValueError(f"mask_positives must be True or False, got {self.mask_positives!r}")
 
 
 def _block(i: int, o: int) -> nn.Sequential:

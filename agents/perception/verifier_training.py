@@ -1,7 +1,6 @@
 """Training the candidate verifier (:mod:`agents.perception.verifier`): mine the localizer's
 strongest heatmap peaks on a randomized export, label each by its distance to the object's
-true projected centre (and, with ``mask_positives``, by whether it lies on the object's
-visible pixels), and fit the crop network on them plus one jittered crop of the true
+true projected centre, and fit the crop network on them plus one jittered crop of the true
 centre per image. The epoch, the heatmap weight ``alpha`` and whether to apply the predicted
 offset are chosen on randomized validation data only.
 """
@@ -48,28 +47,6 @@ def mine_candidates(loc: Localizer, data: PoseData, k: int, progress: bool = Fal
     return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
 
 
-def candidate_labels(cands: np.ndarray, logp: np.ndarray, true: np.ndarray,
-                     config: VerifierConfig, masks: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Which candidates (N, K, 2) to train on and which of those are the object: (keep,
-    positive), both (N, K) bool. Within ``positive_px`` of the true centre: positive; beyond
-    ``negative_px``: negative; between: not trained on. With ``masks`` (N, H, W), the object's
-    visible pixels, a candidate on them is positive as long as the centre lies inside its
-    crop (a peak on the visible part of a partly hidden object), and never negative."""
-    dist = np.linalg.norm(cands - true[:, None], axis=2)
-    pos = dist <= config.positive_px
-    neg = dist > config.negative_px
-    if masks is not None:
-        h, w = masks.shape[1:]
-        u = np.clip(np.rint(cands[..., 0]).astype(int), 0, w - 1)
-        v = np.clip(np.rint(cands[..., 1]).astype(int), 0, h - 1)
-        on = masks[np.arange(len(cands))[:, None], v, u]
-        pos |= on & (dist <= config.crop / 2 - 1)
-        neg &= ~on
-    finite = np.isfinite(logp)
-    return finite & (pos | neg), finite & pos
-
-
 def rerank_stats(picked: np.ndarray, true: np.ndarray, positive_px: float) -> dict[str, float]:
     """Pixel error of the picks (N, 2) against ``true``: mean, median and the share of
     images farther than ``positive_px`` (a look-alike won)."""
@@ -86,20 +63,12 @@ def train_verifier(
     *,
     localizer_name: str,
     init: Verifier | None = None,
-    masks: np.ndarray | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Verifier:
     """Fit a :class:`Verifier` to ``loc``'s peaks on ``train`` (from ``init``'s weights
     when given: same width and crop) and choose the epoch, alpha and offset refinement on
-    ``val`` (a randomized training domain, never a held-out one). ``masks`` (N, H, W bool,
-    the object's instance masks of ``train``) are needed by ``config.mask_positives``."""
-    if config.mask_positives and (
-        masks is None or masks.shape != (len(train), *train.images.shape[-2:])
-    ):
-        raise ValueError("mask_positives needs the training data's object masks, one "
-                         f"{tuple(train.images.shape[-2:])} mask per image "
-                         "(agents.perception.pose_data.load_object_masks)")  # fmt: skip
+    ``val`` (a randomized training domain, never a held-out one)."""
     if init is not None and (init.config.width, init.config.crop) != (config.width, config.crop):
         raise ValueError(f"cannot start from a verifier with (width, crop) "
                          f"{(init.config.width, init.config.crop)}: this training has "
@@ -112,13 +81,12 @@ def train_verifier(
                              f"data {data.root!r} holds {data.images.shape[-1]} px")  # fmt: skip
     cands, logp = mine_candidates(loc, train, config.k, progress)
     true = true_pixels(train)
-    keep, positive = candidate_labels(cands, logp, true, config,
-                                      masks if config.mask_positives else None)  # fmt: skip
+    dist = np.linalg.norm(cands - true[:, None], axis=2)
+    keep = np.isfinite(logp) & ((dist <= config.positive_px) | (dist > config.negative_px))
     rows, cols = np.nonzero(keep)
     # samples: every kept candidate, then one jittered true centre per image
     sample_rows = np.concatenate([rows, np.arange(len(train))])
     sample_cands = cands[rows, cols]
-    cand_positive = torch.as_tensor(positive[rows, cols])
     n_cand = len(rows)
     padded = pad_images(train.images, config.crop)
     with seeded(config.seed):
@@ -130,7 +98,7 @@ def train_verifier(
     meta: dict[str, Any] = {
         "env_id": loc.meta["env_id"], "image_size": loc.image_size,
         "object": loc.meta["object"], "localizer": localizer_name, "num_train": len(train),
-        "num_candidates": n_cand, "positive_share": float(positive[rows, cols].mean()),
+        "num_candidates": n_cand, "positive_share": float((dist[rows, cols] <= config.positive_px).mean()),
         "alpha": 1.0, "refine": False,
     }  # fmt: skip
     verifier = Verifier(model, config, meta)
@@ -151,9 +119,7 @@ def train_verifier(
         x = (color_jitter(patches, config.color_jitter, gen).mul(2.0).sub(1.0)
              if config.color_jitter > 0 else to_input(patches))  # fmt: skip
         out = model(x)
-        y = offset.norm(dim=1) <= config.positive_px
-        y[torch.as_tensor(is_cand)] = cand_positive[i[is_cand]]
-        y = y.float()
+        y = (offset.norm(dim=1) <= config.positive_px).float()
         loss = F.binary_cross_entropy_with_logits(out[:, 0], y)
         if config.offset_weight > 0 and y.sum() > 0:
             l1 = ((out[:, 1:] - offset).abs().sum(1) * y).sum() / y.sum()

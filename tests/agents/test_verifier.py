@@ -24,7 +24,7 @@ from agents.perception.verifier import (
     save_verifier,
     select,
 )
-from agents.perception.verifier_training import ALPHAS, candidate_labels, train_verifier
+from agents.perception.verifier_training import ALPHAS, train_verifier
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from scripts import evaluate_localizer as evaluate_script
@@ -73,26 +73,6 @@ def test_select_combines_scores_skips_missing_peaks_and_refines() -> None:
     # alpha 1: 0 - 0.1 beats 1.5 - 2.0
     np.testing.assert_array_equal(select(cands, logp, out, 1.0, False), [[5.0, 5.0]])
     np.testing.assert_allclose(select(cands, logp, out, 0.5, True), [[20.5, 9.0]])
-
-
-def test_candidate_labels_by_distance_and_on_the_visible_object() -> None:
-    true = np.array([[10.0, 10.0]])
-    # 2 px off, 6 px off (between; on the mask), 12 px off on the mask, 12 px off beside it,
-    # 30 px off on the mask (the centre outside a 32 px crop), a missing peak
-    cands = np.array([[[12.0, 10.0], [16.0, 10.0], [22.0, 10.0], [10.0, 22.0], [40.0, 10.0],
-                       [0.0, 0.0]]])  # fmt: skip
-    logp = np.array([[-1.0, -1.0, -1.0, -1.0, -1.0, -np.inf]])
-    masks = np.zeros((1, 48, 48), bool)
-    masks[0, 8:12, 8:41] = True  # a visible strip through the centre, rows v 8-11
-    config = VerifierConfig(crop=32)
-    keep, pos = candidate_labels(cands, logp, true, config)
-    assert keep.tolist() == [[True, False, True, True, True, False]]
-    assert pos.tolist() == [[True, False, False, False, False, False]]
-    keep, pos = candidate_labels(cands, logp, true, config, masks)
-    assert keep.tolist() == [[True, True, True, True, False, False]]
-    assert pos.tolist() == [[True, True, True, False, False, False]]
-    with pytest.raises(ValueError, match="mask_positives must be True or False"):
-        VerifierConfig(mask_positives=1)  # type: ignore[arg-type]
 
 
 def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, tmp_path) -> None:
@@ -146,21 +126,14 @@ def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> No
     assert train_script.main([*tiny, "--width", "8", "--out", str(tmp_path / "w8.pt")]) == 2
     assert "cannot start from a verifier with (width, crop) (4, 16)" in capsys.readouterr().err
     assert not (tmp_path / "w8.pt").exists()
-    # positives on the visible object need the instance masks; several validation sets join
-    masked = tmp_path / "masked.pt"
+    # several validation sets are joined, and recorded
+    two = tmp_path / "two_val.pt"
     assert train_script.main(["--localizer", str(data["loc"]), "--train", str(data["train"]),
-                              "--val", str(data["val"]), str(data["train"]), "--out", str(masked),
+                              "--val", str(data["val"]), str(data["train"]), "--out", str(two),
                               "--epochs", "1", "--batch-size", "16", "--width", "4", "--crop",
-                              "16", "--mask-positives", "--no-progress"]) == 0  # fmt: skip
-    back = load_verifier(masked)
-    assert back.config.mask_positives
-    assert back.meta["val_roots"] == [str(data["val"]), str(data["train"])]
+                              "16", "--no-progress"]) == 0  # fmt: skip
+    assert load_verifier(two).meta["val_roots"] == [str(data["val"]), str(data["train"])]
     assert f"validation ({data['val']}, {data['train']})" in capsys.readouterr().out
-    loc = load_localizer_spec(data["loc"])
-    train = load_data(data["train"], "cube")
-    with pytest.raises(ValueError, match="mask_positives needs the training data's object masks"):
-        train_verifier(loc, train, train, replace(TINY, mask_positives=True),
-                       localizer_name="loc.pt", progress=False)  # fmt: skip
 
 
 def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.perception.ensemble import load_localizer_spec
+from agents.perception.ensemble import SEPARATOR, load_localizer_spec
 from agents.perception.localizer import Localizer
 from agents.policies.bc import PROPRIO_NAMES
 from agents.policies.experts import Expert, LiftExpert, PushExpert, make_expert
@@ -106,7 +106,8 @@ def _check(loc: Localizer, role: str, env_id: str, where: str) -> None:
 def shipped_spec(env_id: str, role: str) -> str:
     """The shipped localizer spec of ``role`` for ``env_id``, every part a path in
     :data:`MODELS_DIR`."""
-    return "+".join(str(MODELS_DIR / name) for name in SHIPPED[env_id][role].split("+"))
+    names = SHIPPED[env_id][role].split(SEPARATOR)
+    return SEPARATOR.join(str(MODELS_DIR / name) for name in names)
 
 
 def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None

@@ -45,7 +45,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="DIR",
         help="exported dataset(s) to train on (several are concatenated)",
     )
-    p.add_argument("--val", default=None, help="randomized exported dataset to select the epoch on")
+    p.add_argument("--val", default=None, nargs="+", metavar="DIR",
+                   help="randomized exported dataset(s) to select the epoch on (several are "
+                   "concatenated)")  # fmt: skip
     p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing localizer "
                    "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace whatever file --out names")
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         masks = None
         if config.mask_weight > 0:
             masks = torch.cat([load_object_masks(part, args.object) for part in parts])
-        val = load_data(args.val, args.object) if args.val else None
+        vals = [load_data(root, args.object) for root in args.val or ()]
         env_id = args.env or train.manifest.get("env_id")
         if not env_id:
             raise ValueError(f"{args.train[0]!r} has no manifest naming its env; pass --env")
@@ -105,13 +107,15 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             if part.manifest.get("env_id", env_id) != env_id:
                 raise ValueError(f"--train {root!r} was exported from "
                                  f"{part.manifest['env_id']}, not {env_id}")  # fmt: skip
-        if val is not None and (val.images.shape[-2:] != train.images.shape[-2:]
-                                or val.manifest.get("env_id", env_id) != env_id):  # fmt: skip
-            raise ValueError(
-                f"--val {args.val!r} ({val.manifest.get('env_id')}, "
-                f"{tuple(val.images.shape[-2:])} px) does not match --train {args.train[0]!r} "
-                f"({env_id}, {tuple(train.images.shape[-2:])} px)"
-            )
+        for root, part in zip(args.val or (), vals, strict=True):
+            if (part.images.shape[-2:] != train.images.shape[-2:]
+                    or part.manifest.get("env_id", env_id) != env_id):  # fmt: skip
+                raise ValueError(
+                    f"--val {root!r} ({part.manifest.get('env_id')}, "
+                    f"{tuple(part.images.shape[-2:])} px) does not match --train "
+                    f"{args.train[0]!r} ({env_id}, {tuple(train.images.shape[-2:])} px)"
+                )
+        val = (concat_pose_data(vals) if len(vals) > 1 else vals[0]) if vals else None
     except (ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)
@@ -129,12 +133,14 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         loc.meta["init"] = str(args.init)
     if len(args.train) > 1:
         loc.meta["train_roots"] = [str(root) for root in args.train]
+    if args.val and len(args.val) > 1:
+        loc.meta["val_roots"] = [str(root) for root in args.val]
     path = save_localizer(loc, args.out)
     print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min "
           f"(epoch {loc.meta.get('selected_epoch', config.epochs)} selected)")  # fmt: skip
-    if val is not None:
-        check_compatible(loc, val, args.out)
-        s = evaluate_localizer(loc, val)
-        print(f"validation ({args.val}): {s['px_mean']:.2f} px mean, {s['px_median']:.2f} px "
+    for root, part in zip(args.val or (), vals, strict=True):
+        check_compatible(loc, part, args.out)
+        s = evaluate_localizer(loc, part)
+        print(f"validation ({root}): {s['px_mean']:.2f} px mean, {s['px_median']:.2f} px "
               f"median; {s['mean_cm']:.2f} cm mean through the nominal camera")  # fmt: skip
     return 0

@@ -80,6 +80,13 @@ def test_scripts_train_then_evaluate(
                               "--out", str(ckpt), "--epochs", "1", "--batch-size", "16",
                               "--width", "4", "--no-progress"]) == 0  # fmt: skip
     assert "selected" in capsys.readouterr().out
+    two = tmp_path / "two.pt"
+    assert train_script.main(["--train", str(data["train"]), "--val", str(data["val"]),
+                              str(data["target"]), "--out", str(two), "--epochs", "1",
+                              "--batch-size", "16", "--width", "4", "--no-progress"]) == 0  # fmt: skip
+    assert load_localizer(two).meta["val_roots"] == [str(data["val"]), str(data["target"])]
+    out = capsys.readouterr().out
+    assert f"validation ({data['val']}):" in out and f"validation ({data['target']}):" in out
     assert evaluate_script.main(["--model", str(ckpt), "--data", str(data["target"]),
                                  str(data["val"]), "--json"]) == 0  # fmt: skip
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -126,6 +133,9 @@ def test_bad_inputs_name_both_sides(
     assert train_script.main(["--train", str(data["train"]), "--out", str(tmp_path / "x.pt"),
                               "--object", "mug"]) == 2  # fmt: skip
     assert "mug" in capsys.readouterr().err
+    assert train_script.main(["--train", str(data["train"]), "--val", str(data["val"]),
+                              str(data["big"]), "--out", str(tmp_path / "x.pt")]) == 2  # fmt: skip
+    assert f"--val {str(data['big'])!r}" in capsys.readouterr().err
     assert train_script.main(["--train", str(data["train"]), "--val", str(data["big"]),
                               "--out", str(tmp_path / "x.pt")]) == 2  # fmt: skip
     assert "does not match --train" in capsys.readouterr().err

@@ -53,7 +53,8 @@ ROLES: dict[str, tuple[str, ...]] = {
 """the localizers a pixel expert needs, per env"""
 SHIPPED: dict[str, dict[str, str]] = {
     "domrand/Lift-v0": {
-        "object": "lift_cube128_crowded.pt+lift_cube128_pool_v2.pt+lift_cube128_verifier.pt"
+        "object": "lift_cube128_photos.pt+lift_cube128_pool_photos.pt"
+        "+lift_cube128_verifier_photos.pt"
     },
     "domrand/Push-v0": {"object": "push_cube128.pt", "goal": "push_goal128.pt"},
 }

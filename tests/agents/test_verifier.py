@@ -164,11 +164,14 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
     assert not (tmp_path / "w.pt").exists()
 
 
-def test_the_shipped_verifier_joins_its_pair() -> None:
-    """The README's ``lift_cube128_crowded.pt+lift_cube128_pool_v2.pt+lift_cube128_verifier.pt``
-    loads as one verified localizer with the settings chosen on validation."""
+@pytest.mark.parametrize("names", [
+    ("lift_cube128_crowded.pt", "lift_cube128_pool_v2.pt", "lift_cube128_verifier.pt"),
+    ("lift_cube128_photos.pt", "lift_cube128_pool_photos.pt", "lift_cube128_verifier_photos.pt"),
+], ids=["crowded", "photos"])  # fmt: skip
+def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str]) -> None:
+    """Each shipped verifier joins the README's pair it was trained on as one verified
+    localizer, with the settings chosen on validation."""
     models = Path(__file__).resolve().parents[2] / "assets" / "models"
-    names = ("lift_cube128_crowded.pt", "lift_cube128_pool_v2.pt", "lift_cube128_verifier.pt")
     loc = load_localizer_spec("+".join(str(models / n) for n in names))
     assert isinstance(loc, VerifiedLocalizer) and loc.verifier is not None
     assert loc.image_size == 128 and len(loc.meta["ensemble"]) == 2

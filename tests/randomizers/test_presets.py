@@ -251,3 +251,21 @@ def test_crowded_preset_differs_from_the_large_pool_one_in_count_only() -> None:
     (distractors,) = [r for r in load_preset("tobin_photos_crowded").randomizers
                       if type(r).__name__ == "Distractors"]  # fmt: skip
     assert distractors.count.bounds == (6, 10) and distractors.pool_size == 256
+
+
+def test_photos_everywhere_preset_is_the_crowded_one_with_photos_only() -> None:
+    """2-10 distractors and photographs on every surface, the rest `tobin_photos_crowded`."""
+    import yaml
+
+    def raw(name: str) -> dict:
+        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
+
+    every, crowded = raw("tobin_photos_everywhere"), raw("tobin_photos_crowded")
+    assert every["distractors"].pop("count") == [2, 10]
+    crowded["distractors"].pop("count")
+    for part in ("distractors", "texture"):
+        assert every[part].pop("sources") == ["image"]
+        assert crowded[part].pop("sources") == ["flat", "gradient", "checker", "image"]
+    assert every == crowded
+    randomizers = {type(r).__name__: r for r in load_preset("tobin_photos_everywhere").randomizers}
+    assert randomizers["Distractors"].count.bounds == (2, 10)

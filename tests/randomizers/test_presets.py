@@ -186,14 +186,16 @@ def test_gan_source_without_torch_names_the_extra(monkeypatch) -> None:
         load_preset({"texture": {"sources": ["gan"], "gan_checkpoint": "gan.pt"}})
 
 
+def raw(name: str) -> dict:
+    """A shipped preset's YAML as written, before validation."""
+    import yaml
+
+    return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
+
+
 def test_calibrated_validation_preset_is_tobin_photos_with_targets_camera() -> None:
     """Validation for back-projecting policies: every appearance randomization of training,
     the camera model of the held-out domain (its distributions, not its draws)."""
-    import yaml
-
-    def raw(name: str) -> dict:
-        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
-
     calibrated, photos, target = raw("tobin_photos_calibrated"), raw("tobin_photos"), raw("target")
     assert calibrated["camera"] == target["camera"]
     assert {k: v for k, v in calibrated.items() if k != "camera"} == {
@@ -205,11 +207,6 @@ def test_calibrated_validation_preset_is_tobin_photos_with_targets_camera() -> N
 @pytest.mark.parametrize("base", ["tobin_photos", "tobin_photos_occluders"])
 def test_large_bank_presets_differ_from_their_base_in_bank_size_only(base: str) -> None:
     """The localizer recipe's presets: the same randomization, 16x the textures to draw from."""
-    import yaml
-
-    def raw(name: str) -> dict:
-        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
-
     large, plain = raw(f"{base}_large_bank"), raw(base)
     for key in ("texture", "distractors"):
         assert large[key].pop("bank_size") == 4096
@@ -224,11 +221,6 @@ def test_large_bank_presets_differ_from_their_base_in_bank_size_only(base: str) 
 def test_large_pool_presets_differ_from_their_large_bank_base_in_pool_size_only(base: str) -> None:
     """The 128 px localizer recipe's presets: 256 distractor bodies of every shape and scale
     instead of twice the largest count, the same in everything else."""
-    import yaml
-
-    def raw(name: str) -> dict:
-        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
-
     pool, bank = raw(f"{base}_large_pool"), raw(f"{base}_large_bank")
     assert pool["distractors"].pop("pool_size") == 256
     assert pool == bank
@@ -239,11 +231,6 @@ def test_large_pool_presets_differ_from_their_large_bank_base_in_pool_size_only(
 
 def test_crowded_preset_differs_from_the_large_pool_one_in_count_only() -> None:
     """6-10 distractors in every image, everything else `tobin_photos_large_pool`."""
-    import yaml
-
-    def raw(name: str) -> dict:
-        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
-
     crowded, pool = raw("tobin_photos_crowded"), raw("tobin_photos_large_pool")
     assert crowded["distractors"].pop("count") == [6, 10]
     pool["distractors"].pop("count")
@@ -255,11 +242,6 @@ def test_crowded_preset_differs_from_the_large_pool_one_in_count_only() -> None:
 
 def test_photos_everywhere_preset_is_the_crowded_one_with_photos_only() -> None:
     """2-10 distractors and photographs on every surface, the rest `tobin_photos_crowded`."""
-    import yaml
-
-    def raw(name: str) -> dict:
-        return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text())
-
     every, crowded = raw("tobin_photos_everywhere"), raw("tobin_photos_crowded")
     assert every["distractors"].pop("count") == [2, 10]
     crowded["distractors"].pop("count")

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                                  seed=args.seed, object_name=args.object)  # fmt: skip
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
         parts = [load_data(root, args.object) for root in args.train]
-        train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
+        train = concat_pose_data(parts)
         init = load_localizer(args.init) if args.init else None
         if init is not None and init.meta["object"] != args.object:
             raise ValueError(f"--init {args.init!r} localizes {init.meta['object']!r}, "
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                     f"{tuple(part.images.shape[-2:])} px) does not match --train "
                     f"{args.train[0]!r} ({env_id}, {tuple(train.images.shape[-2:])} px)"
                 )
-        val = (concat_pose_data(vals) if len(vals) > 1 else vals[0]) if vals else None
+        val = concat_pose_data(vals) if vals else None
     except (ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {message}", file=sys.stderr)

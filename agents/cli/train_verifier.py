@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         vals = [load_data(root, loc.meta["object"]) for root in args.val]
         for part in (*parts, *vals):
             check_compatible(loc, part, args.localizer)
-        train = concat_pose_data(parts) if len(parts) > 1 else parts[0]
-        val = concat_pose_data(vals) if len(vals) > 1 else vals[0]
+        train = concat_pose_data(parts)
+        val = concat_pose_data(vals)
         init = load_verifier(args.init) if args.init else None
         if init is not None and init.meta["object"] != loc.meta["object"]:
             raise ValueError(f"--init {args.init!r} verifies {init.meta['object']!r}; "

@@ -172,7 +172,10 @@ def load_object_masks(data: PoseData, object_name: str = "cube") -> torch.Tensor
 
 def concat_pose_data(parts: list[PoseData]) -> PoseData:
     """Several exports as one training set (same image size); root and manifest are the
-    first part's, ``index`` is dropped (each part keeps its own files)."""
+    first part's, ``index`` is dropped (each part keeps its own files). A single export is
+    returned as it is, so its records stay readable through its root and index."""
+    if len(parts) == 1:
+        return parts[0]
     if len({tuple(p.images.shape[1:]) for p in parts}) != 1:
         raise ValueError(
             "exports of different image sizes: "

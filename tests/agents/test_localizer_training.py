@@ -78,6 +78,8 @@ def test_object_masks_match_the_export_labels(data) -> None:
 def test_mask_head_training_is_deterministic_and_round_trips(data, tmp_path: Path) -> None:
     train = concat_pose_data([load_data(data["a"], "cube"), load_data(data["b"], "cube")])
     assert len(train) == 40 and train.pixels is not None and train.pixels.shape == (40, 2)
+    one = load_data(data["a"], "cube").subset(np.array([3, 1]))
+    assert concat_pose_data([one]) is one  # keeps its root and index for reading labels
     masks = torch.cat(
         [load_object_masks(load_data(d, "cube"), "cube") for d in (data["a"], data["b"])]
     )

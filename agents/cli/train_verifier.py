@@ -8,6 +8,10 @@ Example (128 px, the README's recipe):
         --train data/v2_crowded128 data/v2_pool128_occl --val data/v2_val --out runs/verifier128.pt --epochs 4
     python scripts/evaluate_localizer.py --data data/target128 \\
         --model assets/models/lift_cube128_crowded.pt+assets/models/lift_cube128_pool_v2.pt+runs/verifier128.pt
+
+Choose only the inference settings of a trained verifier (alpha, refinement, peaks, flip
+averaging) on validation data, keeping its weights:
+    python scripts/train_verifier.py --localizer A.pt+B.pt --init V.pt --settings-only --val data/v2_val --out V2.pt
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from agents.perception.verifier import (
     load_verifier,
     save_verifier,
 )
-from agents.perception.verifier_training import train_verifier
+from agents.perception.verifier_training import choose_settings, train_verifier
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -39,8 +43,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--localizer", required=True, metavar="SPEC",
                    help="localizer checkpoint or ensemble A.pt+B.pt whose peaks to re-rank")  # fmt: skip
-    p.add_argument("--train", required=True, nargs="+", metavar="DIR",
-                   help="exported dataset(s) to mine candidates on (several are concatenated)")  # fmt: skip
+    p.add_argument("--train", nargs="+", metavar="DIR", default=[],
+                   help="exported dataset(s) to mine candidates on (several are concatenated; "
+                   "required unless --settings-only)")  # fmt: skip
     p.add_argument("--val", required=True, nargs="+", metavar="DIR",
                    help="randomized exported dataset(s) to choose the epoch, alpha and "
                    "refinement on (several are concatenated)")  # fmt: skip
@@ -57,6 +62,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="photometric augmentation strength in [0, 1)")  # fmt: skip
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this verifier's weights (fine-tune; same width and crop)")
+    p.add_argument("--settings-only", action="store_true",
+                   help="do not train: keep --init's weights and choose only its inference "
+                   "settings (alpha, refinement, peaks, flip averaging) on --val")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--no-progress", action="store_true")
@@ -70,6 +78,10 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, crop=args.crop, k=args.peaks,
                                 color_jitter=args.color_jitter, seed=args.seed)  # fmt: skip
+        if args.settings_only and not args.init:
+            raise ValueError("--settings-only keeps a trained verifier's weights: give it as --init")
+        if not args.settings_only and not args.train:
+            raise ValueError("--train DIR is required (or --settings-only with --init)")
         check_output_file(args.out, kind="verifier", suffixes=(".pt",), force=args.force)
         loc = load_localizer_spec(args.localizer)
         if isinstance(loc, VerifiedLocalizer):
@@ -79,7 +91,6 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         vals = [load_data(root, loc.meta["object"]) for root in args.val]
         for part in (*parts, *vals):
             check_compatible(loc, part, args.localizer)
-        train = concat_pose_data(parts)
         val = concat_pose_data(vals)
         init = load_verifier(args.init) if args.init else None
         if init is not None and init.meta["object"] != loc.meta["object"]:
@@ -93,21 +104,26 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     name = "+".join(spec_paths(args.localizer))
-    try:
-        verifier = train_verifier(loc, train, val, config, localizer_name=name, init=init,
-                                  progress=not args.no_progress)  # fmt: skip
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    verifier.meta["train_roots"] = [str(root) for root in args.train]
+    if args.settings_only and init is not None:
+        verifier = init
+        verifier.meta |= {"localizer": name, **choose_settings(verifier, loc, val)}
+    else:
+        try:
+            verifier = train_verifier(loc, concat_pose_data(parts), val, config, localizer_name=name, init=init,
+                                      progress=not args.no_progress)  # fmt: skip
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        verifier.meta["train_roots"] = [str(root) for root in args.train]
+        if args.init:
+            verifier.meta["init"] = str(args.init)
     verifier.meta["val_roots"] = [str(root) for root in args.val]
-    if args.init:
-        verifier.meta["init"] = str(args.init)
     path = save_verifier(verifier, args.out)
     m = verifier.meta
     before, after = m["val_without"], m["val_with"]
     print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min (epoch "
-          f"{m['selected_epoch']}, alpha {m['alpha']:g}, refine {m['refine']})")  # fmt: skip
+          f"{m.get('selected_epoch')}, alpha {m['alpha']:g}, refine {m['refine']}, "
+          f"peaks {m['peaks']}, flip {m['flip']})")  # fmt: skip
     print(f"validation ({', '.join(args.val)}): {before['px_mean']:.2f} -> "
           f"{after['px_mean']:.2f} px mean, look-alike wins {100 * before['miss']:.1f}% -> "
           f"{100 * after['miss']:.1f}%")  # fmt: skip

@@ -4,11 +4,13 @@ The heatmap network reads the image at a quarter of its resolution, where a 4 cm
 few cells and a ball of its size looks alike; most large errors among distractors are such
 look-alikes winning the heatmap. The verifier is a small CNN that reads a full-resolution
 crop around each of the ``k`` strongest peaks and scores whether the object's centre lies
-there; the peak with the best ``verifier logit + alpha x heatmap log-probability`` wins
-(``alpha`` chosen on randomized validation data). It is trained on the localizer's own
-peaks over a randomized export (:mod:`agents.perception.verifier_training`), so it learns
-exactly the confusions the localizer makes. On the command line it joins a localizer spec
-as one more checkpoint: ``A.pt+B.pt+V.pt`` (:func:`agents.perception.ensemble.load_localizer_spec`).
+there; the peak with the best ``verifier logit + alpha x heatmap log-probability`` wins.
+``alpha``, the number of peaks and whether the heatmap is averaged with its mirror image's
+(:mod:`agents.perception.flip_average`) are chosen on randomized validation data. It is
+trained on the localizer's own peaks over a randomized export
+(:mod:`agents.perception.verifier_training`), so it learns exactly the confusions the
+localizer makes. On the command line it joins a localizer spec as one more checkpoint:
+``A.pt+B.pt+V.pt`` (:func:`agents.perception.ensemble.load_localizer_spec`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import nn
 
 from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
+from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import Localizer, exclude_cells, heatmap_peaks, to_input
 
 CHECKPOINT_FORMAT = "domrand-verifier"
@@ -110,6 +113,15 @@ def crops(padded: torch.Tensor, rows: torch.Tensor, centres: np.ndarray, crop: i
     return x.permute(0, 3, 1, 2), c
 
 
+def mirror_crops(patches: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops (M, 3, crop, crop) mirrored left-right, with the object's offsets (M, 2) from
+    each crop's centre pixel (column ``crop // 2``) mirrored too: that pixel lands in column
+    ``crop // 2 - 1``, so an object ``du`` right of it ends up ``-du - 1`` from the centre."""
+    mirrored = offsets.clone()
+    mirrored[:, 0] = -offsets[:, 0] - 1.0
+    return patches.flip(3), mirrored
+
+
 def batch_peaks(logits: torch.Tensor, k: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` strongest peaks of each heatmap (N, h, w): (N, k, 2) pixels and (N, k)
     log-probabilities, best first; an image with fewer maxima pads with ``-inf`` scores."""
@@ -136,6 +148,17 @@ class Verifier:
         """Weight of the heatmap log-probability next to the verifier logit."""
         return float(self.meta.get("alpha", 1.0))
 
+    @property
+    def peaks(self) -> int:
+        """Heatmap peaks re-ranked per image at inference (chosen on validation; the
+        training's ``k`` for checkpoints from before that choice)."""
+        return int(self.meta.get("peaks", self.config.k))
+
+    @property
+    def flip(self) -> bool:
+        """Whether the heatmap is averaged with its mirror image's (:mod:`flip_average`)."""
+        return bool(self.meta.get("flip", False))
+
     @torch.no_grad()
     def scores(self, images: torch.Tensor, cands: np.ndarray) -> np.ndarray:
         """Network outputs (N, K, 3) for the candidates (N, K, 2) of uint8 images (N, 3, H, W)."""
@@ -159,7 +182,8 @@ def select(cands: np.ndarray, logp: np.ndarray, out: np.ndarray, alpha: float,
     """Each image's winner (N, 2) among candidates (N, K, 2): the best ``logit + alpha x
     logp`` of the verifier outputs ``out`` (N, K, 3) among those with a finite heatmap score,
     moved by its predicted offset from the crop's centre pixel when ``refine``."""
-    total = np.where(np.isfinite(logp), out[..., 0] + alpha * np.nan_to_num(logp), -np.inf)
+    found = np.isfinite(logp)
+    total = np.where(found, out[..., 0] + alpha * np.where(found, logp, 0.0), -np.inf)
     pick = total.argmax(1)
     rows = np.arange(len(pick))
     chosen = cands[rows, pick]
@@ -185,7 +209,7 @@ class VerifiedLocalizer(Localizer):
         for i in range(0, len(images), 256):
             batch = images[i : i + 256]
             logits = exclude_cells(self.model(to_input(batch)), exclude, radius, s)
-            cands, logp = batch_peaks(logits, self.verifier.config.k, s)
+            cands, logp = batch_peaks(logits, self.verifier.peaks, s)
             out.append(self.verifier.choose(batch, cands, logp))
         return np.concatenate(out).astype(np.float64)
 
@@ -208,7 +232,9 @@ def verify(loc: Localizer, verifier: Verifier, names: tuple[str, str]) -> Verifi
             raise ValueError(f"{names[1]!r} verifies the {what} {verifier.meta[key]!r}; "
                              f"{names[0]!r} has {loc.meta[key]!r}: they do not go together")  # fmt: skip
     meta = {**loc.meta, "verifier": names[1]}
-    return VerifiedLocalizer(loc.model, loc.config, meta, loc.history, verifier=verifier)
+    # it stands in for the HeatmapNet wherever only its heatmap is read (pixels, peaks)
+    model = cast(Any, FlipAveraged(loc.model).eval()) if verifier.flip else loc.model
+    return VerifiedLocalizer(model, loc.config, meta, loc.history, verifier=verifier)
 
 
 def save_verifier(verifier: Verifier, path: str | Path) -> Path:

@@ -1,21 +1,24 @@
 """Training the candidate verifier (:mod:`agents.perception.verifier`): mine the localizer's
 strongest heatmap peaks on a randomized export, label each by its distance to the object's
 true projected centre, and fit the crop network on them plus one jittered crop of the true
-centre per image. The epoch, the heatmap weight ``alpha`` and whether to apply the predicted
-offset are chosen on randomized validation data only.
+centre per image. The epoch, the heatmap weight ``alpha``, whether to apply the predicted
+offset, the number of peaks re-ranked and whether to average the heatmap with its mirror
+image's are chosen on randomized validation data only.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import Localizer, to_input, true_pixels
 from agents.perception.photometric import color_jitter
 from agents.perception.pose_data import PoseData
@@ -25,12 +28,14 @@ from agents.perception.verifier import (
     VerifierConfig,
     batch_peaks,
     crops,
+    mirror_crops,
     pad_images,
     select,
 )
 from agents.training import FitConfig, fit, one_cycle, seeded
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0)  # heatmap weights tried on validation
+PEAKS = (3, 5, 8)  # heatmap peaks re-ranked per image, tried on validation
 JITTER_PX = 3.0  # the true centre's crops are shifted up to this much in u and v
 
 
@@ -114,8 +119,9 @@ def train_verifier(
         patches, c = crops(padded, torch.as_tensor(img), centres, config.crop)
         offset = torch.as_tensor(true[img] - c, dtype=torch.float32)
         flip = torch.rand(len(i), generator=gen) < 0.5
-        patches = torch.where(flip[:, None, None, None], patches.flip(3), patches)
-        offset[:, 0] = torch.where(flip, -offset[:, 0], offset[:, 0])
+        m_patches, m_offset = mirror_crops(patches, offset)
+        patches = torch.where(flip[:, None, None, None], m_patches, patches)
+        offset = torch.where(flip[:, None], m_offset, offset)
         x = (color_jitter(patches, config.color_jitter, gen).mul(2.0).sub(1.0)
              if config.color_jitter > 0 else to_input(patches))  # fmt: skip
         out = model(x)
@@ -140,11 +146,33 @@ def train_verifier(
     )  # fmt: skip
     verifier.history = done.history
     meta["selected_epoch"] = done.best_epoch
-    meta["val_without"] = rerank_stats(v_cands[:, 0], v_true, config.positive_px)
-    out = verifier.scores(val.images, v_cands)
-    trials = {(a, r): rerank_stats(select(v_cands, v_logp, out, a, r), v_true, config.positive_px)
-              for a in ALPHAS for r in (False, True)}  # fmt: skip
-    (alpha, refine), best = min(trials.items(), key=lambda kv: kv[1]["px_mean"])
-    meta |= {"alpha": alpha, "refine": refine, "val_with": best,
-             "val_trials": [{"alpha": a, "refine": r, **t} for (a, r), t in trials.items()]}
+    meta |= choose_settings(verifier, loc, val)
     return verifier
+
+
+def choose_settings(verifier: Verifier, loc: Localizer, val: PoseData) -> dict[str, Any]:
+    """The inference settings of ``verifier`` on ``loc``'s peaks with the least mean pixel
+    error on ``val`` (randomized validation data): ``alpha``, ``refine``, ``peaks`` and
+    ``flip``, with the winner's figures (``val_with``), every trial's (``val_trials``) and
+    those of the heatmap's best peak alone (``val_without``). Ties go to the cheaper setting
+    (fewer peaks, no flip)."""
+    tried = sorted({*PEAKS, verifier.config.k})
+    true = true_pixels(val)
+    trials: dict[tuple[float, bool, int, bool], dict[str, float]] = {}
+    for flip in (False, True):
+        model = cast(Any, FlipAveraged(loc.model)) if flip else loc.model
+        cands, logp = mine_candidates(replace(loc, model=model), val, tried[-1])
+        if not flip:
+            without = rerank_stats(cands[:, 0], true, verifier.config.positive_px)
+        out = verifier.scores(val.images, cands)
+        for peaks in tried:
+            c, lp, o = cands[:, :peaks], logp[:, :peaks], out[:, :peaks]
+            for a in ALPHAS:
+                for r in (False, True):
+                    picked = select(c, lp, o, a, r)
+                    trials[a, r, peaks, flip] = rerank_stats(picked, true, verifier.config.positive_px)
+    (alpha, refine, peaks, flip), best = min(trials.items(), key=lambda kv: kv[1]["px_mean"])
+    return {"alpha": alpha, "refine": refine, "peaks": peaks, "flip": flip,
+            "val_without": without, "val_with": best,
+            "val_trials": [{"alpha": a, "refine": r, "peaks": k, "flip": f, **t}
+                           for (a, r, k, f), t in trials.items()]}  # fmt: skip

@@ -20,11 +20,12 @@ from agents.perception.verifier import (
     VerifierConfig,
     crops,
     load_verifier,
+    mirror_crops,
     pad_images,
     save_verifier,
     select,
 )
-from agents.perception.verifier_training import ALPHAS, train_verifier
+from agents.perception.verifier_training import ALPHAS, PEAKS, train_verifier
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from scripts import evaluate_localizer as evaluate_script
@@ -65,6 +66,20 @@ def test_crops_are_centred_on_the_rounded_pixel_and_zero_padded() -> None:
     assert int(x[2].sum()) == 0  # a crop past the corner holds only padding
 
 
+@pytest.mark.parametrize("centre_u", [27, 30, 33])
+def test_mirrored_crops_keep_the_offset_to_the_object(centre_u: int) -> None:
+    """The object sits at crop // 2 + offset in a crop and in its mirror image, whose centre
+    pixel moves one column left (the label of a mirrored training crop)."""
+    images = torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
+    images[0, :, 20, 30] = 255  # row v=20, column u=30
+    x, c = crops(pad_images(images, 32), torch.tensor([0]), np.array([[centre_u, 22.0]]), 32)
+    offset = torch.tensor([[30.0, 20.0]]) - torch.as_tensor(c, dtype=torch.float32)
+    for patch, off in ((x, offset), mirror_crops(x, offset)):
+        row, col = np.argwhere(patch[0, 0].numpy() == 255)[0]
+        assert (col, row) == (16 + off[0, 0].item(), 16 + off[0, 1].item())
+    assert mirror_crops(x, offset)[1][0].tolist() == [-1.0 - offset[0, 0].item(), -2.0]
+
+
 def test_select_combines_scores_skips_missing_peaks_and_refines() -> None:
     cands = np.array([[[5.0, 5.0], [20.2, 9.7], [30.0, 30.0]]])
     out = np.array([[[0.0, 0.0, 0.0], [1.5, 0.5, -1.0], [9.0, 0.0, 0.0]]])
@@ -87,8 +102,9 @@ def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, t
     m = a.meta
     best = int(np.argmin([r["val_px_mean"] for r in a.history])) + 1
     assert m["selected_epoch"] == best and [r["epoch"] for r in a.history] == [1, 2]
-    assert m["alpha"] in ALPHAS and isinstance(m["refine"], bool)
-    assert len(m["val_trials"]) == 2 * len(ALPHAS)
+    assert m["alpha"] in ALPHAS and isinstance(m["refine"], bool) and m["peaks"] in PEAKS
+    assert isinstance(m["flip"], bool) and a.flip == m["flip"] and a.peaks == m["peaks"]
+    assert len(m["val_trials"]) == 2 * len(ALPHAS) * len(PEAKS) * 2
     assert m["val_with"]["px_mean"] == min(t["px_mean"] for t in m["val_trials"])
     assert set(m["val_without"]) == {"px_mean", "px_median", "miss"}
     assert (m["object"], m["image_size"], m["env_id"]) == ("cube", 32, "domrand/Lift-v0")
@@ -134,6 +150,23 @@ def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> No
                               "16", "--no-progress"]) == 0  # fmt: skip
     assert load_verifier(two).meta["val_roots"] == [str(data["val"]), str(data["train"])]
     assert f"validation ({data['val']}, {data['train']})" in capsys.readouterr().out
+    # --settings-only keeps the weights and chooses the inference settings again
+    redo = tmp_path / "redo.pt"
+    assert train_script.main(["--localizer", str(data["loc"]), "--init", str(out),
+                              "--settings-only", "--val", str(data["train"]), "--out",
+                              str(redo)]) == 0  # fmt: skip
+    first, again = load_verifier(out), load_verifier(redo)
+    for k, v in first.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k]), k
+    assert again.meta["val_roots"] == [str(data["train"])] and "peaks" in again.meta
+    assert len(again.meta["val_trials"]) == 2 * len(ALPHAS) * len(PEAKS) * 2
+    assert "flip" in capsys.readouterr().out
+    for argv, says in ((["--settings-only"], "give it as --init"),
+                       ([], "--train DIR is required")):  # fmt: skip
+        assert train_script.main(["--localizer", str(data["loc"]), "--val", str(data["val"]),
+                                  "--out", str(tmp_path / "no.pt"), *argv]) == 2  # fmt: skip
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "no.pt").exists()
 
 
 def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:

@@ -1,0 +1,42 @@
+"""Test-time flip averaging of heatmaps: the network also reads the mirrored image, and its
+heatmap, mirrored back and realigned, is averaged with the direct one (as log-probabilities
+per cell). A look-alike or an occluder that draws the peak in one view rarely does in both.
+Whether a verified localizer uses it is a setting chosen on randomized validation data
+(:func:`agents.perception.verifier_training.choose_settings`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import torch
+from torch import nn
+
+
+def log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """Heatmaps (N, h, w) -> log-probabilities under each heatmap's softmax (same shape)."""
+    return torch.log_softmax(logits.flatten(-2), dim=-1).view_as(logits)
+
+
+def realign_mirrored(log_p: torch.Tensor, stride: int) -> torch.Tensor:
+    """A heatmap (N, h, w) of the mirrored image, mirrored back, moved 1 px left (linear
+    interpolation between cells): mirroring maps pixel u to W - 1 - u while cell j's centre
+    stands for pixel (j + 0.5) x stride, so without this every peak lands 1 px right."""
+    f = 1.0 / stride
+    right = torch.cat([log_p[..., 1:], log_p[..., -1:]], dim=-1)
+    return (1.0 - f) * log_p + f * right
+
+
+class FlipAveraged(nn.Module):
+    """A heatmap model (a :class:`~agents.perception.localizer.HeatmapNet` or an ensemble)
+    whose output is the mean log-probability of the image and of its mirror image."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.stride = int(cast(Any, model).stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, H / stride, W / stride) averaged log-probabilities."""
+        direct = log_probs(self.model(x))
+        mirrored = realign_mirrored(log_probs(self.model(x.flip(-1)).flip(-1)), self.stride)
+        return 0.5 * (direct + mirrored)

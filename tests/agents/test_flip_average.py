@@ -1,0 +1,53 @@
+"""Flip averaging of heatmaps: the mirrored image's heatmap, mirrored back and realigned,
+peaks where the direct one does, for every heatmap stride."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from agents.perception.flip_average import FlipAveraged, log_probs, realign_mirrored
+from agents.perception.localizer import soft_argmax
+
+
+class Centroid(nn.Module):
+    """A stand-in heatmap network: a Gaussian (in log space) around the centroid of the bright
+    pixels, in the HeatmapNet convention (cell j stands for pixel (j + 0.5) x stride)."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = x[:, 0] + 1.0  # 0 where dark
+        total = w.sum((1, 2))
+        u = (w.sum(1) * torch.arange(x.shape[-1])).sum(-1) / total
+        v = (w.sum(2) * torch.arange(x.shape[-2])).sum(-1) / total
+        cu = (torch.arange(x.shape[-1] // self.stride) + 0.5) * self.stride
+        cv = (torch.arange(x.shape[-2] // self.stride) + 0.5) * self.stride
+        du = cu[None, None, :] - u[:, None, None]
+        dv = cv[None, :, None] - v[:, None, None]
+        return -(du**2 + dv**2) / 50.0
+
+
+@pytest.mark.parametrize("stride", [1, 2, 4])
+def test_the_mirrored_heatmap_lines_up_with_the_direct_one(stride: int) -> None:
+    x = -torch.ones(2, 3, 64, 64)
+    x[0, :, 20, 30] = 1.0  # a bright pixel at u=30, v=20
+    x[1, :, 40, 17:19] = 1.0  # two: their centre is u=17.5, v=40
+    truth = torch.tensor([[30.0, 20.0], [17.5, 40.0]])
+    net = Centroid(stride)
+    direct = soft_argmax(net(x)) * stride
+    torch.testing.assert_close(direct, truth, atol=0.01, rtol=0)
+    mirrored = log_probs(net(x.flip(-1)).flip(-1))
+    # pixel u of the image is W - 1 - u of its mirror: unaligned, every peak lands 1 px right
+    torch.testing.assert_close(soft_argmax(mirrored) * stride, truth + torch.tensor([1.0, 0.0]),
+                               atol=0.01, rtol=0)  # fmt: skip
+    torch.testing.assert_close(soft_argmax(realign_mirrored(mirrored, stride)) * stride, truth,
+                               atol=0.01, rtol=0)  # fmt: skip
+    averaged = FlipAveraged(net)(x)
+    assert averaged.shape == (2, 64 // stride, 64 // stride)
+    torch.testing.assert_close(torch.logsumexp(averaged.flatten(1), 1), torch.zeros(2), atol=0.05,
+                               rtol=0)  # fmt: skip
+    torch.testing.assert_close(soft_argmax(averaged) * stride, truth, atol=0.01, rtol=0)

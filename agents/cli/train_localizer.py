@@ -70,6 +70,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1): brightness, contrast, "
                    "saturation and gamma jitter of every training image")  # fmt: skip
+    p.add_argument("--mirror", action="store_true",
+                   help="mirror half of each batch left-right (labels and masks follow)")
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this localizer's weights (fine-tune; same width, mask "
                    "head and heatmap side: a 64 px model can start a 128 px one with "
@@ -88,7 +90,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  width=args.width, stem_stride=args.stem_stride,
                                  mask_weight=args.mask_weight, color_jitter=args.color_jitter,
-                                 seed=args.seed, object_name=args.object)  # fmt: skip
+                                 mirror=args.mirror, seed=args.seed,
+                                 object_name=args.object)  # fmt: skip
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
         parts = [load_data(root, args.object) for root in args.train]
         train = concat_pose_data(parts)

@@ -40,6 +40,7 @@ class LocalizerConfig:
     stem_stride: int = 1  # 2: a strided first layer, so 128 px costs about what 64 px does
     mask_weight: float = 0.0  # > 0: an auxiliary head segments the object (BCE, this weight)
     color_jitter: float = 0.0  # photometric augmentation strength (agents.perception.photometric)
+    mirror: bool = False  # mirror half of each batch left-right (labels and masks follow)
     seed: int = 0
     object_name: str = "cube"
 
@@ -60,6 +61,8 @@ class LocalizerConfig:
                 raise ValueError(f"{key} must be finite and >= 0, got {value!r}")
         if not (isinstance(self.color_jitter, (int, float)) and 0 <= self.color_jitter < 1):
             raise ValueError(f"color_jitter must lie in [0, 1), got {self.color_jitter!r}")
+        if not isinstance(self.mirror, bool):
+            raise ValueError(f"mirror must be True or False, got {self.mirror!r}")
 
 
 def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:

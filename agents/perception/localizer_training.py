@@ -38,6 +38,21 @@ def mask_targets(masks: torch.Tensor, stride: int) -> torch.Tensor:
     return F.avg_pool2d(masks[:, None].float(), stride)[:, 0]
 
 
+def mirror_batch(x: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor | None,
+                 flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Images (N, 3, H, W), projected centres (N, 2) in [-1, 1] and covered cell fractions
+    (N, h, w) with the samples where ``flip`` (N,) is true mirrored left-right. A render's
+    pixel u shows what its mirror image shows at W - 1 - u (pixel centres at whole u in
+    the camera's K), so a centre p moves to -p - 2 / W."""
+    width = x.shape[-1]
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    mirrored = pixels.clone()
+    mirrored[:, 0] = torch.where(flip, -pixels[:, 0] - 2.0 / width, pixels[:, 0])
+    if cover is not None:
+        cover = torch.where(flip[:, None, None], cover.flip(-1), cover)
+    return x, mirrored, cover
+
+
 def localizer_loss(out: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor | None,
                    config: LocalizerConfig) -> torch.Tensor:  # fmt: skip
     """The localizer's training loss on network outputs ``out`` (N, 1 or 2, h, w): the
@@ -106,8 +121,10 @@ def train_localizer(
         images = train.images[idx]
         x = (color_jitter(images, config.color_jitter, gen).mul(2.0).sub(1.0)
              if config.color_jitter > 0 else to_input(images))  # fmt: skip
-        return localizer_loss(model.outputs(x), pixels[idx],
-                              None if cover is None else cover[idx], config)  # fmt: skip
+        p, c = pixels[idx], None if cover is None else cover[idx]
+        if config.mirror:
+            x, p, c = mirror_batch(x, p, c, torch.rand(len(idx), generator=gen) < 0.5)
+        return localizer_loss(model.outputs(x), p, c, config)
 
     def validate() -> dict[str, float]:
         assert val is not None

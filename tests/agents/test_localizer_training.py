@@ -4,6 +4,7 @@ from an export, and training on several exports at once."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from agents.perception.localizer import LocalizerConfig, load_data, load_localizer
-from agents.perception.localizer_training import mask_targets, train_localizer
+from agents.perception.localizer_training import mask_targets, mirror_batch, train_localizer
 from agents.perception.photometric import color_jitter
 from agents.perception.pose_data import concat_pose_data, load_object_masks
 from envs.dataset.config import ExportConfig
@@ -75,6 +76,25 @@ def test_object_masks_match_the_export_labels(data) -> None:
         load_object_masks(part, "mug")
 
 
+def test_mirrored_samples_carry_mirrored_labels_and_masks() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 8, 8, generator=gen)
+    pixels = torch.tensor([[0.25, -0.5], [-0.75, 0.1], [0.0, 0.0]])
+    cover = torch.rand(3, 4, 4, generator=gen)
+    flip = torch.tensor([True, False, True])
+    mx, mp, mc = mirror_batch(x, pixels, cover, flip)
+    assert torch.equal(mx[0], x[0].flip(-1)) and torch.equal(mx[1], x[1])
+    assert mc is not None and torch.equal(mc[2], cover[2].flip(-1)) and torch.equal(mc[1], cover[1])
+    # pixel u becomes W - 1 - u: in [-1, 1] that is -p - 2 / W; v stays
+    torch.testing.assert_close(mp, torch.tensor([[-0.5, -0.5], [-0.75, 0.1], [-0.25, 0.0]]))
+    back = mirror_batch(mx, mp, mc, flip)  # mirroring twice gives the batch back
+    assert torch.equal(back[0], x) and torch.equal(back[2], cover)
+    torch.testing.assert_close(back[1], pixels)
+    assert mirror_batch(x, pixels, None, flip)[2] is None
+    with pytest.raises(ValueError, match="mirror must be True or False"):
+        LocalizerConfig(mirror=1)  # type: ignore[arg-type]
+
+
 def test_mask_head_training_is_deterministic_and_round_trips(data, tmp_path: Path) -> None:
     train = concat_pose_data([load_data(data["a"], "cube"), load_data(data["b"], "cube")])
     assert len(train) == 40 and train.pixels is not None and train.pixels.shape == (40, 2)
@@ -97,6 +117,16 @@ def test_mask_head_training_is_deterministic_and_round_trips(data, tmp_path: Pat
     back = load_localizer(save_localizer(a, tmp_path / "m.pt"))
     assert back.config.mask_weight == 1.0 and back.config.color_jitter == 0.4
     np.testing.assert_array_equal(back.positions(train.images), a.positions(train.images))
+    mirrored = replace(TINY, mirror=True)
+    m = train_localizer(train, None, mirrored, env_id="domrand/Lift-v0", masks=masks,
+                        progress=False)  # fmt: skip
+    again = train_localizer(train, None, mirrored, env_id="domrand/Lift-v0", masks=masks,
+                            progress=False)  # fmt: skip
+    weights = [(v, again.model.state_dict()[k], a.model.state_dict()[k])
+               for k, v in m.model.state_dict().items()]  # fmt: skip
+    assert all(torch.equal(v, w) for v, w, _ in weights)  # seeded
+    assert not all(torch.equal(v, u) for v, _, u in weights)  # and it changes the training
+    assert load_localizer(save_localizer(m, tmp_path / "mirror.pt")).config.mirror is True
     with pytest.raises(ValueError, match=r"needs one 32x32 object mask per training sample"):
         train_localizer(train, None, TINY, env_id="domrand/Lift-v0", masks=None, progress=False)
 

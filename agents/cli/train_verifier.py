@@ -47,8 +47,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="exported dataset(s) to mine candidates on (several are concatenated; "
                    "required unless --settings-only)")  # fmt: skip
     p.add_argument("--val", required=True, nargs="+", metavar="DIR",
-                   help="randomized exported dataset(s) to choose the epoch, alpha and "
-                   "refinement on (several are concatenated)")  # fmt: skip
+                   help="randomized exported dataset(s) to choose the epoch, alpha, "
+                   "refinement, peaks and flip averaging on (several are "
+                   "concatenated)")  # fmt: skip
     p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing verifier "
                    "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace whatever file --out names")
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                                 width=args.width, crop=args.crop, k=args.peaks,
                                 color_jitter=args.color_jitter, seed=args.seed)  # fmt: skip
         if args.settings_only and not args.init:
-            raise ValueError("--settings-only keeps a trained verifier's weights: give it as --init")
+            raise ValueError("--settings-only keeps a trained verifier's weights: "
+                             "give it as --init")  # fmt: skip
         if not args.settings_only and not args.train:
             raise ValueError("--train DIR is required (or --settings-only with --init)")
         check_output_file(args.out, kind="verifier", suffixes=(".pt",), force=args.force)
@@ -109,7 +111,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         verifier.meta |= {"localizer": name, **choose_settings(verifier, loc, val)}
     else:
         try:
-            verifier = train_verifier(loc, concat_pose_data(parts), val, config, localizer_name=name, init=init,
+            verifier = train_verifier(loc, concat_pose_data(parts), val, config,
+                                      localizer_name=name, init=init,
                                       progress=not args.no_progress)  # fmt: skip
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -157,20 +157,20 @@ def choose_settings(verifier: Verifier, loc: Localizer, val: PoseData) -> dict[s
     those of the heatmap's best peak alone (``val_without``). Ties go to the cheaper setting
     (fewer peaks, no flip)."""
     tried = sorted({*PEAKS, verifier.config.k})
-    true = true_pixels(val)
+    true, near = true_pixels(val), verifier.config.positive_px
     trials: dict[tuple[float, bool, int, bool], dict[str, float]] = {}
     for flip in (False, True):
         model = cast(Any, FlipAveraged(loc.model)) if flip else loc.model
         cands, logp = mine_candidates(replace(loc, model=model), val, tried[-1])
         if not flip:
-            without = rerank_stats(cands[:, 0], true, verifier.config.positive_px)
+            without = rerank_stats(cands[:, 0], true, near)
         out = verifier.scores(val.images, cands)
         for peaks in tried:
             c, lp, o = cands[:, :peaks], logp[:, :peaks], out[:, :peaks]
             for a in ALPHAS:
                 for r in (False, True):
                     picked = select(c, lp, o, a, r)
-                    trials[a, r, peaks, flip] = rerank_stats(picked, true, verifier.config.positive_px)
+                    trials[a, r, peaks, flip] = rerank_stats(picked, true, near)
     (alpha, refine, peaks, flip), best = min(trials.items(), key=lambda kv: kv[1]["px_mean"])
     return {"alpha": alpha, "refine": refine, "peaks": peaks, "flip": flip,
             "val_without": without, "val_with": best,

@@ -53,8 +53,8 @@ ROLES: dict[str, tuple[str, ...]] = {
 """the localizers a pixel expert needs, per env"""
 SHIPPED: dict[str, dict[str, str]] = {
     "domrand/Lift-v0": {
-        "object": "lift_cube128_photos.pt+lift_cube128_pool_photos.pt"
-        "+lift_cube128_verifier_photos.pt"
+        "object": "lift_cube128_photos_mirror.pt+lift_cube128_pool_photos_mirror.pt"
+        "+lift_cube128_verifier_photos_mirror.pt"
     },
     "domrand/Push-v0": {"object": "push_cube128.pt", "goal": "push_goal128.pt"},
 }

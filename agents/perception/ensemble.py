@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.perception.localizer import HeatmapNet, Localizer, load_localizer
+from agents.perception.localizer import HeatmapNet, Localizer, load_localizer, log_probs
 from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
 
 SEPARATOR = "+"
@@ -31,9 +31,7 @@ class HeatmapEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, h, w) averaged log-probabilities of the object's centre cell."""
-        logits = [m(x) for m in self.members]
-        logp = torch.stack([torch.log_softmax(z.flatten(-2), dim=-1) for z in logits])
-        return logp.mean(dim=0).view_as(logits[0])
+        return torch.stack([log_probs(m(x)) for m in self.members]).mean(dim=0)
 
 
 def ensemble(members: Sequence[Localizer], names: Sequence[str]) -> Localizer:

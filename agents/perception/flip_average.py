@@ -11,10 +11,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-
-def log_probs(logits: torch.Tensor) -> torch.Tensor:
-    """Heatmaps (N, h, w) -> log-probabilities under each heatmap's softmax (same shape)."""
-    return torch.log_softmax(logits.flatten(-2), dim=-1).view_as(logits)
+from agents.perception.localizer import log_probs
 
 
 def realign_mirrored(log_p: torch.Tensor, stride: int) -> torch.Tensor:

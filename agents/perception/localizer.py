@@ -128,6 +128,11 @@ def _centres(n: int) -> torch.Tensor:
     return torch.arange(n, dtype=torch.float32) + 0.5
 
 
+def log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """Heatmaps (N, h, w) -> log-probabilities under each heatmap's softmax (same shape)."""
+    return torch.log_softmax(logits.flatten(-2), dim=-1).view_as(logits)
+
+
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """Expected (x, y) position, in heatmap cells, under the softmax of each heatmap."""
     n, h, w = logits.shape

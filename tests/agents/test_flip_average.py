@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from agents.perception.flip_average import FlipAveraged, log_probs, realign_mirrored
-from agents.perception.localizer import soft_argmax
+from agents.perception.flip_average import FlipAveraged, realign_mirrored
+from agents.perception.localizer import log_probs, soft_argmax
 
 
 class Centroid(nn.Module):

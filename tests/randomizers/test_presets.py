@@ -251,3 +251,17 @@ def test_photos_everywhere_preset_is_the_crowded_one_with_photos_only() -> None:
     assert every == crowded
     randomizers = {type(r).__name__: r for r in load_preset("tobin_photos_everywhere").randomizers}
     assert randomizers["Distractors"].count.bounds == (2, 10)
+
+
+def test_photos_everywhere_occluders_preset_places_the_photo_clutter_around_the_cube() -> None:
+    """1-5 occluders within 10 cm of the target, everything else `tobin_photos_everywhere`."""
+    occl, every = raw("tobin_photos_everywhere_occluders"), raw("tobin_photos_everywhere")
+    assert occl["distractors"].pop("count") == [1, 5]
+    assert occl["distractors"].pop("around") == "target"
+    assert occl["distractors"].pop("x") == occl["distractors"].pop("y") == [-0.1, 0.1]
+    every["distractors"].pop("count")
+    assert occl == every
+    randomizers = {type(r).__name__: r
+                   for r in load_preset("tobin_photos_everywhere_occluders").randomizers}  # fmt: skip
+    assert randomizers["Distractors"].count.bounds == (1, 5)
+    assert randomizers["Distractors"].around == "target"

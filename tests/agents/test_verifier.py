@@ -202,7 +202,9 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
     ("lift_cube128_photos.pt", "lift_cube128_pool_photos.pt", "lift_cube128_verifier_photos.pt"),
     ("lift_cube128_photos_mirror.pt", "lift_cube128_pool_photos_mirror.pt",
      "lift_cube128_verifier_photos_mirror.pt"),
-], ids=["crowded", "photos", "mirror"])  # fmt: skip
+    ("lift_cube128_photoocl.pt", "lift_cube128_pool_photoocl.pt",
+     "lift_cube128_verifier_photoocl.pt"),
+], ids=["crowded", "photos", "mirror", "photoocl"])  # fmt: skip
 def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str]) -> None:
     """Each shipped verifier joins the README's pair it was trained on as one verified
     localizer, with the settings chosen on validation."""
@@ -214,6 +216,6 @@ def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str]) -> Non
     assert loc.verifier.meta["val_with"]["px_mean"] < loc.verifier.meta["val_without"]["px_mean"]
     pixels = loc.pixels(torch.zeros(2, 3, 128, 128, dtype=torch.uint8))
     assert pixels.shape == (2, 2) and np.isfinite(pixels).all()
-    if names[0].endswith("_mirror.pt"):  # settings chosen on validation since mirroring
+    if "_photos.pt" not in names[0] and "_crowded.pt" not in names[0]:  # chosen since mirroring
         assert loc.verifier.flip and loc.verifier.peaks == 5
         assert loc.model.__class__.__name__ == "FlipAveraged"

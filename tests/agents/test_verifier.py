@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from agents.perception.ensemble import load_localizer_spec
+from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
 from agents.perception.localizer_training import train_localizer
 from agents.perception.verifier import (
@@ -197,17 +198,21 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
     assert not (tmp_path / "w.pt").exists()
 
 
-@pytest.mark.parametrize("names", [
-    ("lift_cube128_crowded.pt", "lift_cube128_pool_v2.pt", "lift_cube128_verifier.pt"),
-    ("lift_cube128_photos.pt", "lift_cube128_pool_photos.pt", "lift_cube128_verifier_photos.pt"),
-    ("lift_cube128_photos_mirror.pt", "lift_cube128_pool_photos_mirror.pt",
-     "lift_cube128_verifier_photos_mirror.pt"),
-    ("lift_cube128_photoocl.pt", "lift_cube128_pool_photoocl.pt",
-     "lift_cube128_verifier_photoocl.pt"),
+@pytest.mark.parametrize(("names", "flip", "peaks"), [
+    (("lift_cube128_crowded.pt", "lift_cube128_pool_v2.pt", "lift_cube128_verifier.pt"),
+     False, 3),
+    (("lift_cube128_photos.pt", "lift_cube128_pool_photos.pt",
+      "lift_cube128_verifier_photos.pt"), False, 3),
+    (("lift_cube128_photos_mirror.pt", "lift_cube128_pool_photos_mirror.pt",
+      "lift_cube128_verifier_photos_mirror.pt"), True, 5),
+    (("lift_cube128_photoocl.pt", "lift_cube128_pool_photoocl.pt",
+      "lift_cube128_verifier_photoocl.pt"), True, 5),
 ], ids=["crowded", "photos", "mirror", "photoocl"])  # fmt: skip
-def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str]) -> None:
+def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str], flip: bool,
+                                            peaks: int) -> None:
     """Each shipped verifier joins the README's pair it was trained on as one verified
-    localizer, with the settings chosen on validation."""
+    localizer, with the settings chosen on validation (mirror averaging and peaks: those
+    chosen since mirroring; older checkpoints keep no mirror and their training 3)."""
     models = Path(__file__).resolve().parents[2] / "assets" / "models"
     loc = load_localizer_spec("+".join(str(models / n) for n in names))
     assert isinstance(loc, VerifiedLocalizer) and loc.verifier is not None
@@ -216,6 +221,5 @@ def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str]) -> Non
     assert loc.verifier.meta["val_with"]["px_mean"] < loc.verifier.meta["val_without"]["px_mean"]
     pixels = loc.pixels(torch.zeros(2, 3, 128, 128, dtype=torch.uint8))
     assert pixels.shape == (2, 2) and np.isfinite(pixels).all()
-    if "_photos.pt" not in names[0] and "_crowded.pt" not in names[0]:  # chosen since mirroring
-        assert loc.verifier.flip and loc.verifier.peaks == 5
-        assert loc.model.__class__.__name__ == "FlipAveraged"
+    assert loc.verifier.flip is flip and loc.verifier.peaks == peaks
+    assert isinstance(loc.model, FlipAveraged) is flip

@@ -86,6 +86,7 @@ class CropNet(nn.Module):
             _block(2 * w, 4 * w), _block(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )  # fmt: skip
         self.head = nn.Linear(4 * w, 3)
+        self.to(memory_format=torch.channels_last)  # ~1.1x faster on CPU (oneDNN)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Crops -> (N, 3) [logit, dx, dy]."""

@@ -72,6 +72,20 @@ def test_training_is_deterministic_and_checkpoints_round_trip(data, tmp_path: Pa
     assert back.positions(val.images).shape == (16, 3)
 
 
+def test_weights_stay_channels_last_and_predict_as_contiguous_ones(data, tmp_path: Path) -> None:
+    """NHWC weights are the fast layout on CPU; a loaded checkpoint keeps it, and the layout
+    changes no prediction beyond float rounding."""
+    val = load_data(data["val"], "cube")
+    loc = train_localizer(val, None, replace(TINY, epochs=1), env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    back = load_localizer(save_localizer(loc, tmp_path / "loc.pt"))
+    convs = [p for p in back.model.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    nhwc = back.pixels(val.images)
+    back.model.to(memory_format=torch.contiguous_format)
+    np.testing.assert_allclose(back.pixels(val.images), nhwc, atol=1e-3)
+
+
 def test_scripts_train_then_evaluate(
     data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -115,7 +115,7 @@ class HeatmapNet(HeatmapTrunk):
         self.head = nn.Conv2d(2 * width, 2 if mask_head else 1, 1)
         # NHWC weights: oneDNN's CPU convolutions train ~1.2x and infer ~1.4x faster so;
         # loading a checkpoint copies into these tensors and keeps the layout
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def outputs(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [-1, 1] -> (N, 1 or 2, H / stride, W / stride): heatmap logits,

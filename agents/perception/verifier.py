@@ -86,7 +86,8 @@ class CropNet(nn.Module):
             _block(2 * w, 4 * w), _block(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )  # fmt: skip
         self.head = nn.Linear(4 * w, 3)
-        self.to(memory_format=torch.channels_last)  # ~1.1x faster on CPU (oneDNN)
+        # NHWC weights: ~1.1x faster on CPU (oneDNN)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Crops -> (N, 3) [logit, dx, dy]."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,6 +39,25 @@ def seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         yield
+
+
+PRECISIONS = ("fp32", "bf16")
+"""number formats of a network's forward pass in training (:func:`forward_precision`)"""
+
+
+def check_precision(precision: object) -> None:
+    """Refuse an unknown precision, naming the allowed ones."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def forward_precision(precision: str) -> AbstractContextManager[None]:
+    """The number format of a forward pass: ``"bf16"`` runs convolutions and matrix products
+    in bfloat16 under CPU autocast (weights, gradients and the optimizer stay float32; about
+    2x faster training where the CPU has AMX or AVX-512 BF16, slower where it emulates
+    them), ``"fp32"`` changes nothing. Compute losses on ``out.float()`` outside the block."""
+    check_precision(precision)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from agents.cli.args import EnvIdAction, env_help
+from agents.cli.args import EnvIdAction, add_precision_flag, env_help
 from agents.outputs import check_output_file
 from agents.perception.localizer import (
     LocalizerConfig,
@@ -72,6 +72,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    "saturation and gamma jitter of every training image")  # fmt: skip
     p.add_argument("--mirror", action="store_true",
                    help="mirror half of each batch left-right (labels and masks follow)")
+    add_precision_flag(p)
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this localizer's weights (fine-tune; same width, mask "
                    "head and heatmap side: a 64 px model can start a 128 px one with "
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  width=args.width, stem_stride=args.stem_stride,
                                  mask_weight=args.mask_weight, color_jitter=args.color_jitter,
-                                 mirror=args.mirror, seed=args.seed,
+                                 mirror=args.mirror, precision=args.precision,
+                                 seed=args.seed,
                                  object_name=args.object)  # fmt: skip
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
         parts = [load_data(root, args.object) for root in args.train]

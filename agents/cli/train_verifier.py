@@ -22,6 +22,7 @@ import time
 
 import torch
 
+from agents.cli.args import add_precision_flag
 from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
 from agents.perception.localizer import check_compatible, load_data
@@ -61,6 +62,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-k", "--peaks", type=int, default=d.k, help="heatmap peaks re-ranked per image")
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1)")  # fmt: skip
+    add_precision_flag(p)
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this verifier's weights (fine-tune; same width and crop)")
     p.add_argument("--settings-only", action="store_true",
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, crop=args.crop, k=args.peaks,
-                                color_jitter=args.color_jitter, seed=args.seed)  # fmt: skip
+                                color_jitter=args.color_jitter, precision=args.precision,
+                                seed=args.seed)  # fmt: skip
         if args.settings_only and not args.init:
             raise ValueError("--settings-only keeps a trained verifier's weights: "
                              "give it as --init")  # fmt: skip

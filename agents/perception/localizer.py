@@ -22,6 +22,7 @@ from torch import nn
 from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.perception.camera_geometry import back_project, project
 from agents.perception.pose_data import PoseData, load_pose_data
+from agents.training import check_precision
 
 CHECKPOINT_FORMAT = "domrand-localizer"
 CHECKPOINT_VERSION = 1
@@ -41,6 +42,7 @@ class LocalizerConfig:
     mask_weight: float = 0.0  # > 0: an auxiliary head segments the object (BCE, this weight)
     color_jitter: float = 0.0  # photometric augmentation strength (agents.perception.photometric)
     mirror: bool = False  # mirror half of each batch left-right (labels and masks follow)
+    precision: str = "fp32"  # "bf16": the training forward pass in bfloat16 (agents.training)
     seed: int = 0
     object_name: str = "cube"
 
@@ -63,6 +65,7 @@ class LocalizerConfig:
             raise ValueError(f"color_jitter must lie in [0, 1), got {self.color_jitter!r}")
         if not isinstance(self.mirror, bool):
             raise ValueError(f"mirror must be True or False, got {self.mirror!r}")
+        check_precision(self.precision)
 
 
 def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:

@@ -25,7 +25,7 @@ from agents.perception.localizer import (
 )
 from agents.perception.photometric import color_jitter
 from agents.perception.pose_data import PoseData
-from agents.training import FitConfig, fit, one_cycle, seeded
+from agents.training import FitConfig, fit, forward_precision, one_cycle, seeded
 
 
 def _cells(pixels: torch.Tensor, heat: int) -> torch.Tensor:
@@ -124,7 +124,9 @@ def train_localizer(
         p, c = pixels[idx], None if cover is None else cover[idx]
         if config.mirror:
             x, p, c = mirror_batch(x, p, c, torch.rand(len(idx), generator=gen) < 0.5)
-        return localizer_loss(model.outputs(x), p, c, config)
+        with forward_precision(config.precision):
+            out = model.outputs(x)
+        return localizer_loss(out.float(), p, c, config)
 
     def validate() -> dict[str, float]:
         assert val is not None

@@ -28,6 +28,7 @@ from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
 from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import Localizer, exclude_cells, heatmap_peaks, to_input
+from agents.training import check_precision
 
 CHECKPOINT_FORMAT = "domrand-verifier"
 CHECKPOINT_VERSION = 1
@@ -48,6 +49,7 @@ class VerifierConfig:
     negative_px: float = 8.0  # one farther than this is not; those between are not trained on
     offset_weight: float = 0.1  # weight of the L1 loss on the centre's offset in positive crops
     color_jitter: float = 0.4  # photometric augmentation strength (agents.perception.photometric)
+    precision: str = "fp32"  # "bf16": the training forward pass in bfloat16 (agents.training)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class VerifierConfig:
             raise ValueError(f"offset_weight must be finite and >= 0, got {self.offset_weight!r}")
         if not 0 <= self.color_jitter < 1:
             raise ValueError(f"color_jitter must lie in [0, 1), got {self.color_jitter!r}")
+        check_precision(self.precision)
 
 
 def _block(i: int, o: int) -> nn.Sequential:

@@ -32,7 +32,7 @@ from agents.perception.verifier import (
     pad_images,
     select,
 )
-from agents.training import FitConfig, fit, one_cycle, seeded
+from agents.training import FitConfig, fit, forward_precision, one_cycle, seeded
 
 ALPHAS = (0.0, 0.25, 0.5, 1.0, 2.0)  # heatmap weights tried on validation
 PEAKS = (3, 5, 8)  # heatmap peaks re-ranked per image, tried on validation
@@ -124,7 +124,9 @@ def train_verifier(
         offset = torch.where(flip[:, None], m_offset, offset)
         x = (color_jitter(patches, config.color_jitter, gen).mul(2.0).sub(1.0)
              if config.color_jitter > 0 else to_input(patches))  # fmt: skip
-        out = model(x)
+        with forward_precision(config.precision):
+            out = model(x)
+        out = out.float()
         y = (offset.norm(dim=1) <= config.positive_px).float()
         loss = F.binary_cross_entropy_with_logits(out[:, 0], y)
         if config.offset_weight > 0 and y.sum() > 0:

@@ -13,7 +13,16 @@ from torch import nn
 
 from agents.perception.pose_data import PoseData
 from agents.perception.pose_regressor import RegressorConfig, train_regressor
-from agents.training import BestState, FitConfig, LossOutput, cosine_decay, fit, one_cycle, seeded
+from agents.training import (
+    BestState,
+    FitConfig,
+    LossOutput,
+    cosine_decay,
+    fit,
+    forward_precision,
+    one_cycle,
+    seeded,
+)
 
 X = torch.linspace(-1, 1, 30)[:, None].repeat(1, 3)
 Y = X @ torch.tensor([[0.5], [-1.0], [2.0]])
@@ -162,3 +171,20 @@ def test_regressor_training_leaves_the_global_state_alone() -> None:
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
     assert len(a.train_loss) == 1 and len(a.val_error_cm) == 1 and a.val_error_cm[0] > 0
+
+
+def test_bf16_forward_passes_round_near_fp32_and_leave_the_weights_float32() -> None:
+    with seeded(0):
+        conv = nn.Conv2d(3, 8, 3)
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with forward_precision("fp32"):
+        exact = conv(x)
+    with forward_precision("bf16"):
+        rounded = conv(x)
+    assert exact.dtype == torch.float32 and rounded.dtype == torch.bfloat16
+    assert not torch.equal(rounded.float(), exact)  # it did run in bfloat16
+    np.testing.assert_allclose(rounded.detach().float().numpy(), exact.detach().numpy(), atol=0.05)
+    rounded.float().square().mean().backward()
+    assert conv.weight.dtype == conv.weight.grad.dtype == torch.float32  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        forward_precision("fp16")

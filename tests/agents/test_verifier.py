@@ -138,8 +138,10 @@ def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> No
     tiny = ["--localizer", str(data["loc"]), "--train", str(data["train"]), "--val",
             str(data["val"]), "--epochs", "1", "--batch-size", "16", "--crop", "16",
             "--no-progress", "--init", str(out)]  # fmt: skip
-    assert train_script.main([*tiny, "--width", "4", "--out", str(tmp_path / "ft.pt")]) == 0
-    assert load_verifier(tmp_path / "ft.pt").meta["init"] == str(out)
+    assert train_script.main([*tiny, "--width", "4", "--out", str(tmp_path / "ft.pt"),
+                              "--precision", "bf16"]) == 0  # fmt: skip
+    tuned = load_verifier(tmp_path / "ft.pt")
+    assert tuned.meta["init"] == str(out) and tuned.config.precision == "bf16"
     assert train_script.main([*tiny, "--width", "8", "--out", str(tmp_path / "w8.pt")]) == 2
     assert "cannot start from a verifier with (width, crop) (4, 16)" in capsys.readouterr().err
     assert not (tmp_path / "w8.pt").exists()

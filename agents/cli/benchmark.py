@@ -21,8 +21,11 @@ import platform
 import sys
 from pathlib import Path
 
+import torch
+
 from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import OutputPathError, check_output_dir
+from agents.perception.throughput import TrainingRow, measure_training, training_table
 from envs import ENV_IDS
 from envs.benchmark.breakdown import measure_breakdown
 from envs.benchmark.cameras import measure_cameras
@@ -73,6 +76,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="add where a randomized reset's time goes (each randomizer's sample and apply, "
         "the task, the render, the image filter), first --env and --sizes",
     )  # fmt: skip
+    p.add_argument(
+        "--training", action="store_true",
+        help="add the localizer's training images/s at the first --sizes, float32 against "
+        "bfloat16 forward passes (train_localizer.py --precision)",
+    )  # fmt: skip
+    p.add_argument("--training-only", action="store_true",
+                   help="only the --training measurements, none of the env benchmarks")
     p.add_argument("--out-dir", default=None, help="write benchmark.json and benchmark.md here")
     return p
 
@@ -81,6 +91,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     """Entry point."""
     args = build_parser(prog).parse_args(argv)
     args.export = args.export or args.export_only
+    args.training = args.training or args.training_only
     try:
         presets = [*args.presets, *([args.randomized_preset] if args.randomized_preset else [])]
         check_arguments(
@@ -95,7 +106,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         return 2
     load_start = os.getloadavg()[0]  # other jobs on the machine skew every figure
     rows = []
-    for env_id in [] if args.export_only else args.env:
+    for env_id in [] if args.export_only or args.training_only else args.env:
         rows += measure_env(
             env_id, n_steps=args.steps, sizes=tuple(args.sizes), n_resets=args.resets,
             repeats=args.repeats,
@@ -125,11 +136,18 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             workers=tuple(args.processes), n_images=max(args.steps, 20), repeats=args.repeats,
         )  # fmt: skip
         rows += [m for r in exports for m in r.measurements()]
+    training: list[TrainingRow] = []
+    if args.training:  # 64 px and below: a stride-1 stem, larger: stride 2 (the README's)
+        training = measure_training(size=args.sizes[0], stem_stride=1 if args.sizes[0] <= 64 else 2,
+                                    repeats=args.repeats)  # fmt: skip
     stamp = datetime.date.today().isoformat()
     machine = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
-    table = markdown_table(rows)
+    table = markdown_table(rows) if rows else ""
     if exports:
         table += f"\n\nExport ({args.env[0]}):\n\n{export_table(exports)}\n\n{EXPORT_DEFINITIONS}."
+    if training:
+        threads = torch.get_num_threads()
+        table += f"\n\nTraining ({threads} torch threads):\n\n{training_table(training)}"
     load = f"load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}, {load}\n")
     print(table)
@@ -139,7 +157,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         export = [{**dataclasses.asdict(r), "overhead": r.overhead} for r in exports]
         (out / "benchmark.json").write_text(
             json.dumps({"date": stamp, "machine": machine, "load": load,
-                        "rows": [r.as_dict() for r in rows], "export": export}, indent=2)
+                        "rows": [r.as_dict() for r in rows], "export": export,
+                        "training": [dataclasses.asdict(r) for r in training]}, indent=2)
         )  # fmt: skip
         (out / "benchmark.md").write_text(f"Benchmark {stamp} ({machine}, {load})\n\n{table}\n")
         print(f"\nwrote {out / 'benchmark.json'} and {out / 'benchmark.md'}")

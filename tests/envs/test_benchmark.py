@@ -175,3 +175,27 @@ def test_breakdown_times_every_randomizer_and_adds_up() -> None:
     assert parts == sorted(parts, reverse=True) and all(p > 0 for p in parts)
     assert rows[-1].metric == "tobin 32px reset: whole" and rows[-1].unit == "us"
     assert sum(r.env for r in rows[:-1]) == pytest.approx(rows[-1].env, rel=1e-6)
+
+
+def test_training_rows_compare_each_precision_with_fp32(tmp_path, capsys) -> None:
+    """``--training-only``: the localizer's training images/s per forward-pass precision,
+    and no env rows."""
+    assert benchmark_script.main(["--training-only", "--sizes", "32", "--repeats", "1",
+                                  "--out-dir", str(tmp_path)]) == 0  # fmt: skip
+    data = json.loads((tmp_path / "benchmark.json").read_text())
+    assert data["rows"] == [] and [r["precision"] for r in data["training"]] == ["fp32", "bf16"]
+    assert all(r["images_per_s"] > 0 and (r["size"], r["batch"]) == (32, 64)
+               for r in data["training"])  # fmt: skip
+    table = (tmp_path / "benchmark.md").read_text()
+    fp32, bf16 = (r["images_per_s"] for r in data["training"])
+    assert "| heatmap localizer, 32 px | 64 | fp32 |" in table and "| 1.00 |" in table
+    assert f"| {bf16 / fp32:.2f} |" in table and "| env | metric |" not in table
+
+
+def test_training_measurement_refuses_bad_settings() -> None:
+    from agents.perception.throughput import measure_training
+
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16, got 'fp8'"):
+        measure_training(precisions=("fp8",))
+    with pytest.raises(ValueError, match="need size a multiple of 4"):
+        measure_training(size=30)

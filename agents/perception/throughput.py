@@ -1,0 +1,83 @@
+"""Training throughput of the localizer's heatmap network in each number format
+(``scripts/benchmark.py --training``): synthetic images and targets through the real loss,
+so the figure is the network's and the optimizer's alone, not data loading."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from agents.perception.localizer import HeatmapNet, LocalizerConfig
+from agents.perception.localizer_training import localizer_loss
+from agents.training import PRECISIONS, check_precision, forward_precision, seeded
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    """Images per second through one AdamW step of the heatmap network (forward in
+    ``precision``, loss and update in float32)."""
+
+    size: int
+    batch: int
+    precision: str
+    images_per_s: float
+
+
+def _step_seconds(net: HeatmapNet, opt: torch.optim.Optimizer, x: torch.Tensor,
+                  pixels: torch.Tensor, cover: torch.Tensor, config: LocalizerConfig,
+                  steps: int) -> float:  # fmt: skip
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        with forward_precision(config.precision):
+            out = net.outputs(x)
+        loss = localizer_loss(out.float(), pixels, cover, config)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def measure_training(size: int = 128, stem_stride: int = 2, batch: int = 64, steps: int = 8,
+                     repeats: int = 3, precisions: tuple[str, ...] = PRECISIONS
+                     ) -> list[TrainingRow]:  # fmt: skip
+    """Best of ``repeats`` timings of ``steps`` training steps per precision, the precisions
+    interleaved in each repeat so that a machine's drift affects them alike."""
+    for p in precisions:
+        check_precision(p)
+    if size % (2 * stem_stride) or min(size, batch, steps, repeats) < 1:
+        raise ValueError(f"need size a multiple of {2 * stem_stride} and positive batch, steps "
+                         f"and repeats, got size={size}, batch={batch}, steps={steps}, "
+                         f"repeats={repeats}")  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 3, size, size, generator=gen).mul(2).sub(1)
+    pixels = torch.rand(batch, 2, generator=gen).mul(1.6).sub(0.8)
+    side = size // (2 * stem_stride)
+    cover = (torch.rand(batch, side, side, generator=gen) > 0.9).float()
+    nets = {}
+    for p in precisions:
+        with seeded(0):
+            net = HeatmapNet(16, stem_stride, mask_head=True)
+        config = LocalizerConfig(stem_stride=stem_stride, mask_weight=1.0, precision=p)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        _step_seconds(net.train(), opt, x, pixels, cover, config, 2)  # warm-up: kernel choice
+        nets[p] = (net, opt, config)
+    best = {p: float("inf") for p in precisions}
+    for _ in range(repeats):
+        for p, (net, opt, config) in nets.items():
+            best[p] = min(best[p], _step_seconds(net, opt, x, pixels, cover, config, steps))
+    return [TrainingRow(size, batch, p, batch * steps / best[p]) for p in precisions]
+
+
+def training_table(rows: list[TrainingRow]) -> str:
+    """The rows as a Markdown table, each precision's speed-up over float32 where measured."""
+    base = {(r.size, r.batch): r.images_per_s for r in rows if r.precision == "fp32"}
+    lines = ["| network | batch | forward pass | training images/s | vs fp32 |",
+             "|---|---:|---|---:|---:|"]  # fmt: skip
+    for r in rows:
+        ref = base.get((r.size, r.batch))
+        ratio = "" if ref is None else f"{r.images_per_s / ref:.2f}"
+        lines.append(f"| heatmap localizer, {r.size} px | {r.batch} | {r.precision} "
+                     f"| {r.images_per_s:,.1f} | {ratio} |")  # fmt: skip
+    return "\n".join(lines)

@@ -20,12 +20,10 @@ import os
 import platform
 import sys
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from agents.cli.args import EnvIdAction, env_help
 from agents.outputs import OutputPathError, check_output_dir
-from agents.perception.throughput import TrainingRow, measure_training, training_table
 from envs import ENV_IDS
 from envs.benchmark.breakdown import measure_breakdown
 from envs.benchmark.cameras import measure_cameras
@@ -35,6 +33,9 @@ from envs.benchmark.frames import measure_env, measure_presets, measure_randomiz
 from envs.benchmark.plot import plot_scaling
 from envs.benchmark.scaling import measure_scaling
 from envs.benchmark.tables import EXPORT_DEFINITIONS, export_table, markdown_table
+
+if TYPE_CHECKING:
+    from agents.perception.throughput import TrainingRow
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         rows += [m for r in exports for m in r.measurements()]
     training: list[TrainingRow] = []
     if args.training:  # 64 px and below: a stride-1 stem, larger: stride 2 (the README's)
+        from agents.perception.throughput import measure_training  # torch: only when asked
+
         training = measure_training(size=args.sizes[0], stem_stride=1 if args.sizes[0] <= 64 else 2,
                                     repeats=args.repeats)  # fmt: skip
     stamp = datetime.date.today().isoformat()
@@ -146,7 +149,9 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     if exports:
         table += f"\n\nExport ({args.env[0]}):\n\n{export_table(exports)}\n\n{EXPORT_DEFINITIONS}."
     if training:
-        threads = torch.get_num_threads()
+        from agents.perception.throughput import training_table
+
+        threads = training[0].threads
         table += f"\n\nTraining ({threads} torch threads):\n\n{training_table(training)}"
     load = f"load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}, {load}\n")

@@ -65,6 +65,15 @@ def localizer_loss(out: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor 
     return loss
 
 
+def batch_loss(model: HeatmapNet, x: torch.Tensor, pixels: torch.Tensor,
+               cover: torch.Tensor | None, config: LocalizerConfig) -> torch.Tensor:  # fmt: skip
+    """One prepared batch's training loss: the forward pass in ``config.precision``, the
+    loss (:func:`localizer_loss`) in float32. Shared by training and the benchmark."""
+    with forward_precision(config.precision):
+        out = model.outputs(x)
+    return localizer_loss(out.float(), pixels, cover, config)
+
+
 def train_localizer(
     train: PoseData,
     val: PoseData | None,
@@ -124,9 +133,7 @@ def train_localizer(
         p, c = pixels[idx], None if cover is None else cover[idx]
         if config.mirror:
             x, p, c = mirror_batch(x, p, c, torch.rand(len(idx), generator=gen) < 0.5)
-        with forward_precision(config.precision):
-            out = model.outputs(x)
-        return localizer_loss(out.float(), p, c, config)
+        return batch_loss(model, x, p, c, config)
 
     def validate() -> dict[str, float]:
         assert val is not None

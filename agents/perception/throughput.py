@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import torch
 
 from agents.perception.localizer import HeatmapNet, LocalizerConfig
-from agents.perception.localizer_training import localizer_loss
-from agents.training import PRECISIONS, check_precision, forward_precision, seeded
+from agents.perception.localizer_training import batch_loss
+from agents.training import PRECISIONS, seeded
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class TrainingRow:
     batch: int
     precision: str
     images_per_s: float
+    threads: int  # torch's intra-op threads during the measurement
 
 
 def _step_seconds(net: HeatmapNet, opt: torch.optim.Optimizer, x: torch.Tensor,
@@ -30,9 +31,7 @@ def _step_seconds(net: HeatmapNet, opt: torch.optim.Optimizer, x: torch.Tensor,
                   steps: int) -> float:  # fmt: skip
     t0 = time.perf_counter()
     for _ in range(steps):
-        with forward_precision(config.precision):
-            out = net.outputs(x)
-        loss = localizer_loss(out.float(), pixels, cover, config)
+        loss = batch_loss(net, x, pixels, cover, config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -44,8 +43,8 @@ def measure_training(size: int = 128, stem_stride: int = 2, batch: int = 64, ste
                      ) -> list[TrainingRow]:  # fmt: skip
     """Best of ``repeats`` timings of ``steps`` training steps per precision, the precisions
     interleaved in each repeat so that a machine's drift affects them alike."""
-    for p in precisions:
-        check_precision(p)
+    configs = {p: LocalizerConfig(stem_stride=stem_stride, mask_weight=1.0, precision=p)
+               for p in precisions}  # refuses an unknown precision  # fmt: skip
     if size % (2 * stem_stride) or min(size, batch, steps, repeats) < 1:
         raise ValueError(f"need size a multiple of {2 * stem_stride} and positive batch, steps "
                          f"and repeats, got size={size}, batch={batch}, steps={steps}, "
@@ -56,10 +55,9 @@ def measure_training(size: int = 128, stem_stride: int = 2, batch: int = 64, ste
     side = size // (2 * stem_stride)
     cover = (torch.rand(batch, side, side, generator=gen) > 0.9).float()
     nets = {}
-    for p in precisions:
+    for p, config in configs.items():
         with seeded(0):
             net = HeatmapNet(16, stem_stride, mask_head=True)
-        config = LocalizerConfig(stem_stride=stem_stride, mask_weight=1.0, precision=p)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
         _step_seconds(net.train(), opt, x, pixels, cover, config, 2)  # warm-up: kernel choice
         nets[p] = (net, opt, config)
@@ -67,7 +65,8 @@ def measure_training(size: int = 128, stem_stride: int = 2, batch: int = 64, ste
     for _ in range(repeats):
         for p, (net, opt, config) in nets.items():
             best[p] = min(best[p], _step_seconds(net, opt, x, pixels, cover, config, steps))
-    return [TrainingRow(size, batch, p, batch * steps / best[p]) for p in precisions]
+    threads = torch.get_num_threads()
+    return [TrainingRow(size, batch, p, batch * steps / best[p], threads) for p in precisions]
 
 
 def training_table(rows: list[TrainingRow]) -> str:

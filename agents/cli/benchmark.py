@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         threads = training[0].threads
         table += f"\n\nTraining ({threads} torch threads):\n\n{training_table(training)}"
     load = f"load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    print(f"Benchmark {stamp} ({machine}), TinyRenderer, best of {args.repeats}, {load}\n")
+    renderer = ", TinyRenderer" if rows else ""  # --training-only renders nothing
+    print(f"Benchmark {stamp} ({machine}){renderer}, best of {args.repeats}, {load}\n")
     print(table)
     if args.out_dir:
         out = Path(args.out_dir)

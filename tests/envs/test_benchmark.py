@@ -179,7 +179,7 @@ def test_breakdown_times_every_randomizer_and_adds_up() -> None:
 
 def test_training_rows_compare_each_precision_with_fp32(tmp_path, capsys) -> None:
     """``--training-only``: the localizer's training images/s per forward-pass precision,
-    and no env rows."""
+    and no env rows (nor a renderer named in the header)."""
     assert benchmark_script.main(["--training-only", "--sizes", "32", "--repeats", "1",
                                   "--out-dir", str(tmp_path)]) == 0  # fmt: skip
     data = json.loads((tmp_path / "benchmark.json").read_text())
@@ -190,6 +190,8 @@ def test_training_rows_compare_each_precision_with_fp32(tmp_path, capsys) -> Non
     fp32, bf16 = (r["images_per_s"] for r in data["training"])
     assert "| heatmap localizer, 32 px | 64 | fp32 |" in table and "| 1.00 |" in table
     assert f"| {bf16 / fp32:.2f} |" in table and "| env | metric |" not in table
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("Benchmark ") and "TinyRenderer" not in header
 
 
 def test_training_measurement_refuses_bad_settings() -> None:

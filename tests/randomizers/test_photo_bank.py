@@ -96,3 +96,32 @@ def test_photo_bank_presets_change_only_the_pictures(base: str, bank: str) -> No
         assert [p.split("/")[-2:] for p in texture.bank.images] == [
             [split, p.name] for p in _files(split)
         ]
+
+
+def test_dense_occluders_preset_is_the_occluder_preset_with_table_two_layout() -> None:
+    dense, occl = raw("tobin_photo_bank_dense_occluders"), raw("tobin_photo_bank_occluders")
+    assert dense["distractors"].pop("count") == [2, 5] and occl["distractors"].pop("count") == [1, 5]
+    for axis in ("x", "y"):
+        assert dense["distractors"].pop(axis) == [-0.08, 0.08]
+        assert occl["distractors"].pop(axis) == [-0.1, 0.1]
+    assert dense == occl
+
+
+@pytest.mark.parametrize("test_set, name", [
+    ("occlusions", "val_photo_bank_calibrated_occluders"),
+    ("distractors", "val_photo_bank_calibrated_clutter"),
+])  # fmt: skip
+def test_calibrated_validation_presets_are_table_two_with_validation_appearance(
+    test_set: str, name: str
+) -> None:
+    """Table II's layout and camera; `tobin`'s lighting and noise; validation pictures and shapes."""
+    from agents.experiments.ablation import eval_preset
+
+    table_two, val, train = eval_preset(test_set), raw(name), raw("tobin_photo_bank_occluders")
+    for part in ("texture", "distractors"):
+        assert table_two[part].pop("image_dir").endswith("photos")
+        assert val[part].pop("image_dir") == "../textures/photo_bank/val"
+    assert (table_two["distractors"].pop("pool_seed"), val["distractors"].pop("pool_seed")) == (7, 123)
+    assert val.pop("lighting") == train["lighting"] != table_two.pop("lighting")
+    assert val.pop("image_noise") == train["image_noise"] and "image_noise" not in table_two
+    assert val == table_two

@@ -224,7 +224,9 @@ def test_an_ensemble_averages_heatmaps_and_refuses_mismatched_members(
                                    "lift_cube128_pool_photos_mirror.pt"),
                                   ("lift_cube128_photoocl.pt", "lift_cube128_pool_photoocl.pt"),
                                   ("lift_cube128_photoocl_v2.pt",
-                                   "lift_cube128_pool_photoocl_v2.pt")])  # fmt: skip
+                                   "lift_cube128_pool_photoocl_v2.pt"),
+                                  ("lift_cube128_photobank.pt",
+                                   "lift_cube128_pool_photobank.pt")])  # fmt: skip
 def test_the_shipped_pair_forms_an_ensemble(a: str, b: str) -> None:
     """The README's ensembles of two shipped 128 px cube localizers load as one."""
     from agents.perception.ensemble import load_localizer_spec, spec_name

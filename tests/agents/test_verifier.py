@@ -211,7 +211,9 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
       "lift_cube128_verifier_photoocl.pt"), True, 5),
     (("lift_cube128_photoocl_v2.pt", "lift_cube128_pool_photoocl_v2.pt",
       "lift_cube128_verifier_photoocl_v2.pt"), True, 3),
-], ids=["crowded", "photos", "mirror", "photoocl", "photoocl_v2"])  # fmt: skip
+    (("lift_cube128_photobank.pt", "lift_cube128_pool_photobank.pt",
+      "lift_cube128_verifier_photobank.pt"), True, 3),
+], ids=["crowded", "photos", "mirror", "photoocl", "photoocl_v2", "photobank"])  # fmt: skip
 def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str], flip: bool,
                                             peaks: int) -> None:
     """Each shipped verifier joins the README's pair it was trained on as one verified

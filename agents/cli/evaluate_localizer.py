@@ -23,6 +23,15 @@ from agents.perception.localizer import (
 )
 from agents.perception.pose_data import PoseData
 from agents.plots import scatter_xy
+from randomizers.assets import asset_dir
+
+
+def default_plot_dir(model: str) -> Path:
+    """Beside the (first) checkpoint, except a shipped one: ``assets/models`` belongs to the
+    package, so its plots go to ``runs/localizer_plots`` in the working directory."""
+    folder = Path(spec_paths(model)[0]).parent
+    shipped = folder.resolve() == (asset_dir() / "models").resolve()
+    return Path("runs") / "localizer_plots" if shipped else folder
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -35,7 +44,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "(heatmaps averaged); a verifier joins as A.pt+B.pt+V.pt")  # fmt: skip
     p.add_argument("--data", required=True, nargs="+", help="exported dataset(s)")
     p.add_argument("--plot-dir", default=None,
-                   help="folder for the predicted-vs-true PNGs (default: beside the model)")  # fmt: skip
+                   help="folder for the predicted-vs-true PNGs (default: beside the model; "
+                        "runs/localizer_plots for a shipped one)")  # fmt: skip
     p.add_argument(
         "--camera",
         default="nominal",
@@ -73,7 +83,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             if args.visible is not None:
                 data = visible_subset(data, *args.visible)
             sets.append(data)
-        plots = Path(args.plot_dir) if args.plot_dir else Path(spec_paths(args.model)[0]).parent
+        plots = Path(args.plot_dir) if args.plot_dir else default_plot_dir(args.model)
         if plots.exists() and not plots.is_dir():
             raise OutputPathError(f"--plot-dir {str(plots)!r} is a file; give a folder")
         check_output_dir(plots, flag="--plot-dir")

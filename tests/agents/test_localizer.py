@@ -238,3 +238,15 @@ def test_the_shipped_pair_forms_an_ensemble(a: str, b: str) -> None:
     assert spec_name(spec) == f"{a}+{b}"
     pixels = loc.pixels(torch.zeros(1, 3, 128, 128, dtype=torch.uint8))
     assert pixels.shape == (1, 2) and np.isfinite(pixels).all()
+
+
+def test_plots_of_a_shipped_model_stay_out_of_the_package(tmp_path: Path) -> None:
+    """Evaluating a shipped checkpoint must not write PNGs into assets/models; a user's
+    checkpoint keeps its plots beside it."""
+    from agents.cli.evaluate_localizer import default_plot_dir
+
+    models = Path(__file__).resolve().parents[2] / "assets" / "models"
+    shipped = f"{models / 'lift_cube128_photobank.pt'}+{models / 'lift_cube128_pool_photobank.pt'}"
+    assert default_plot_dir(shipped) == Path("runs") / "localizer_plots"
+    mine = tmp_path / "runs" / "mine.pt"
+    assert default_plot_dir(f"{mine}+{models / 'lift_cube128_pool_photobank.pt'}") == mine.parent

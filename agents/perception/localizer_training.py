@@ -128,7 +128,7 @@ def train_localizer(
 
     def loss_fn(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         images = train.images[idx]
-        x = (color_jitter(images, config.color_jitter, gen).mul(2.0).sub(1.0)
+        x = (color_jitter(images, config.color_jitter, gen).mul_(2.0).sub_(1.0)
              if config.color_jitter > 0 else to_input(images))  # fmt: skip
         p, c = pixels[idx], None if cover is None else cover[idx]
         if config.mirror:

@@ -122,7 +122,7 @@ def train_verifier(
         m_patches, m_offset = mirror_crops(patches, offset)
         patches = torch.where(flip[:, None, None, None], m_patches, patches)
         offset = torch.where(flip[:, None], m_offset, offset)
-        x = (color_jitter(patches, config.color_jitter, gen).mul(2.0).sub(1.0)
+        x = (color_jitter(patches, config.color_jitter, gen).mul_(2.0).sub_(1.0)
              if config.color_jitter > 0 else to_input(patches))  # fmt: skip
         with forward_precision(config.precision):
             out = model(x)

@@ -60,6 +60,28 @@ def test_color_jitter_is_seeded_per_image_and_bounded() -> None:
         color_jitter(images, 1.5, torch.Generator())
 
 
+def test_color_jitter_in_place_matches_the_out_of_place_formula() -> None:
+    """The in-place arithmetic gives exactly the values of the plain formula and never
+    writes into its input (a float batch included)."""
+    images = torch.randint(0, 256, (5, 3, 16, 16), dtype=torch.uint8)
+    gen = torch.Generator().manual_seed(4)
+    b, c, s = (0.6 + 0.8 * torch.rand(5, 1, 1, 1, generator=gen) for _ in range(3))
+    x = (images.float() / 255.0 * b).clamp(0, 1)
+    m = x.mean((1, 2, 3), keepdim=True)
+    x = ((x - m) * c + m).clamp(0, 1)
+    gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+    x = ((x - gray) * s + gray).clamp(0, 1)
+    expected = x.clamp_min(1e-6).pow((0.8 * torch.rand(5, 1, 1, 1, generator=gen) - 0.4).exp())
+    # the reference drew its factors in color_jitter's order: brightness, contrast, saturation
+    # and gamma, all from one generator with the same seed
+    got = color_jitter(images, 0.4, torch.Generator().manual_seed(4))
+    assert torch.equal(got, expected)
+    floats = images.float()
+    before = floats.clone()
+    color_jitter(floats, 0.4, torch.Generator().manual_seed(4))
+    assert torch.equal(floats, before)
+
+
 def test_object_masks_match_the_export_labels(data) -> None:
     part = load_data(data["a"], "cube")
     masks = load_object_masks(part, "cube")

@@ -68,6 +68,20 @@ class LocalizerConfig:
         check_precision(self.precision)
 
 
+class _ChannelsLastGrad(torch.autograd.Function):
+    """Identity whose backward hands on its gradient in channels-last layout: the gradient a
+    concatenation passes back is a channel slice, which CPU bilinear upsampling's backward
+    would otherwise take a generic path for (12.5 against 2.8 ms per 64-image batch)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=torch.channels_last)
+
+
 def _block(i: int, o: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(i, o, 3, stride, padding=dilation, dilation=dilation, bias=False),
@@ -110,6 +124,8 @@ class HeatmapTrunk(nn.Module):
         half = self.down(self.stem(x))
         ctx = F.interpolate(self.context(half), size=half.shape[-2:], mode="bilinear",
                             align_corners=False)  # fmt: skip
+        if ctx.requires_grad:
+            ctx = cast(torch.Tensor, _ChannelsLastGrad.apply(ctx))
         return self.up(torch.cat([ctx, half], 1))  # type: ignore[no-any-return]
 
 

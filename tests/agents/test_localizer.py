@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from agents.perception.localizer import (
+    HeatmapNet,
     LocalizerConfig,
     evaluate_localizer,
     load_data,
@@ -84,6 +85,26 @@ def test_weights_stay_channels_last_and_predict_as_contiguous_ones(data, tmp_pat
     nhwc = back.pixels(val.images)
     back.model.to(memory_format=torch.contiguous_format)
     np.testing.assert_allclose(back.pixels(val.images), nhwc, atol=1e-3)
+
+
+def test_the_upsampling_gradient_fix_changes_no_gradient() -> None:
+    """The trunk hands its upsampling a channels-last gradient (a speed fix): every weight's
+    gradient is bit-identical to the plain graph's."""
+    torch.manual_seed(0)
+    net = HeatmapNet(8, 2, True)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+
+    def grads() -> list[torch.Tensor]:
+        net.zero_grad()
+        net.outputs(x).square().mean().backward()
+        return [p.grad.clone() for p in net.parameters() if p.grad is not None]
+
+    fixed = grads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("agents.perception.localizer._ChannelsLastGrad.apply", lambda t: t)
+        plain = grads()
+    assert len(fixed) == len(plain) > 0
+    assert all(torch.equal(a, b) for a, b in zip(fixed, plain, strict=True))
 
 
 def test_scripts_train_then_evaluate(

@@ -20,10 +20,9 @@ from agents.perception.localizer import (
     heatmap_loss,
     nominal_camera,
     pixel_errors,
-    to_input,
     world_positions,
 )
-from agents.perception.photometric import color_jitter
+from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
 from agents.training import FitConfig, fit, forward_precision, one_cycle, seeded
 
@@ -128,8 +127,7 @@ def train_localizer(
 
     def loss_fn(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         images = train.images[idx]
-        x = (color_jitter(images, config.color_jitter, gen).mul_(2.0).sub_(1.0)
-             if config.color_jitter > 0 else to_input(images))  # fmt: skip
+        x = training_input(images, config.color_jitter, gen)
         p, c = pixels[idx], None if cover is None else cover[idx]
         if config.mirror:
             x, p, c = mirror_batch(x, p, c, torch.rand(len(idx), generator=gen) < 0.5)

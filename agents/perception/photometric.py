@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from agents.perception.localizer import to_input
+
 
 def color_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float (N, 3, H, W) in [0, 1], each image with its own brightness
@@ -34,3 +36,13 @@ def color_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) ->
     gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
     x.sub_(gray).mul_(saturation).add_(gray).clamp_(0.0, 1.0)
     return x.clamp_min_(1e-6).pow_(gamma)
+
+
+def training_input(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> the network's input in [-1, 1]: colour-jittered with
+    ``strength`` (:func:`color_jitter`, rescaled in place) when it is > 0, else
+    :func:`~agents.perception.localizer.to_input`. Shared by the localizer's and the
+    verifier's training loops."""
+    if strength > 0:
+        return color_jitter(images, strength, gen).mul_(2.0).sub_(1.0)
+    return to_input(images)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import Localizer, to_input, true_pixels
-from agents.perception.photometric import color_jitter
+from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
 from agents.perception.verifier import (
     CropNet,
@@ -122,8 +122,7 @@ def train_verifier(
         m_patches, m_offset = mirror_crops(patches, offset)
         patches = torch.where(flip[:, None, None, None], m_patches, patches)
         offset = torch.where(flip[:, None], m_offset, offset)
-        x = (color_jitter(patches, config.color_jitter, gen).mul_(2.0).sub_(1.0)
-             if config.color_jitter > 0 else to_input(patches))  # fmt: skip
+        x = training_input(patches, config.color_jitter, gen)
         with forward_precision(config.precision):
             out = model(x)
         out = out.float()

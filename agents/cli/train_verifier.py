@@ -9,7 +9,7 @@ Example (128 px, the README's recipe):
     python scripts/evaluate_localizer.py --data data/target128 \\
         --model assets/models/lift_cube128_crowded.pt+assets/models/lift_cube128_pool_v2.pt+runs/verifier128.pt
 
-Choose only the inference settings of a trained verifier (alpha, refinement, peaks, flip
+Choose only the inference settings of a trained verifier (alpha, refinement, peaks, flip and shift
 averaging) on validation data, keeping its weights:
     python scripts/train_verifier.py --localizer A.pt+B.pt --init V.pt --settings-only --val data/v2_val --out V2.pt
 """
@@ -49,7 +49,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    "required unless --settings-only)")  # fmt: skip
     p.add_argument("--val", required=True, nargs="+", metavar="DIR",
                    help="randomized exported dataset(s) to choose the epoch, alpha, "
-                   "refinement, peaks and flip averaging on (several are "
+                   "refinement, peaks, flip and shift averaging on (several are "
                    "concatenated)")  # fmt: skip
     p.add_argument("--out", required=True, help="checkpoint path (.pt); an existing verifier "
                    "checkpoint is replaced, any other file is kept unless --force")  # fmt: skip
@@ -67,7 +67,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="start from this verifier's weights (fine-tune; same width and crop)")
     p.add_argument("--settings-only", action="store_true",
                    help="do not train: keep --init's weights and choose only its inference "
-                   "settings (alpha, refinement, peaks, flip averaging) on --val")  # fmt: skip
+                   "settings (alpha, refinement, peaks, flip and shift averaging) on --val")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--no-progress", action="store_true")
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     before, after = m["val_without"], m["val_with"]
     print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min (epoch "
           f"{m.get('selected_epoch')}, alpha {m['alpha']:g}, refine {m['refine']}, "
-          f"peaks {m['peaks']}, flip {m['flip']})")  # fmt: skip
+          f"peaks {m['peaks']}, flip {m['flip']}, shift {m.get('shift', False)})")  # fmt: skip
     print(f"validation ({', '.join(args.val)}): {before['px_mean']:.2f} -> "
           f"{after['px_mean']:.2f} px mean, look-alike wins {100 * before['miss']:.1f}% -> "
           f"{100 * after['miss']:.1f}%")  # fmt: skip

@@ -6,7 +6,8 @@ look-alikes winning the heatmap. The verifier is a small CNN that reads a full-r
 crop around each of the ``k`` strongest peaks and scores whether the object's centre lies
 there; the peak with the best ``verifier logit + alpha x heatmap log-probability`` wins.
 ``alpha``, the number of peaks and whether the heatmap is averaged with its mirror image's
-(:mod:`agents.perception.flip_average`) are chosen on randomized validation data. It is
+(:mod:`agents.perception.flip_average`) and over half-cell shifts
+(:mod:`agents.perception.shift_average`) are chosen on randomized validation data. It is
 trained on the localizer's own peaks over a randomized export
 (:mod:`agents.perception.verifier_training`), so it learns exactly the confusions the
 localizer makes. On the command line it joins a localizer spec as one more checkpoint:
@@ -28,6 +29,7 @@ from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
 from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import Localizer, exclude_cells, heatmap_peaks, to_input
+from agents.perception.shift_average import ShiftAveraged
 from agents.training import check_precision
 
 CHECKPOINT_FORMAT = "domrand-verifier"
@@ -164,6 +166,11 @@ class Verifier:
         """Whether the heatmap is averaged with its mirror image's (:mod:`flip_average`)."""
         return bool(self.meta.get("flip", False))
 
+    @property
+    def shift(self) -> bool:
+        """Whether the heatmap is averaged over half-cell shifts (:mod:`shift_average`)."""
+        return bool(self.meta.get("shift", False))
+
     @torch.no_grad()
     def scores(self, images: torch.Tensor, cands: np.ndarray) -> np.ndarray:
         """Network outputs (N, K, 3) for the candidates (N, K, 2) of uint8 images (N, 3, H, W)."""
@@ -238,8 +245,18 @@ def verify(loc: Localizer, verifier: Verifier, names: tuple[str, str]) -> Verifi
                              f"{names[0]!r} has {loc.meta[key]!r}: they do not go together")  # fmt: skip
     meta = {**loc.meta, "verifier": names[1]}
     # it stands in for the HeatmapNet wherever only its heatmap is read (pixels, peaks)
-    model = cast(Any, FlipAveraged(loc.model).eval()) if verifier.flip else loc.model
+    model = averaged(loc.model, verifier.flip, verifier.shift)
     return VerifiedLocalizer(model, loc.config, meta, loc.history, verifier=verifier)
+
+
+def averaged(model: nn.Module, flip: bool, shift: bool) -> Any:
+    """``model`` with test-time averaging over its mirror image (``flip``) and over
+    half-cell shifts (``shift``), in eval mode; itself when neither."""
+    if shift:
+        model = ShiftAveraged(model)
+    if flip:
+        model = FlipAveraged(model)
+    return model.eval() if flip or shift else model
 
 
 def save_verifier(verifier: Verifier, path: str | Path) -> Path:

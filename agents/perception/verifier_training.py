@@ -3,7 +3,7 @@ strongest heatmap peaks on a randomized export, label each by its distance to th
 true projected centre, and fit the crop network on them plus one jittered crop of the true
 centre per image. The epoch, the heatmap weight ``alpha``, whether to apply the predicted
 offset, the number of peaks re-ranked and whether to average the heatmap with its mirror
-image's are chosen on randomized validation data only.
+image's and over half-cell shifts are chosen on randomized validation data only.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import Localizer, to_input, true_pixels
 from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
@@ -26,6 +25,7 @@ from agents.perception.verifier import (
     CropNet,
     Verifier,
     VerifierConfig,
+    averaged,
     batch_peaks,
     crops,
     mirror_crops,
@@ -153,17 +153,17 @@ def train_verifier(
 
 def choose_settings(verifier: Verifier, loc: Localizer, val: PoseData) -> dict[str, Any]:
     """The inference settings of ``verifier`` on ``loc``'s peaks with the least mean pixel
-    error on ``val`` (randomized validation data): ``alpha``, ``refine``, ``peaks`` and
-    ``flip``, with the winner's figures (``val_with``), every trial's (``val_trials``) and
-    those of the heatmap's best peak alone (``val_without``). Ties go to the cheaper setting
-    (fewer peaks, no flip)."""
+    error on ``val`` (randomized validation data): ``alpha``, ``refine``, ``peaks``,
+    ``flip`` and ``shift``, with the winner's figures (``val_with``), every trial's
+    (``val_trials``) and those of the heatmap's best peak alone (``val_without``). Ties go
+    to the cheaper setting (fewer peaks, no flip, no shift)."""
     tried = sorted({*PEAKS, verifier.config.k})
     true, near = true_pixels(val), verifier.config.positive_px
-    trials: dict[tuple[float, bool, int, bool], dict[str, float]] = {}
-    for flip in (False, True):
-        model = cast(Any, FlipAveraged(loc.model)) if flip else loc.model
+    trials: dict[tuple[float, bool, int, bool, bool], dict[str, float]] = {}
+    for flip, shift in ((False, False), (True, False), (False, True), (True, True)):
+        model = averaged(loc.model, flip, shift)
         cands, logp = mine_candidates(replace(loc, model=model), val, tried[-1])
-        if not flip:
+        if not (flip or shift):
             without = rerank_stats(cands[:, 0], true, near)
         out = verifier.scores(val.images, cands)
         for peaks in tried:
@@ -171,9 +171,10 @@ def choose_settings(verifier: Verifier, loc: Localizer, val: PoseData) -> dict[s
             for a in ALPHAS:
                 for r in (False, True):
                     picked = select(c, lp, o, a, r)
-                    trials[a, r, peaks, flip] = rerank_stats(picked, true, near)
-    (alpha, refine, peaks, flip), best = min(trials.items(), key=lambda kv: kv[1]["px_mean"])
-    return {"alpha": alpha, "refine": refine, "peaks": peaks, "flip": flip,
+                    trials[a, r, peaks, flip, shift] = rerank_stats(picked, true, near)
+    (alpha, refine, peaks, flip, shift), best = min(trials.items(),
+                                                    key=lambda kv: kv[1]["px_mean"])  # fmt: skip
+    return {"alpha": alpha, "refine": refine, "peaks": peaks, "flip": flip, "shift": shift,
             "val_without": without, "val_with": best,
-            "val_trials": [{"alpha": a, "refine": r, "peaks": k, "flip": f, **t}
-                           for (a, r, k, f), t in trials.items()]}  # fmt: skip
+            "val_trials": [{"alpha": a, "refine": r, "peaks": k, "flip": f, "shift": sh, **t}
+                           for (a, r, k, f, sh), t in trials.items()]}  # fmt: skip

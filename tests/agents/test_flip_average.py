@@ -1,5 +1,6 @@
-"""Flip averaging of heatmaps: the mirrored image's heatmap, mirrored back and realigned,
-peaks where the direct one does, for every heatmap stride."""
+"""Flip and shift averaging of heatmaps: the mirrored image's heatmap, mirrored back and
+realigned, and the half-cell-shifted images' heatmaps, moved back, peak where the direct one
+does, for every heatmap stride."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from torch import nn
 
 from agents.perception.flip_average import FlipAveraged, realign_mirrored
 from agents.perception.localizer import log_probs, soft_argmax
+from agents.perception.shift_average import ShiftAveraged, move_back, shift_image
 
 
 class Centroid(nn.Module):
@@ -51,3 +53,43 @@ def test_the_mirrored_heatmap_lines_up_with_the_direct_one(stride: int) -> None:
     torch.testing.assert_close(torch.logsumexp(averaged.flatten(1), 1), torch.zeros(2), atol=0.05,
                                rtol=0)  # fmt: skip
     torch.testing.assert_close(soft_argmax(averaged) * stride, truth, atol=0.01, rtol=0)
+
+
+def test_shift_image_moves_content_and_repeats_the_edge() -> None:
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    moved = shift_image(x, 2, 1)
+    assert moved.shape == x.shape
+    torch.testing.assert_close(moved[..., 1:, 2:], x[..., :-1, :-2], atol=0, rtol=0)
+    torch.testing.assert_close(moved[..., 1:, 0], x[..., :-1, 0], atol=0, rtol=0)  # edge
+    torch.testing.assert_close(moved[..., 0, 2:], x[..., 0, :-2], atol=0, rtol=0)
+
+
+def test_move_back_interpolates_between_neighbouring_cells() -> None:
+    lp = torch.arange(12, dtype=torch.float32).reshape(1, 3, 4)
+    torch.testing.assert_close(move_back(lp, 0.0, 0.0), lp, atol=0, rtol=0)
+    # one whole cell: each cell reads its right neighbour, the last one repeats
+    assert move_back(lp, 1.0, 0.0)[0, 0].tolist() == [1.0, 2.0, 3.0, 3.0]
+    assert move_back(lp, 0.5, 0.0)[0, 0].tolist() == [0.5, 1.5, 2.5, 3.0]
+    assert move_back(lp, 0.0, 0.5)[0, :, 0].tolist() == [2.0, 6.0, 8.0]
+
+
+@pytest.mark.parametrize("stride", [2, 4])
+def test_the_shifted_heatmaps_line_up_with_the_direct_one(stride: int) -> None:
+    x = -torch.ones(2, 3, 64, 64)
+    x[0, :, 20, 30] = 1.0
+    x[1, :, 40, 17:19] = 1.0
+    truth = torch.tensor([[30.0, 20.0], [17.5, 40.0]])
+    net = Centroid(stride)
+    moved = log_probs(net(shift_image(x, stride // 2, stride // 2)))
+    # unaligned, the peak lands half a cell right and down
+    torch.testing.assert_close(soft_argmax(moved) * stride, truth + stride / 2, atol=0.01, rtol=0)
+    averaged = ShiftAveraged(net)(x)
+    assert averaged.shape == (2, 64 // stride, 64 // stride)
+    torch.testing.assert_close(soft_argmax(averaged) * stride, truth, atol=0.01, rtol=0)
+    both = FlipAveraged(ShiftAveraged(net))(x)
+    torch.testing.assert_close(soft_argmax(both) * stride, truth, atol=0.01, rtol=0)
+
+
+def test_shift_averaging_needs_an_even_stride() -> None:
+    with pytest.raises(ValueError, match="stride must be even, got 3 px"):
+        ShiftAveraged(Centroid(3))

@@ -14,11 +14,13 @@ import torch
 
 from agents.perception.ensemble import load_localizer_spec
 from agents.perception.flip_average import FlipAveraged
-from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
+from agents.perception.localizer import HeatmapNet, LocalizerConfig, load_data, save_localizer
 from agents.perception.localizer_training import train_localizer
+from agents.perception.shift_average import ShiftAveraged
 from agents.perception.verifier import (
     VerifiedLocalizer,
     VerifierConfig,
+    averaged,
     crops,
     load_verifier,
     mirror_crops,
@@ -91,6 +93,19 @@ def test_select_combines_scores_skips_missing_peaks_and_refines() -> None:
     np.testing.assert_allclose(select(cands, logp, out, 0.5, True), [[20.5, 9.0]])
 
 
+def test_averaged_wraps_the_heatmap_in_the_chosen_test_time_views() -> None:
+    net = HeatmapNet(4, 2).train()
+    assert averaged(net, False, False) is net
+    flip, shift, both = averaged(net, True, False), averaged(net, False, True), averaged(net, True, True)
+    assert isinstance(flip, FlipAveraged) and flip.model is net
+    assert isinstance(shift, ShiftAveraged) and shift.model is net
+    assert isinstance(both, FlipAveraged) and isinstance(both.model, ShiftAveraged)
+    assert not net.training  # test-time views read the network in eval mode
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert both(x).shape == shift(x).shape == (2, 8, 8)
+
+
 def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, tmp_path) -> None:
     loc = load_localizer_spec(data["loc"])
     train, val = load_data(data["train"], "cube"), load_data(data["val"], "cube")
@@ -105,7 +120,10 @@ def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, t
     assert m["selected_epoch"] == best and [r["epoch"] for r in a.history] == [1, 2]
     assert m["alpha"] in ALPHAS and isinstance(m["refine"], bool) and m["peaks"] in PEAKS
     assert isinstance(m["flip"], bool) and a.flip == m["flip"] and a.peaks == m["peaks"]
-    assert len(m["val_trials"]) == 2 * len(ALPHAS) * len(PEAKS) * 2
+    assert isinstance(m["shift"], bool) and a.shift == m["shift"]
+    assert len(m["val_trials"]) == 2 * len(ALPHAS) * len(PEAKS) * 2 * 2
+    assert {(t["flip"], t["shift"]) for t in m["val_trials"]} == {
+        (False, False), (True, False), (False, True), (True, True)}
     assert m["val_with"]["px_mean"] == min(t["px_mean"] for t in m["val_trials"])
     assert set(m["val_without"]) == {"px_mean", "px_median", "miss"}
     assert (m["object"], m["image_size"], m["env_id"]) == ("cube", 32, "domrand/Lift-v0")
@@ -162,7 +180,7 @@ def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> No
     for k, v in first.model.state_dict().items():
         assert torch.equal(v, again.model.state_dict()[k]), k
     assert again.meta["val_roots"] == [str(data["train"])] and "peaks" in again.meta
-    assert len(again.meta["val_trials"]) == 2 * len(ALPHAS) * len(PEAKS) * 2
+    assert len(again.meta["val_trials"]) == 2 * len(ALPHAS) * len(PEAKS) * 2 * 2
     assert "flip" in capsys.readouterr().out
     for argv, says in ((["--settings-only"], "give it as --init"),
                        ([], "--train DIR is required")):  # fmt: skip
@@ -229,3 +247,4 @@ def test_the_shipped_verifier_joins_its_pair(names: tuple[str, str, str], flip: 
     assert pixels.shape == (2, 2) and np.isfinite(pixels).all()
     assert loc.verifier.flip is flip and loc.verifier.peaks == peaks
     assert isinstance(loc.model, FlipAveraged) is flip
+    assert loc.verifier.shift is False  # chosen before shift averaging existed

@@ -12,15 +12,14 @@ import torch
 from torch import nn
 
 from agents.perception.localizer import log_probs
+from agents.perception.shift_average import move_back
 
 
 def realign_mirrored(log_p: torch.Tensor, stride: int) -> torch.Tensor:
     """A heatmap (N, h, w) of the mirrored image, mirrored back, moved 1 px left (linear
     interpolation between cells): mirroring maps pixel u to W - 1 - u while cell j's centre
     stands for pixel (j + 0.5) x stride, so without this every peak lands 1 px right."""
-    f = 1.0 / stride
-    right = torch.cat([log_p[..., 1:], log_p[..., -1:]], dim=-1)
-    return (1.0 - f) * log_p + f * right
+    return move_back(log_p, 1.0 / stride, 0.0)
 
 
 class FlipAveraged(nn.Module):

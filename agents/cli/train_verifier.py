@@ -60,6 +60,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
     p.add_argument("--crop", type=int, default=d.crop, help="crop side in px (multiple of 4)")
     p.add_argument("-k", "--peaks", type=int, default=d.k, help="heatmap peaks re-ranked per image")
+    p.add_argument("--offset-weight", type=float, default=d.offset_weight,
+                   help="weight of the L1 loss on the object's offset from the crop's centre")
     p.add_argument("--color-jitter", type=float, default=d.color_jitter,
                    help="photometric augmentation strength in [0, 1)")  # fmt: skip
     add_precision_flag(p)
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, crop=args.crop, k=args.peaks,
                                 color_jitter=args.color_jitter, precision=args.precision,
-                                seed=args.seed)  # fmt: skip
+                                offset_weight=args.offset_weight, seed=args.seed)  # fmt: skip
         if args.settings_only and not args.init:
             raise ValueError("--settings-only keeps a trained verifier's weights: "
                              "give it as --init")  # fmt: skip

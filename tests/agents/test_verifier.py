@@ -144,9 +144,10 @@ def test_scripts_train_then_evaluate_with_the_spec(data, tmp_path, capsys) -> No
     assert train_script.main(["--localizer", str(data["loc"]), "--train", str(data["train"]),
                               "--val", str(data["val"]), "--out", str(out), "--epochs", "1",
                               "--batch-size", "16", "--width", "4", "--crop", "16",
-                              "--no-progress"]) == 0  # fmt: skip
+                              "--offset-weight", "0.5", "--no-progress"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert f"wrote {out}" in printed and "look-alike wins" in printed
+    assert load_verifier(out).config.offset_weight == 0.5
     spec = f"{data['loc']}+{out}"
     assert evaluate_script.main(["--model", spec, "--data", str(data["val"]), "--json",
                                  "--camera", "recorded", "--plot-dir", str(tmp_path)]) == 0  # fmt: skip
@@ -211,6 +212,9 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
     assert train_script.main(["--localizer", str(data["loc"]), "--train", str(data["big"]),
                               *common]) == 2  # fmt: skip
     assert "trained on 32 px images" in capsys.readouterr().err
+    assert train_script.main(["--localizer", str(data["loc"]), "--train", str(data["train"]),
+                              "--offset-weight", "-1", *common]) == 2  # fmt: skip
+    assert "offset_weight must be finite and >= 0, got -1.0" in capsys.readouterr().err
     bad = tmp_path / "bad.pt"
     torch.save({"format": "domrand-verifier", "version": 1, "config": {"k": 0}}, bad)
     with pytest.raises(ValueError, match=r"bad.pt' is a damaged verifier checkpoint"):

@@ -51,6 +51,17 @@ def projected_centre(record: dict[str, Any], object_name: str) -> np.ndarray:
     return uv / size * 2.0 - 1.0
 
 
+@dataclass(frozen=True)
+class MaskRef:
+    """Where one sample's object mask lies: the instance PNG (relative to the export, None
+    when the record has none), the object's id in it (None when absent) and the sample's
+    index, for errors."""
+
+    path: str | None
+    instance: int | None
+    sample: Any
+
+
 @dataclass
 class PoseData:
     """A whole exported dataset in memory: uint8 images (N, 3, H, W), targets (N, 3) in
@@ -63,6 +74,10 @@ class PoseData:
     manifest: dict[str, Any]
     pixels: torch.Tensor | None = None  # (N, 2) projected object centre in [-1, 1]
     index: np.ndarray | None = None  # positions in samples.jsonl after subset(); None: all
+    # read with the records, so that masks and rest heights need not parse samples.jsonl again
+    object_name: str | None = None  # the object the labels are of
+    world: np.ndarray | None = None  # (N, 3) its world position, metres
+    mask_refs: list[MaskRef] | None = None  # its instance mask per sample (single exports)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -71,9 +86,13 @@ class PoseData:
         """The samples where ``keep`` (bool mask or indices) holds."""
         idx = torch.as_tensor(np.flatnonzero(keep) if keep.dtype == bool else keep)
         pixels = None if self.pixels is None else self.pixels[idx]
-        index = (np.arange(len(self)) if self.index is None else self.index)[idx.numpy()]
-        return PoseData(self.images[idx], self.targets[idx], self.visible_fraction[idx.numpy()],
-                        self.root, self.manifest, pixels, index)  # fmt: skip
+        rows = idx.numpy()
+        index = (np.arange(len(self)) if self.index is None else self.index)[rows]
+        world = None if self.world is None else self.world[rows]
+        refs = None if self.mask_refs is None else [self.mask_refs[i] for i in rows]
+        return PoseData(self.images[idx], self.targets[idx], self.visible_fraction[rows],
+                        self.root, self.manifest, pixels, index, self.object_name, world,
+                        refs)  # fmt: skip
 
 
 def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
@@ -103,7 +122,7 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
         raise ValueError(
             f"{str(manifest_path)!r} is not valid JSON ({_one_line(exc)}); {repair}"
         ) from None
-    images, targets, visible, pixels = [], [], [], []
+    images, targets, visible, pixels, world, refs = [], [], [], [], [], []
     for line, r in records:
         rel = r["rgb"]
         image = root / rel
@@ -124,6 +143,8 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
             obj = next(o for o in r["objects"] if o["name"] == object_name)
             vf = obj.get("visible_fraction")
             visible.append(np.nan if vf is None else float(vf))
+            world.append(np.asarray(obj["world_pose"]["position"], dtype=np.float64))
+            refs.append(MaskRef(r.get("instances"), obj.get("instance"), r.get("index")))
         except KeyError as exc:
             if " has no object named " in str(exc.args[0]):  # a wrong --object, not damage
                 raise ValueError(f"{index}: {exc.args[0]}") from None
@@ -146,6 +167,9 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
         root=str(root),
         manifest=manifest,
         pixels=torch.from_numpy(np.stack(pixels).astype(np.float32)),
+        object_name=object_name,
+        world=np.stack(world),
+        mask_refs=refs,
     )
 
 
@@ -153,20 +177,25 @@ def load_object_masks(data: PoseData, object_name: str = "cube") -> torch.Tensor
     """The object's instance mask (N, H, W) bool in every sample of ``data`` (index order),
     read from the export's ``instances/`` PNGs; a dense label the simulator gives for free."""
     root = Path(data.root)
-    records = [r for _, r in _read_records(root / "samples.jsonl", "re-export the dataset")]
-    if data.index is not None:
-        records = [records[i] for i in data.index]
-    masks = np.zeros((len(records), *data.images.shape[-2:]), dtype=bool)
-    for i, r in enumerate(records):
-        if not r.get("instances"):
-            raise ValueError(f"{str(root)!r} sample {r.get('index')} has no instance mask "
+    refs = data.mask_refs if data.object_name == object_name else None
+    if refs is None:
+        records = [r for _, r in _read_records(root / "samples.jsonl", "re-export the dataset")]
+        if data.index is not None:
+            records = [records[i] for i in data.index]
+        refs = []
+        for r in records:
+            obj = next((o for o in r["objects"] if o["name"] == object_name), {"instance": None})
+            refs.append(MaskRef(r.get("instances"), obj["instance"], r.get("index")))
+    masks = np.zeros((len(refs), *data.images.shape[-2:]), dtype=bool)
+    for i, ref in enumerate(refs):
+        if not ref.path:
+            raise ValueError(f"{str(root)!r} sample {ref.sample} has no instance mask "
                              "(re-export it with the current exporter, which writes instances/)")  # fmt: skip
-        obj = next((o for o in r["objects"] if o["name"] == object_name), None)
-        if obj is None:
-            raise ValueError(f"{str(root)!r} sample {r.get('index')} has no object named "
+        if ref.instance is None:
+            raise ValueError(f"{str(root)!r} sample {ref.sample} has no object named "
                              f"{object_name!r}")  # fmt: skip
-        with Image.open(root / r["instances"]) as im:
-            masks[i] = np.asarray(im) == obj["instance"]
+        with Image.open(root / ref.path) as im:
+            masks[i] = np.asarray(im) == ref.instance
     return torch.from_numpy(masks)
 
 
@@ -183,9 +212,14 @@ def concat_pose_data(parts: list[PoseData]) -> PoseData:
         )
     pixels = None if any(p.pixels is None for p in parts) else torch.cat(
         [p.pixels for p in parts if p.pixels is not None])  # fmt: skip
+    names = {p.object_name for p in parts}
+    world = None if len(names) != 1 or any(p.world is None for p in parts) else np.concatenate(
+        [p.world for p in parts if p.world is not None])  # fmt: skip
+    # mask paths are relative to each part's own root: load masks per part
     return PoseData(torch.cat([p.images for p in parts]), torch.cat([p.targets for p in parts]),
                     np.concatenate([p.visible_fraction for p in parts]), parts[0].root,
-                    parts[0].manifest, pixels)  # fmt: skip
+                    parts[0].manifest, pixels, object_name=parts[0].object_name,
+                    world=world)  # fmt: skip
 
 
 def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:

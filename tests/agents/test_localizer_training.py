@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from agents.perception import pose_data
 from agents.perception.localizer import (
     LocalizerConfig,
     load_data,
     load_localizer,
     save_localizer,
+    world_positions,
 )
 from agents.perception.localizer_training import mask_targets, mirror_batch, train_localizer
 from agents.perception.photometric import color_jitter
@@ -101,6 +103,20 @@ def test_object_masks_match_the_export_labels(data) -> None:
     np.testing.assert_allclose(cover.sum((1, 2)).numpy() * 4, masks.sum((1, 2)).numpy())
     with pytest.raises(ValueError, match="no object named 'mug'"):
         load_object_masks(part, "mug")
+
+
+def test_masks_and_positions_come_from_the_records_read_with_the_images(data, monkeypatch) -> None:
+    """samples.jsonl is parsed once: masks (also of a subset) and world positions reuse it."""
+    part, other = load_data(data["a"], "cube"), load_data(data["b"], "cube")
+    expected = load_object_masks(part, "cube")
+    np.testing.assert_array_equal(part.world, world_positions(data["a"], "cube"))
+    monkeypatch.setattr(pose_data, "_read_records", lambda *a: pytest.fail("parsed again"))
+    assert torch.equal(load_object_masks(part, "cube"), expected)
+    sub = part.subset(np.array([5, 2]))
+    assert torch.equal(load_object_masks(sub, "cube"), expected[[5, 2]])
+    np.testing.assert_array_equal(sub.world, part.world[[5, 2]])
+    both = concat_pose_data([part, other])
+    assert both.world is not None and len(both.world) == len(both) and both.mask_refs is None
 
 
 def test_mirrored_samples_carry_mirrored_labels_and_masks() -> None:

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     before, after = m["val_without"], m["val_with"]
     print(f"wrote {path} in {(time.perf_counter() - t0) / 60:.1f} min (epoch "
           f"{m.get('selected_epoch')}, alpha {m['alpha']:g}, refine {m['refine']}, "
-          f"peaks {m['peaks']}, flip {m['flip']}, shift {m.get('shift', False)})")  # fmt: skip
+          f"peaks {m['peaks']}, flip {m['flip']}, shift {m['shift']})")  # fmt: skip
     print(f"validation ({', '.join(args.val)}): {before['px_mean']:.2f} -> "
           f"{after['px_mean']:.2f} px mean, look-alike wins {100 * before['miss']:.1f}% -> "
           f"{100 * after['miss']:.1f}%")  # fmt: skip

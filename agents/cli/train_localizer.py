@@ -64,6 +64,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         choices=(1, 2),
         help="2: strided first layer (heatmap at 1/4 resolution), for 128 px images",
     )
+    p.add_argument("--sigma", type=float, default=d.sigma,
+                   help="std of the target heatmap's Gaussian, in heatmap cells")
+    p.add_argument("--pixel-weight", type=float, default=d.pixel_weight,
+                   help="weight of the soft-argmax L1 term next to the heatmap loss")
     p.add_argument("--mask-weight", type=float, default=d.mask_weight,
                    help="> 0: an auxiliary head learns the object's instance mask (the "
                    "export's instances/) with this loss weight")  # fmt: skip
@@ -90,6 +94,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  width=args.width, stem_stride=args.stem_stride,
+                                 sigma=args.sigma, pixel_weight=args.pixel_weight,
                                  mask_weight=args.mask_weight, color_jitter=args.color_jitter,
                                  mirror=args.mirror, precision=args.precision,
                                  seed=args.seed,

@@ -118,8 +118,11 @@ def test_scripts_train_then_evaluate(
     two = tmp_path / "two.pt"
     assert train_script.main(["--train", str(data["train"]), "--val", str(data["val"]),
                               str(data["target"]), "--out", str(two), "--epochs", "1",
-                              "--batch-size", "16", "--width", "4", "--no-progress"]) == 0  # fmt: skip
-    assert load_localizer(two).meta["val_roots"] == [str(data["val"]), str(data["target"])]
+                              "--batch-size", "16", "--width", "4", "--sigma", "0.5",
+                              "--pixel-weight", "0.25", "--no-progress"]) == 0  # fmt: skip
+    loaded = load_localizer(two)
+    assert loaded.meta["val_roots"] == [str(data["val"]), str(data["target"])]
+    assert (loaded.config.sigma, loaded.config.pixel_weight) == (0.5, 0.25)
     out = capsys.readouterr().out
     assert f"validation ({data['val']}):" in out and f"validation ({data['target']}):" in out
     assert evaluate_script.main(["--model", str(ckpt), "--data", str(data["target"]),
@@ -174,6 +177,9 @@ def test_bad_inputs_name_both_sides(
     assert train_script.main(["--train", str(data["train"]), "--val", str(data["big"]),
                               "--out", str(tmp_path / "x.pt")]) == 2  # fmt: skip
     assert "does not match --train" in capsys.readouterr().err
+    assert train_script.main(["--train", str(data["train"]), "--out", str(tmp_path / "x.pt"),
+                              "--sigma", "0"]) == 2  # fmt: skip
+    assert "sigma must be a finite number > 0, got 0.0" in capsys.readouterr().err
 
 
 def test_evaluating_a_subset_pairs_each_image_with_its_own_label(data) -> None:

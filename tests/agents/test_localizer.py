@@ -194,6 +194,25 @@ def test_evaluating_a_subset_pairs_each_image_with_its_own_label(data) -> None:
                                atol=1e-4)  # batch size may change the last float bits
 
 
+def test_evaluation_runs_the_network_once_and_reuses_the_loaded_labels(
+    data, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loc = train_localizer(load_data(data["train"], "cube"), None, TINY, env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    val = load_data(data["val"], "cube").subset(np.array([7, 1, 4, 0]))
+    parsed = evaluate_localizer(loc, replace(val, world=None))  # labels parsed from the export
+    calls = []
+    pixels = loc.pixels
+    monkeypatch.setattr(loc, "pixels", lambda images: calls.append(len(images)) or pixels(images))
+    monkeypatch.setattr("agents.perception.localizer._records", lambda root: 1 / 0)
+    held = evaluate_localizer(loc, val)
+    assert calls == [4]
+    for key in ("mean_cm", "px_mean", "true_xy", "predicted_xy"):
+        np.testing.assert_allclose(held[key], parsed[key])
+    with pytest.raises(ZeroDivisionError):  # the recorded cameras still come from the export
+        evaluate_localizer(loc, val, camera="recorded")
+
+
 def test_an_ensemble_averages_heatmaps_and_refuses_mismatched_members(
     data, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

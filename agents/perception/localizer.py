@@ -371,11 +371,12 @@ def evaluate_localizer(loc: Localizer, data: PoseData, camera: str = "nominal") 
     if camera not in CAMERAS:
         raise ValueError(f"unknown camera {camera!r}; allowed: {', '.join(CAMERAS)}")
     uv = loc.pixels(data.images)  # once: with test-time averaging it is the whole cost
+    true = None if camera == "recorded" else data.world_of(loc.meta["object"])
     records: list[dict[str, Any]] = []  # parsed again only for what PoseData does not hold
-    if camera == "recorded" or data.world is None or data.object_name != loc.meta["object"]:
+    if true is None:
         records = _records(data.root)
         records = records if data.index is None else [records[i] for i in data.index]
-    true = _positions(records, loc.meta["object"]) if records else np.asarray(data.world)
+        true = _positions(records, loc.meta["object"])
     if camera == "nominal":
         pred = loc.to_world(uv)
     else:

@@ -118,10 +118,8 @@ def train_localizer(
             raise ValueError(f"cannot start from a localizer with (width, mask head, heatmap "
                              f"side) {theirs}: this training has {mine}")  # fmt: skip
         model.load_state_dict(init.model.state_dict())
-    if train.world is not None and train.object_name == config.object_name:
-        z = train.world[:, 2]
-    else:
-        z = world_positions(train.root, config.object_name)[:, 2]
+    world = train.world_of(config.object_name)
+    z = (world_positions(train.root, config.object_name) if world is None else world)[:, 2]
     meta = {"env_id": env_id, "image_size": size, "object": config.object_name,
             "camera": nominal_camera(env_id, size), "plane_z": float(np.median(z)),
             "train_preset": (train.manifest.get("preset") or {}).get("name"),

@@ -82,6 +82,11 @@ class PoseData:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    def world_of(self, object_name: str) -> np.ndarray | None:
+        """``object_name``'s world positions (N, 3) when they were read with the images,
+        else None (the caller parses ``samples.jsonl``)."""
+        return self.world if self.object_name == object_name else None
+
     def subset(self, keep: np.ndarray) -> PoseData:
         """The samples where ``keep`` (bool mask or indices) holds."""
         idx = torch.as_tensor(np.flatnonzero(keep) if keep.dtype == bool else keep)

@@ -136,7 +136,7 @@ def train_localizer(
 
     def validate() -> dict[str, float]:
         assert val is not None
-        err = pixel_errors(loc, val)
+        err = pixel_errors(loc.pixels(val.images), val)
         return {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
 
     done = fit(

@@ -22,12 +22,13 @@ CHECKPOINT_KINDS: dict[str, str] = {
     "gan": "appearance-GAN",
     "localizer": "localizer",
     "verifier": "localizer-verifier",
+    "refiner": "localizer-refiner",
     "translator": "image-translator",
 }
 """every checkpoint kind the training scripts write, with the words that describe it"""
 _PT_FORMATS = {"domrand-bc-policy": "bc", "domrand-pose-regressor": "regressor", "domrand-gan": "gan",
                "domrand-localizer": "localizer", "domrand-verifier": "verifier",
-               "domrand-translator": "translator"}  # fmt: skip
+               "domrand-refiner": "refiner", "domrand-translator": "translator"}  # fmt: skip
 
 
 class OutputPathError(ValueError):

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from agents.perception.localizer import HeatmapNet, Localizer, load_localizer, log_probs
+from agents.perception.refiner import is_refiner_checkpoint, load_refiner, with_refiner
 from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
 
 SEPARATOR = "+"
@@ -79,20 +80,29 @@ def spec_paths(spec: str | Path) -> list[str]:
 def load_localizer_spec(spec: str | Path) -> Localizer:
     """A checkpoint, or an ensemble of checkpoints joined by ``+`` (``A.pt+B.pt``); a
     verifier checkpoint among them (``A.pt+B.pt+V.pt``) re-ranks the localizer's peaks
-    (:mod:`agents.perception.verifier`)."""
+    (:mod:`agents.perception.verifier`) and a refiner checkpoint (``A.pt+V.pt+R.pt``) moves
+    the answer at full resolution (:mod:`agents.perception.refiner`)."""
     paths = spec_paths(spec)
-    verifiers = [p for p in paths if is_verifier_checkpoint(p)]
-    if len(verifiers) > 1:
-        raise ValueError(f"{str(spec)!r} names {len(verifiers)} verifiers ({', '.join(verifiers)}); "
-                         "give at most one")  # fmt: skip
-    paths = [p for p in paths if p not in verifiers]
+    helpers = {}
+    for kind, is_kind in (("verifier", is_verifier_checkpoint), ("refiner", is_refiner_checkpoint)):
+        found = [p for p in paths if is_kind(p)]
+        if len(found) > 1:
+            raise ValueError(f"{str(spec)!r} names {len(found)} {kind}s ({', '.join(found)}); "
+                             "give at most one")  # fmt: skip
+        helpers[kind] = found[0] if found else None
+    paths = [p for p in paths if p not in helpers.values()]
     if not paths:
-        raise ValueError(f"{str(spec)!r} names a verifier but no localizer to verify: "
-                         "give LOCALIZER.pt+VERIFIER.pt")  # fmt: skip
+        named = " and a ".join(k for k, p in helpers.items() if p)
+        raise ValueError(f"{str(spec)!r} names a {named} but no localizer: give "
+                         "LOCALIZER.pt+VERIFIER.pt[+REFINER.pt]")  # fmt: skip
     loc = load_localizer(paths[0]) if len(paths) == 1 else ensemble(
         [load_localizer(p) for p in paths], paths)  # fmt: skip
-    if verifiers:
-        return verify(loc, load_verifier(verifiers[0]), (SEPARATOR.join(paths), verifiers[0]))
+    name = SEPARATOR.join(paths)
+    if helpers["verifier"]:
+        loc = verify(loc, load_verifier(helpers["verifier"]), (name, helpers["verifier"]))
+        name = SEPARATOR.join((name, helpers["verifier"]))
+    if helpers["refiner"]:
+        loc = with_refiner(loc, load_refiner(helpers["refiner"]), (name, helpers["refiner"]))
     return loc
 
 

@@ -7,7 +7,7 @@ as one more checkpoint in the spec: ``A.pt+V.pt+R.pt``.
 
 Example (128 px, after the README's verifier):
     python scripts/train_refiner.py --localizer runs/loc.pt+runs/ver.pt \\
-        --train data/c_pb data/c_pbdense --val data/val_occl --out runs/ref.pt --epochs 4
+        --train data/c_pb data/c_pbdense --val data/val_occl --out runs/ref.pt --precision bf16
     python scripts/evaluate_localizer.py --data data/target128 --model runs/loc.pt+runs/ver.pt+runs/ref.pt
 """
 

@@ -27,6 +27,7 @@ from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
 from agents.perception.localizer import check_compatible, load_data
 from agents.perception.pose_data import concat_pose_data
+from agents.perception.refiner import RefinedLocalizer
 from agents.perception.verifier import (
     VerifiedLocalizer,
     VerifierConfig,
@@ -91,8 +92,9 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             raise ValueError("--train DIR is required (or --settings-only with --init)")
         check_output_file(args.out, kind="verifier", suffixes=(".pt",), force=args.force)
         loc = load_localizer_spec(args.localizer)
-        if isinstance(loc, VerifiedLocalizer):
-            raise ValueError(f"--localizer {args.localizer!r} already holds a verifier; "
+        if isinstance(loc, (VerifiedLocalizer, RefinedLocalizer)):
+            held = "verifier" if isinstance(loc, VerifiedLocalizer) else "refiner"
+            raise ValueError(f"--localizer {args.localizer!r} already holds a {held}; "
                              "name the localizer checkpoint(s) only")  # fmt: skip
         parts = [load_data(root, loc.meta["object"]) for root in args.train]
         vals = [load_data(root, loc.meta["object"]) for root in args.val]

@@ -17,7 +17,7 @@ import torch
 from agents.perception.localizer import Localizer, true_pixels
 from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
-from agents.perception.refiner import STEPS, Refiner, RefinerConfig
+from agents.perception.refiner import STEPS, Refiner, RefinerConfig, without_offset
 from agents.perception.verifier import CropNet, crops, mirror_crops, pad_images
 from agents.training import FitConfig, fit, forward_precision, one_cycle, seeded
 
@@ -48,7 +48,7 @@ def train_refiner(
 ) -> Refiner:
     """Fit a :class:`Refiner` on ``train`` (from ``init``'s weights when given, such as the
     spec's verifier: same width) and choose the epoch and the number of steps by the mean
-    pixel error of ``loc``'s refined answers on ``val`` (a randomized training domain,
+    pixel error of ``loc``'s refined answers (its verifier's offset left out) on ``val`` (a randomized training domain,
     never a held-out one)."""
     for name, data in (("training", train), ("validation", val)):
         if data.pixels is None or not len(data):
@@ -65,7 +65,7 @@ def train_refiner(
         model = CropNet(config.width)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    answers, v_true = loc.pixels(val.images), true_pixels(val)
+    answers, v_true = without_offset(loc).pixels(val.images), true_pixels(val)
     meta: dict[str, Any] = {"env_id": loc.meta["env_id"], "image_size": loc.image_size,
                             "object": loc.meta["object"], "localizer": localizer_name,
                             "num_train": len(train), "steps": 1}  # fmt: skip

@@ -22,6 +22,7 @@ from agents.perception.refiner import (
     RefinerConfig,
     load_refiner,
     save_refiner,
+    without_offset,
 )
 from agents.perception.refiner_training import jittered_centres, train_refiner
 from agents.perception.verifier import CropNet, VerifierConfig, save_verifier
@@ -30,6 +31,7 @@ from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from scripts import evaluate_localizer as evaluate_script
 from scripts import train_refiner as train_script
+from scripts import train_verifier as verifier_script
 
 TINY = RefinerConfig(epochs=2, batch_size=16, width=4, crop=16, jitter_px=2.0, max_jitter_px=4.0,
                      seed=5)  # fmt: skip
@@ -108,8 +110,9 @@ def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, t
     trials = {t["steps"]: t for t in m["val_trials"]}
     assert sorted(trials) == list(STEPS) and m["steps"] in STEPS
     assert trials[m["steps"]]["px_mean"] == min(t["px_mean"] for t in trials.values())
-    # zero steps is the spec's own answer, and one step is what chose the epoch
-    own = np.linalg.norm(loc.pixels(val.images) - (val.pixels.numpy() + 1) * 16, axis=1)
+    # zero steps is the verifier's pick (its own offset left out); one step chose the epoch
+    start = without_offset(loc).pixels(val.images)
+    own = np.linalg.norm(start - (val.pixels.numpy() + 1) * 16, axis=1)
     assert trials[0]["px_mean"] == pytest.approx(own.mean())
     assert trials[1]["px_mean"] == pytest.approx(a.history[best - 1]["val_px_mean"])
     assert (m["object"], m["image_size"], m["num_train"]) == ("cube", 32, 48)
@@ -119,12 +122,21 @@ def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, t
     spec = f"{data['loc']}+{data['ver']}+{path}"
     combined = load_localizer_spec(spec)
     assert isinstance(combined, RefinedLocalizer) and combined.meta["refiner"] == str(path)
-    np.testing.assert_allclose(combined.pixels(val.images),
-                               a.refine(val.images, loc.pixels(val.images)))  # fmt: skip
+    np.testing.assert_allclose(combined.pixels(val.images), a.refine(val.images, start))
     cand, _ = combined.peaks(val.images[:1], k=3)
     np.testing.assert_array_equal(cand, loc.peaks(val.images[:1], k=3)[0])
     # the order in the spec does not matter, and a localizer alone can be refined too
     assert isinstance(load_localizer_spec(f"{path}+{data['loc']}"), RefinedLocalizer)
+
+
+def test_the_refiner_starts_from_the_verifiers_pick_without_its_offset(data) -> None:
+    loc = load_localizer_spec(f"{data['loc']}+{data['ver']}")
+    on = replace(loc, verifier=replace(loc.verifier, meta={**loc.verifier.meta, "refine": True}))
+    off = without_offset(on)
+    assert off.verifier.meta["refine"] is False and on.verifier.meta["refine"] is True
+    assert off.verifier.model is on.verifier.model and off.meta == on.meta
+    plain = load_localizer_spec(data["loc"])
+    assert without_offset(plain) is plain
 
 
 def test_script_trains_from_the_verifier_then_evaluates_with_the_spec(data, tmp_path, capsys) -> None:
@@ -165,6 +177,9 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
               "--crop", "16", "--max-jitter-px", "4"]  # fmt: skip
     assert train_script.main(["--localizer", f"{data['loc']}+{r}", "--train",
                               str(data["train"]), *common]) == 2  # fmt: skip
+    assert "already holds a refiner" in capsys.readouterr().err
+    assert verifier_script.main(["--localizer", f"{data['loc']}+{r}", "--train",
+                                 str(data["train"]), *common[:4]]) == 2  # fmt: skip
     assert "already holds a refiner" in capsys.readouterr().err
     assert train_script.main(["--localizer", f"{data['loc']}+{data['ver']}", "--train",
                               str(data["train"]), "--width", "8", *common]) == 2  # fmt: skip

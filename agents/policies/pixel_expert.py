@@ -130,7 +130,7 @@ def load_localizers(env_id: str, paths: Mapping[str, str | Path] | None = None
     out = {}
     for role in ROLES[env_id]:
         path = paths.get(role) or shipped_spec(env_id, role)
-        loc = load_localizer_spec(path)  # CKPT, an ensemble CKPT+CKPT, a verifier +V.pt
+        loc = load_localizer_spec(path)  # CKPT, an ensemble CKPT+CKPT, a verifier +V.pt, +R.pt
         _check(loc, role, env_id, repr(str(path)))
         out[role] = loc
     sizes = {loc.image_size for loc in out.values()}

@@ -24,7 +24,13 @@ import torch
 from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
 from agents.perception.localizer import Localizer, to_input
-from agents.perception.verifier import CropNet, VerifiedLocalizer, crops, pad_images
+from agents.perception.verifier import (
+    CropNet,
+    VerifiedLocalizer,
+    check_goes_with,
+    crops,
+    pad_images,
+)
 from agents.training import check_precision
 
 CHECKPOINT_FORMAT = "domrand-refiner"
@@ -133,10 +139,7 @@ def with_refiner(loc: Localizer, refiner: Refiner, names: tuple[str, str]) -> Re
     """``loc`` with ``refiner`` moving its pixels (in place of a verifier's own offset);
     object, env and image size must agree (``names``: the localizer spec's and the
     refiner's, for the error)."""
-    for key, what in (("object", "object"), ("env_id", "env"), ("image_size", "image size")):
-        if loc.meta[key] != refiner.meta[key]:
-            raise ValueError(f"{names[1]!r} refines the {what} {refiner.meta[key]!r}; "
-                             f"{names[0]!r} has {loc.meta[key]!r}: they do not go together")  # fmt: skip
+    check_goes_with(loc, refiner.meta, names, "refines")
     meta = {**loc.meta, "refiner": names[1]}
     return RefinedLocalizer(loc.model, loc.config, meta, loc.history, base=without_offset(loc),
                             refiner=refiner)  # fmt: skip

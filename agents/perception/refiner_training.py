@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.perception.localizer import Localizer, true_pixels
+from agents.perception.localizer import Localizer, pixel_errors, true_pixels
 from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
 from agents.perception.refiner import STEPS, Refiner, RefinerConfig, without_offset
-from agents.perception.verifier import CropNet, crops, mirror_crops, pad_images
+from agents.perception.verifier import CropNet, crops, mirror_where, pad_images
+from agents.perception.verifier_training import check_crop_data
 from agents.training import FitConfig, fit, forward_precision, one_cycle, seeded
 
 
@@ -29,9 +30,9 @@ def jittered_centres(true: np.ndarray, config: RefinerConfig, gen: torch.Generat
     return true + np.clip(shift * config.jitter_px, -config.max_jitter_px, config.max_jitter_px)
 
 
-def px_stats(pixels: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Mean and median pixel error of ``pixels`` (N, 2) against ``true``."""
-    err = np.linalg.norm(pixels - true, axis=1)
+def px_stats(pixels: np.ndarray, data: PoseData) -> dict[str, float]:
+    """Mean and median pixel error of ``pixels`` (N, 2) against ``data``'s true centres."""
+    err = pixel_errors(pixels, data)
     return {"px_mean": float(err.mean()), "px_median": float(np.median(err))}
 
 
@@ -48,14 +49,9 @@ def train_refiner(
 ) -> Refiner:
     """Fit a :class:`Refiner` on ``train`` (from ``init``'s weights when given, such as the
     spec's verifier: same width) and choose the epoch and the number of steps by the mean
-    pixel error of ``loc``'s refined answers (its verifier's offset left out) on ``val`` (a randomized training domain,
-    never a held-out one)."""
-    for name, data in (("training", train), ("validation", val)):
-        if data.pixels is None or not len(data):
-            raise ValueError(f"the {name} data has no samples with projected centres")
-        if data.images.shape[-1] != loc.image_size:
-            raise ValueError(f"{localizer_name!r} takes {loc.image_size} px images; the {name} "
-                             f"data {data.root!r} holds {data.images.shape[-1]} px")  # fmt: skip
+    pixel error of ``loc``'s refined answers (its verifier's offset left out) on ``val`` (a
+    randomized training domain, never a held-out one)."""
+    check_crop_data(loc, localizer_name, train, val)
     if len(train) < config.batch_size:
         raise ValueError(f"need at least batch_size={config.batch_size} training samples, "
                          f"got {len(train)}")  # fmt: skip
@@ -65,7 +61,7 @@ def train_refiner(
         model = CropNet(config.width)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    answers, v_true = without_offset(loc).pixels(val.images), true_pixels(val)
+    answers = without_offset(loc).pixels(val.images)
     meta: dict[str, Any] = {"env_id": loc.meta["env_id"], "image_size": loc.image_size,
                             "object": loc.meta["object"], "localizer": localizer_name,
                             "num_train": len(train), "steps": 1}  # fmt: skip
@@ -76,16 +72,14 @@ def train_refiner(
         patches, c = crops(padded, idx, jittered_centres(true[i], config, gen), config.crop)
         offset = torch.as_tensor(true[i] - c, dtype=torch.float32)
         flip = torch.rand(len(i), generator=gen) < 0.5
-        m_patches, m_offset = mirror_crops(patches, offset)
-        patches = torch.where(flip[:, None, None, None], m_patches, patches)
-        offset = torch.where(flip[:, None], m_offset, offset)
+        patches, offset = mirror_where(patches, offset, flip)
         x = training_input(patches, config.color_jitter, gen)
         with forward_precision(config.precision):
             out = model(x)
         return (out.float()[:, 1:] - offset).abs().sum(1).mean()
 
     def validate() -> dict[str, float]:
-        stats = px_stats(refiner.refine(val.images, answers, 1), v_true)
+        stats = px_stats(refiner.refine(val.images, answers, 1), val)
         return {f"val_{k}": v for k, v in stats.items()}
 
     done = fit(
@@ -105,8 +99,7 @@ def train_refiner(
 def choose_steps(refiner: Refiner, val: PoseData, answers: np.ndarray) -> dict[str, Any]:
     """The number of refinement steps (of :data:`STEPS`) with the least mean pixel error of
     the localizer's ``answers`` on ``val``, with every trial's figures (ties: fewer steps)."""
-    true = true_pixels(val)
-    trials = [{"steps": s, **px_stats(refiner.refine(val.images, answers, s), true)}
+    trials = [{"steps": s, **px_stats(refiner.refine(val.images, answers, s), val)}
               for s in STEPS]  # fmt: skip
     best = min(trials, key=lambda t: t["px_mean"])
     return {"steps": best["steps"], "val_trials": trials}

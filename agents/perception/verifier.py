@@ -129,6 +129,15 @@ def mirror_crops(patches: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Te
     return patches.flip(3), mirrored
 
 
+def mirror_where(patches: torch.Tensor, offsets: torch.Tensor, flip: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Crops (M, 3, crop, crop) and their offsets (M, 2) with those where ``flip`` (M,) holds
+    mirrored (:func:`mirror_crops`): the training crops' left-right augmentation."""
+    m_patches, m_offsets = mirror_crops(patches, offsets)
+    return (torch.where(flip[:, None, None, None], m_patches, patches),
+            torch.where(flip[:, None], m_offsets, offsets))  # fmt: skip
+
+
 def batch_peaks(logits: torch.Tensor, k: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` strongest peaks of each heatmap (N, h, w): (N, k, 2) pixels and (N, k)
     log-probabilities, best first; an image with fewer maxima pads with ``-inf`` scores."""
@@ -236,13 +245,21 @@ class VerifiedLocalizer(Localizer):
         return pix[order], total[order]
 
 
+def check_goes_with(loc: Localizer, meta: dict[str, Any], names: tuple[str, str],
+                    verb: str) -> None:  # fmt: skip
+    """Refuse a helper checkpoint (its ``meta``) made for another object, env or image size
+    than ``loc``, naming both (``names``: the localizer's and the helper's; ``verb``: what
+    the helper does, "verifies")."""
+    for key, what in (("object", "object"), ("env_id", "env"), ("image_size", "image size")):
+        if loc.meta[key] != meta[key]:
+            raise ValueError(f"{names[1]!r} {verb} the {what} {meta[key]!r}; "
+                             f"{names[0]!r} has {loc.meta[key]!r}: they do not go together")  # fmt: skip
+
+
 def verify(loc: Localizer, verifier: Verifier, names: tuple[str, str]) -> VerifiedLocalizer:
     """``loc`` with ``verifier`` re-ranking its peaks; object, env and image size must agree
     (``names``: the localizer's and the verifier's, for the error)."""
-    for key, what in (("object", "object"), ("env_id", "env"), ("image_size", "image size")):
-        if loc.meta[key] != verifier.meta[key]:
-            raise ValueError(f"{names[1]!r} verifies the {what} {verifier.meta[key]!r}; "
-                             f"{names[0]!r} has {loc.meta[key]!r}: they do not go together")  # fmt: skip
+    check_goes_with(loc, verifier.meta, names, "verifies")
     meta = {**loc.meta, "verifier": names[1]}
     # it stands in for the HeatmapNet wherever only its heatmap is read (pixels, peaks)
     model = averaged(loc.model, verifier.flip, verifier.shift)

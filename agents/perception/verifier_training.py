@@ -28,7 +28,7 @@ from agents.perception.verifier import (
     averaged,
     batch_peaks,
     crops,
-    mirror_crops,
+    mirror_where,
     pad_images,
     select,
 )
@@ -50,6 +50,17 @@ def mine_candidates(loc: Localizer, data: PoseData, k: int, progress: bool = Fal
         logits = loc.model(to_input(data.images[i : i + 256]))
         parts.append(batch_peaks(logits, k, loc.model.stride))
     return np.concatenate([c for c, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def check_crop_data(loc: Localizer, localizer_name: str, train: PoseData, val: PoseData) -> None:
+    """Refuse training or validation data without projected centres, or of another image
+    size than ``loc`` reads (a crop network learns on ``loc``'s images)."""
+    for name, data in (("training", train), ("validation", val)):
+        if data.pixels is None or not len(data):
+            raise ValueError(f"the {name} data has no samples with projected centres")
+        if data.images.shape[-1] != loc.image_size:
+            raise ValueError(f"{localizer_name!r} takes {loc.image_size} px images; the {name} "
+                             f"data {data.root!r} holds {data.images.shape[-1]} px")  # fmt: skip
 
 
 def rerank_stats(picked: np.ndarray, true: np.ndarray, positive_px: float) -> dict[str, float]:
@@ -78,12 +89,7 @@ def train_verifier(
         raise ValueError(f"cannot start from a verifier with (width, crop) "
                          f"{(init.config.width, init.config.crop)}: this training has "
                          f"{(config.width, config.crop)}")  # fmt: skip
-    for name, data in (("training", train), ("validation", val)):
-        if data.pixels is None or not len(data):
-            raise ValueError(f"the {name} data has no samples with projected centres")
-        if data.images.shape[-1] != loc.image_size:
-            raise ValueError(f"{localizer_name!r} takes {loc.image_size} px images; the {name} "
-                             f"data {data.root!r} holds {data.images.shape[-1]} px")  # fmt: skip
+    check_crop_data(loc, localizer_name, train, val)
     cands, logp = mine_candidates(loc, train, config.k, progress)
     true = true_pixels(train)
     dist = np.linalg.norm(cands - true[:, None], axis=2)
@@ -119,9 +125,7 @@ def train_verifier(
         patches, c = crops(padded, torch.as_tensor(img), centres, config.crop)
         offset = torch.as_tensor(true[img] - c, dtype=torch.float32)
         flip = torch.rand(len(i), generator=gen) < 0.5
-        m_patches, m_offset = mirror_crops(patches, offset)
-        patches = torch.where(flip[:, None, None, None], m_patches, patches)
-        offset = torch.where(flip[:, None], m_offset, offset)
+        patches, offset = mirror_where(patches, offset, flip)
         x = training_input(patches, config.color_jitter, gen)
         with forward_precision(config.precision):
             out = model(x)

@@ -140,7 +140,7 @@ def test_every_script_is_a_domrand_command(capsys: pytest.CaptureFixture[str]) -
         assert module_name(command) == module
         commands.append(command)
     assert sorted(commands) == sorted(COMMANDS) == sorted(listed)
-    assert len(commands) == 27
+    assert len(commands) == 28
 
 
 def test_the_installed_console_command_is_the_dispatcher() -> None:

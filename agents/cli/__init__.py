@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "train-localizer": "train the heatmap object localizer on an export",
     "train-verifier": "train a verifier that re-ranks a localizer's peaks",
     "train-refiner": "train a refiner that moves a localizer's answer at full resolution",
+    "localizer-recipe": "the 128 px localizer recipe end to end, timed",
     "evaluate-localizer": "localizer position error (cm) on exports",
     "calibration-floor": "the error a held-out camera alone sets",
     "train-regressor": "train the vision pose regressor on an export",

@@ -169,11 +169,11 @@ def scene_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def add_precision_flag(p: argparse.ArgumentParser) -> None:
+def add_precision_flag(p: argparse.ArgumentParser, default: str = "fp32") -> None:
     """``--precision``: the number format of a training forward pass (agents.training)."""
     from agents.training import PRECISIONS
 
-    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+    p.add_argument("--precision", default=default, choices=PRECISIONS,
                    help="bf16: train the forward pass in bfloat16 (about 2x faster on CPUs "
                    "with AMX or AVX-512 BF16, e.g. Xeon Sapphire Rapids; slower elsewhere; "
                    "weights stay float32)")  # fmt: skip

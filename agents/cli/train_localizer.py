@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -29,7 +30,7 @@ from agents.perception.localizer import (
     save_localizer,
 )
 from agents.perception.localizer_training import train_localizer
-from agents.perception.pose_data import concat_pose_data, load_object_masks
+from agents.perception.pose_data import PoseData, concat_pose_data, load_object_masks
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -88,8 +89,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
-    """Entry point."""
+def main(argv: list[str] | None = None, *, prog: str | None = None,
+         load: Callable[[str, str], PoseData] = load_data) -> int:
+    """Entry point; ``load`` reads an export (a recipe passes a :class:`PoseDataCache`
+    so that several trainings in one process read each export once)."""
     args = build_parser(prog).parse_args(argv)
     try:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                                  seed=args.seed,
                                  object_name=args.object)  # fmt: skip
         check_output_file(args.out, kind="localizer", suffixes=(".pt",), force=args.force)
-        parts = [load_data(root, args.object) for root in args.train]
+        parts = [load(root, args.object) for root in args.train]
         train = concat_pose_data(parts)
         init = load_localizer(args.init) if args.init else None
         if init is not None and init.meta["object"] != args.object:
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         masks = None
         if config.mask_weight > 0:
             masks = torch.cat([load_object_masks(part, args.object) for part in parts])
-        vals = [load_data(root, args.object) for root in args.val or ()]
+        vals = [load(root, args.object) for root in args.val or ()]
         env_id = args.env or train.manifest.get("env_id")
         if not env_id:
             raise ValueError(f"{args.train[0]!r} has no manifest naming its env; pass --env")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -26,7 +27,7 @@ from agents.cli.args import add_precision_flag
 from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
 from agents.perception.localizer import check_compatible, load_data
-from agents.perception.pose_data import concat_pose_data
+from agents.perception.pose_data import PoseData, concat_pose_data
 from agents.perception.refiner import RefinedLocalizer
 from agents.perception.verifier import (
     VerifiedLocalizer,
@@ -77,8 +78,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
-    """Entry point."""
+def main(argv: list[str] | None = None, *, prog: str | None = None,
+         load: Callable[[str, str], PoseData] = load_data) -> int:
+    """Entry point; ``load`` reads an export (a recipe passes a :class:`PoseDataCache`
+    so that several trainings in one process read each export once)."""
     args = build_parser(prog).parse_args(argv)
     try:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -96,8 +99,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
             held = "verifier" if isinstance(loc, VerifiedLocalizer) else "refiner"
             raise ValueError(f"--localizer {args.localizer!r} already holds a {held}; "
                              "name the localizer checkpoint(s) only")  # fmt: skip
-        parts = [load_data(root, loc.meta["object"]) for root in args.train]
-        vals = [load_data(root, loc.meta["object"]) for root in args.val]
+        parts = [load(root, loc.meta["object"]) for root in args.train]
+        vals = [load(root, loc.meta["object"]) for root in args.val]
         for part in (*parts, *vals):
             check_compatible(loc, part, args.localizer)
         val = concat_pose_data(vals)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,26 @@ def load_object_masks(data: PoseData, object_name: str = "cube") -> torch.Tensor
     with ThreadPoolExecutor(max_workers=_threads()) as pool:
         list(pool.map(read, range(len(refs))))
     return torch.from_numpy(masks)
+
+
+class PoseDataCache:
+    """Exports read once per process: call it as ``load(root, object_name)``. A recipe that
+    trains a network, its verifier and its refiner on the same 48,000 images in one process
+    reads them once instead of three times (about 80 s each on two cores). The data it hands
+    out is shared: callers must not write into it (training copies each batch)."""
+
+    def __init__(self, load: Callable[[str | Path, str], PoseData] = load_pose_data) -> None:
+        self._load = load
+        self._data: dict[tuple[Path, str], PoseData] = {}
+
+    def __call__(self, root: str | Path, object_name: str) -> PoseData:
+        key = (Path(root).resolve(), object_name)
+        if key not in self._data:
+            self._data[key] = self._load(root, object_name)
+        return self._data[key]
+
+    def __len__(self) -> int:
+        return len(self._data)
 
 
 def concat_pose_data(parts: list[PoseData]) -> PoseData:

@@ -114,7 +114,8 @@ def run_recipe(config: RecipeConfig, data_dir: Path, out: Path, *, progress: boo
         if earlier != config.settings():
             raise ValueError(f"{str(out)!r} holds a recipe run with other settings "
                              f"({str(report_path)!r}): choose another --out")  # fmt: skip
-    write_atomic(report_path, json.dumps({"settings": config.settings(), "complete": False}))
+    if not report_path.exists():  # an earlier run's report stays until this one replaces it
+        write_atomic(report_path, json.dumps({"settings": config.settings(), "complete": False}))
     quiet = [] if progress else ["--no-progress"]
     stages = Stages(log)
     t_start = time.perf_counter()

@@ -90,6 +90,16 @@ def test_a_rerun_keeps_every_stage(ran: tuple[Path, Path, dict]) -> None:
     assert "some stages kept" in (out / "recipe.md").read_text()
 
 
+def test_a_failed_rerun_keeps_the_last_report(ran: tuple[Path, Path, dict],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    data, out, _ = ran
+    before = (out / "recipe.json").read_bytes()
+    monkeypatch.setattr(recipe_cli.export, "main", lambda argv: 2)
+    with pytest.raises(RuntimeError, match=r"stage 'export v2_val' failed.*kept: fix the cause"):
+        recipe_cli.run_recipe(TINY, data, out, progress=False, log=lambda _: None)
+    assert (out / "recipe.json").read_bytes() == before
+
+
 def test_other_settings_or_foreign_checkpoints_are_refused(ran: tuple[Path, Path, dict],
                                                            tmp_path: Path) -> None:  # fmt: skip
     data, out, _ = ran

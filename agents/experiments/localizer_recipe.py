@@ -192,4 +192,7 @@ def recipe_markdown(report: dict[str, Any]) -> str:
     for name, s in report["validation"].items():
         lines.append(f"| {name} | {s['mean_cm']:.3f} | {s['median_cm']:.3f} | "
                      f"{s['p90_cm']:.3f} | {s['n']} |")  # fmt: skip
+    lines += ["", f"Spec: `{report['spec']}`. Held out, once per finished recipe:", "",
+              f"    python scripts/evaluate_localizer.py --model {report['spec']} --data "
+              "TARGET_DIR --json"]  # fmt: skip
     return "\n".join(lines) + "\n"

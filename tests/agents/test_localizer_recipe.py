@@ -54,7 +54,8 @@ def test_every_stage_runs_and_is_timed(ran: tuple[Path, Path, dict]) -> None:
     assert report["recipe_minutes"] == pytest.approx(total, abs=0.02)
     assert json.loads((out / "recipe.json").read_text()) == report
     assert report["settings"] == TINY.settings() and report["machine"]["cpu"]
-    assert "every stage ran" in (out / "recipe.md").read_text()
+    md = (out / "recipe.md").read_text()
+    assert "every stage ran" in md and f"--model {report['spec']} --data" in md
     loc = load_localizer_spec(report["spec"])
     assert loc.refiner.meta["localizer"] == f"{out / 'loc.pt'}+{out / 'ver.pt'}"
     occl, clutter = report["validation"]["calibrated_occluded"], report["validation"]["calibrated_clutter"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from agents.perception.refiner import RefinerConfig
 from agents.perception.verifier import VerifierConfig
+from agents.training import check_precision
 
 USES = ("choose", "report", "train")  # validation that chooses settings, report only, training
 REPORTS = ("occluded", "clutter")  # the calibrated validation figures the report gives
@@ -77,6 +78,7 @@ class RecipeConfig:
     exports: tuple[RecipeExport, ...] = EXPORTS
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)  # here, not after minutes of exports
         for key in ("size", "epochs", "verifier_epochs", "refiner_epochs", "workers", "threads"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

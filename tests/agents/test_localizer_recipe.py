@@ -118,6 +118,7 @@ def test_other_settings_or_foreign_checkpoints_are_refused(ran: tuple[Path, Path
 
 @pytest.mark.parametrize(("change", "says"), [
     ({"epochs": 0}, "epochs must be an int >= 1"),
+    ({"precision": "fp16"}, "precision must be one of fp32, bf16, got 'fp16'"),
     ({"train_images": 10}, "train_images must be an int >= 64"),
     ({"train_images": 100}, "hold 200 images; a training batch needs 256"),
     ({"exports": QUICK[:4]}, "at least one export with use 'train'"),

@@ -28,7 +28,14 @@ from agents.perception.verifier import (
     save_verifier,
     select,
 )
-from agents.perception.verifier_training import ALPHAS, PEAKS, train_verifier
+from agents.perception.verifier_training import (
+    ALPHAS,
+    PEAKS,
+    SeenInputs,
+    mine_candidates,
+    mine_variants,
+    train_verifier,
+)
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from scripts import evaluate_localizer as evaluate_script
@@ -104,6 +111,22 @@ def test_averaged_wraps_the_heatmap_in_the_chosen_test_time_views() -> None:
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         assert both(x).shape == shift(x).shape == (2, 8, 8)
+
+
+def test_the_four_averaging_settings_share_eight_forward_passes_per_batch(data) -> None:
+    loc = load_localizer_spec(str(data["loc"]))
+    val = load_data(data["train"], "cube")  # 48 images: a full batch of 256 is not needed
+    calls = []
+    net = loc.model
+    hook = net.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+    variants = ((False, False), (True, False), (False, True), (True, True))
+    seen = SeenInputs(net.eval())
+    together = mine_variants([averaged(seen, f, s) for f, s in variants], val, 5)
+    assert len(calls) == 8 and not seen.seen  # x, xf and three shifts of each; then forgotten
+    hook.remove()
+    for (flip, shift), (cands, logp) in zip(variants, together, strict=True):
+        alone = mine_candidates(replace(loc, model=averaged(loc.model, flip, shift)), val, 5)
+        assert np.array_equal(cands, alone[0]) and np.array_equal(logp, alone[1])  # same bytes
 
 
 def test_training_is_deterministic_chooses_on_validation_and_round_trips(data, tmp_path) -> None:

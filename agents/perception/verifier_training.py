@@ -59,9 +59,9 @@ def mine_variants(models: list[nn.Module], data: PoseData, k: int, progress: boo
         x = to_input(data.images[i : i + 256])
         for model, found in zip(models, parts, strict=True):
             found.append(batch_peaks(model(x), k, cast(Any, model).stride))
-        for model in models:
-            if isinstance(model, SeenInputs):
-                model.forget()
+        for module in {id(m): m for model in models for m in model.modules()}.values():
+            if isinstance(module, SeenInputs):  # also inside FlipAveraged / ShiftAveraged
+                module.forget()
     return [(np.concatenate([c for c, _ in p]), np.concatenate([s for _, s in p])) for p in parts]
 
 

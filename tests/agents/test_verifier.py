@@ -123,6 +123,8 @@ def test_the_four_averaging_settings_share_eight_forward_passes_per_batch(data) 
     seen = SeenInputs(net.eval())
     together = mine_variants([averaged(seen, f, s) for f, s in variants], val, 5)
     assert len(calls) == 8 and not seen.seen  # x, xf and three shifts of each; then forgotten
+    mine_variants([averaged(seen, True, True)], val, 5)  # only wrapped: still forgotten
+    assert not seen.seen
     hook.remove()
     for (flip, shift), (cands, logp) in zip(variants, together, strict=True):
         alone = mine_candidates(replace(loc, model=averaged(loc.model, flip, shift)), val, 5)

@@ -21,6 +21,7 @@ import torch
 
 from agents.cli.args import EnvIdAction, add_precision_flag, env_help
 from agents.outputs import check_output_file
+from agents.perception.heatmap_net import MERGES
 from agents.perception.localizer import (
     LocalizerConfig,
     check_compatible,
@@ -65,6 +66,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         choices=(1, 2),
         help="2: strided first layer (heatmap at 1/4 resolution), for 128 px images",
     )
+    p.add_argument("--merge", default=d.merge, choices=MERGES,
+                   help="how the context stage joins the stride-2 features: concat (two 3x3 "
+                   "convolutions) or add (a 1x1 projection, one 3x3: ~1.5x faster)")  # fmt: skip
     p.add_argument("--sigma", type=float, default=d.sigma,
                    help="std of the target heatmap's Gaussian, in heatmap cells")
     p.add_argument("--pixel-weight", type=float, default=d.pixel_weight,
@@ -80,7 +84,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_precision_flag(p)
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="start from this localizer's weights (fine-tune; same width, mask "
-                   "head and heatmap side: a 64 px model can start a 128 px one with "
+                   "head, heatmap side and merge: a 64 px model can start a 128 px one with "
                    "--stem-stride 2)")  # fmt: skip
     p.add_argument("--object", default=d.object_name, help="object to localize")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -97,6 +101,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None,
     try:
         config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                  width=args.width, stem_stride=args.stem_stride,
+                                 merge=args.merge,
                                  sigma=args.sigma, pixel_weight=args.pixel_weight,
                                  mask_weight=args.mask_weight, color_jitter=args.color_jitter,
                                  mirror=args.mirror, precision=args.precision,

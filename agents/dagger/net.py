@@ -4,7 +4,7 @@ and proprioception go through an MLP to the action.
 
 The simulator knows where every keypoint projects, so training adds a heatmap loss on them
 (privileged labels at training time only); at test time the network reads the image and
-proprioception alone. The trunk is :class:`agents.perception.localizer.HeatmapNet`'s (CoordConv,
+proprioception alone. The trunk is :class:`agents.perception.heatmap_net.HeatmapNet`'s (CoordConv,
 stride-2 features, a dilated stride-4 context stage merged back) with one heatmap per
 keypoint.
 """
@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.perception.localizer import HeatmapTrunk, heatmap_loss, local_soft_argmax
+from agents.perception.heatmap_net import HeatmapTrunk
+from agents.perception.localizer import heatmap_loss, local_soft_argmax
 from agents.policies.contract import PolicyError, PolicyMeta
 
 KEYPOINTS: dict[str, tuple[str, ...]] = {

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.perception.localizer import HeatmapNet, Localizer, load_localizer, log_probs
+from agents.perception.heatmap_net import HeatmapNet
+from agents.perception.localizer import Localizer, load_localizer, log_probs
 from agents.perception.refiner import is_refiner_checkpoint, load_refiner, with_refiner
 from agents.perception.verifier import is_verifier_checkpoint, load_verifier, verify
 

@@ -23,7 +23,7 @@ def realign_mirrored(log_p: torch.Tensor, stride: int) -> torch.Tensor:
 
 
 class FlipAveraged(nn.Module):
-    """A heatmap model (a :class:`~agents.perception.localizer.HeatmapNet` or an ensemble)
+    """A heatmap model (a :class:`~agents.perception.heatmap_net.HeatmapNet` or an ensemble)
     whose output is the mean log-probability of the image and of its mirror image."""
 
     def __init__(self, model: nn.Module) -> None:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agents.perception.heatmap_net import HeatmapNet
 from agents.perception.localizer import (
-    HeatmapNet,
     Localizer,
     LocalizerConfig,
     heatmap_loss,
@@ -86,9 +86,9 @@ def train_localizer(
 ) -> Localizer:
     """Fit the heatmap network (AdamW, one-cycle schedule, :func:`heatmap_loss`, plus
     ``mask_weight`` x BCE on ``masks`` when set), from ``init``'s weights when given (a
-    fine-tune: same width, mask head and heatmap side, so a stride-1 model at 64 px can start
-    a stride-2 one at 128 px); keeps the epoch with the lowest mean
-    validation pixel error (validation data must come from a randomized training domain,
+    fine-tune: same width, mask head, heatmap side and merge, so a stride-1 model at 64 px
+    can start a stride-2 one at 128 px); keeps the epoch with the lowest mean validation
+    pixel error (validation data must come from a randomized training domain,
     never a held-out one)."""
     if train.pixels is None or len(train) < config.batch_size:
         raise ValueError(
@@ -108,15 +108,15 @@ def train_localizer(
     pixels = train.pixels
     cover = mask_targets(masks, stride) if use_masks and masks is not None else None
     with seeded(config.seed):
-        model = HeatmapNet(config.width, config.stem_stride, use_masks)
+        model = HeatmapNet(config.width, config.stem_stride, use_masks, config.merge)
     if init is not None:
         # the same heatmap grid is enough: a stride-1 64 px model starts a stride-2 128 px one
-        mine = (config.width, use_masks, size // stride)
+        mine = (config.width, use_masks, size // stride, config.merge)
         theirs = (init.config.width, init.config.mask_weight > 0,
-                  init.image_size // init.model.stride)  # fmt: skip
+                  init.image_size // init.model.stride, init.config.merge)  # fmt: skip
         if mine != theirs:
             raise ValueError(f"cannot start from a localizer with (width, mask head, heatmap "
-                             f"side) {theirs}: this training has {mine}")  # fmt: skip
+                             f"side, merge) {theirs}: this training has {mine}")  # fmt: skip
         model.load_state_dict(init.model.state_dict())
     world = train.world_of(config.object_name)
     z = (world_positions(train.root, config.object_name) if world is None else world)[:, 2]

@@ -36,7 +36,7 @@ def move_back(log_p: torch.Tensor, fx: float, fy: float) -> torch.Tensor:
 
 
 class ShiftAveraged(nn.Module):
-    """A heatmap model (a :class:`~agents.perception.localizer.HeatmapNet` or an ensemble)
+    """A heatmap model (a :class:`~agents.perception.heatmap_net.HeatmapNet` or an ensemble)
     whose output is the mean log-probability over the image and its copies moved half a
     cell right, down, and both."""
 

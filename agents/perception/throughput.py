@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.perception.localizer import HeatmapNet, LocalizerConfig
+from agents.perception.heatmap_net import HeatmapNet
+from agents.perception.localizer import LocalizerConfig
 from agents.perception.localizer_training import batch_loss
 from agents.training import PRECISIONS, seeded
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from agents.perception.heatmap_net import HeatmapNet
 from agents.perception.localizer import (
-    HeatmapNet,
     LocalizerConfig,
     evaluate_localizer,
     load_data,
@@ -101,10 +101,64 @@ def test_the_upsampling_gradient_fix_changes_no_gradient() -> None:
 
     fixed = grads()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("agents.perception.localizer._ChannelsLastGrad.apply", lambda t: t)
+        mp.setattr("agents.perception.heatmap_net._ChannelsLastGrad.apply", lambda t: t)
         plain = grads()
     assert len(fixed) == len(plain) > 0
     assert all(torch.equal(a, b) for a, b in zip(fixed, plain, strict=True))
+
+
+def multiply_adds(net: torch.nn.Module, x: torch.Tensor) -> int:
+    """The convolutions' multiply-adds for one image of ``x``'s size."""
+    total = 0
+
+    def hook(m: torch.nn.Conv2d, _: object, out: torch.Tensor) -> None:
+        nonlocal total
+        total += out[0].numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+
+    hooks = [m.register_forward_hook(hook) for m in net.modules()
+             if isinstance(m, torch.nn.Conv2d)]  # fmt: skip
+    with torch.no_grad():
+        net(x[:1])
+    for h in hooks:
+        h.remove()
+    return total
+
+
+def test_the_add_merge_projects_before_upsampling_and_round_trips(data, tmp_path: Path) -> None:
+    """``merge="add"`` projects the context at stride 4, which equals projecting after the
+    upsampling (both linear); it has fewer weights than ``concat``, and its checkpoint
+    records it. A checkpoint from before ``merge`` existed reads as ``concat``."""
+    torch.manual_seed(0)
+    net = HeatmapNet(8, 2, True, merge="add").eval()
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        n, _, h, w = x.shape
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        half = net.down(net.stem(torch.cat([x, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)))
+        ctx = torch.nn.functional.interpolate(net.context(half), size=half.shape[-2:],
+                                              mode="bilinear", align_corners=False)  # fmt: skip
+        late = net.up(net.lateral(ctx) + half)
+        torch.testing.assert_close(net.features(x), late, atol=1e-5, rtol=1e-5)
+    assert multiply_adds(net, x) < 0.7 * multiply_adds(HeatmapNet(8, 2, True).eval(), x)
+    with pytest.raises(ValueError, match="merge must be one of concat, add, got 'sum'"):
+        LocalizerConfig(merge="sum")
+
+    val = load_data(data["val"], "cube")
+    add = train_localizer(val, None, replace(TINY, epochs=1, merge="add"),
+                          env_id="domrand/Lift-v0", progress=False)  # fmt: skip
+    back = load_localizer(save_localizer(add, tmp_path / "add.pt"))
+    assert back.config.merge == "add" and hasattr(back.model, "lateral")
+    np.testing.assert_array_equal(back.pixels(val.images), add.pixels(val.images))
+
+    old = train_localizer(val, None, replace(TINY, epochs=1), env_id="domrand/Lift-v0",
+                          progress=False)  # fmt: skip
+    path = save_localizer(old, tmp_path / "old.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["merge"]  # as every checkpoint written before 2026-12-04
+    torch.save(payload, path)
+    back = load_localizer(path)
+    assert back.config.merge == "concat"
+    np.testing.assert_array_equal(back.pixels(val.images), old.pixels(val.images))
 
 
 def test_scripts_train_then_evaluate(

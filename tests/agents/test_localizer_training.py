@@ -221,11 +221,14 @@ def test_script_trains_on_several_exports(data, tmp_path: Path,
     capsys.readouterr()
     bad = [(["--train", str(data["b"]), "--init", str(out), "--width", "8", "--mask-weight", "0.5",
              "--batch-size", "16"],
-            "cannot start from a localizer with (width, mask head, heatmap side) "
-            "(4, True, 16): this training has (8, True, 16)"),
+            "cannot start from a localizer with (width, mask head, heatmap side, merge) "
+            "(4, True, 16, 'concat'): this training has (8, True, 16, 'concat')"),
            (["--train", str(data["big"]), "--init", str(out), "--width", "4", "--mask-weight", "0.5",
              "--batch-size", "16"],
-            "(width, mask head, heatmap side) (4, True, 16): this training has (4, True, 32)"),
+            "(4, True, 16, 'concat'): this training has (4, True, 32, 'concat')"),
+           (["--train", str(data["b"]), "--init", str(out), "--width", "4", "--mask-weight", "0.5",
+             "--batch-size", "16", "--merge", "add"],
+            "(4, True, 16, 'concat'): this training has (4, True, 16, 'add')"),
            (["--train", str(data["push"]), "--init", str(out), "--width", "4", "--object", "goal"],
             "localizes 'cube', not 'goal'")]  # fmt: skip
     bad += [

@@ -14,7 +14,8 @@ import torch
 
 from agents.perception.ensemble import load_localizer_spec
 from agents.perception.flip_average import FlipAveraged
-from agents.perception.localizer import HeatmapNet, LocalizerConfig, load_data, save_localizer
+from agents.perception.heatmap_net import HeatmapNet
+from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
 from agents.perception.localizer_training import train_localizer
 from agents.perception.shift_average import ShiftAveraged
 from agents.perception.verifier import (

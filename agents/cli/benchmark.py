@@ -80,7 +80,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--training", action="store_true",
         help="add the localizer's training images/s at the first --sizes, float32 against "
-        "bfloat16 forward passes (train_localizer.py --precision)",
+        "bfloat16 forward passes (train_localizer.py --precision), for each trunk merge "
+        "(--merge)",
     )  # fmt: skip
     p.add_argument("--training-only", action="store_true",
                    help="only the --training measurements, none of the env benchmarks")

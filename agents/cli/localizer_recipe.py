@@ -40,6 +40,7 @@ from agents.experiments.localizer_recipe import (
 )
 from agents.outputs import OutputPathError, check_output_dir
 from agents.perception.ensemble import load_localizer_spec
+from agents.perception.heatmap_net import MERGES
 from agents.perception.localizer import evaluate_localizer, load_data
 from agents.perception.pose_data import PoseDataCache, concat_pose_data
 from envs.files import write_atomic
@@ -64,6 +65,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=d.epochs, help="network epochs")
     p.add_argument("--verifier-epochs", type=int, default=d.verifier_epochs)
     p.add_argument("--refiner-epochs", type=int, default=d.refiner_epochs)
+    p.add_argument("--merge", default=d.merge, choices=MERGES,
+                   help="the network's merge of its context stage (train_localizer.py --merge)")
     add_precision_flag(p, default=d.precision)
     p.add_argument("--workers", type=int, default=d.workers, help="export processes")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads")
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
         config = RecipeConfig(seed=args.seed, size=args.size, train_images=args.train_images,
                               val_images=args.val_images, epochs=args.epochs,
                               verifier_epochs=args.verifier_epochs,
-                              refiner_epochs=args.refiner_epochs, precision=args.precision,
+                              refiner_epochs=args.refiner_epochs, merge=args.merge,
+                              precision=args.precision,
                               workers=args.workers, threads=args.threads)  # fmt: skip
         data_dir = check_output_dir(args.data, flag="--data")
         out = check_output_dir(args.out)
@@ -138,8 +142,9 @@ def run_recipe(config: RecipeConfig, data_dir: Path, out: Path, *, progress: boo
     keep_ver = keep_loc and ver.exists()
     keep_ref = keep_ver and ref.exists()
     stages.train("network", keep_loc, lambda: train_localizer.main(
-        ["--train", *train, "--val", *val, "--stem-stride", "2", "--out", str(loc),
-         "--epochs", str(config.epochs), "--mask-weight", "1", "--color-jitter", "0.4",
+        ["--train", *train, "--val", *val, "--stem-stride", "2", "--merge", config.merge,
+         "--out", str(loc), "--epochs", str(config.epochs), "--mask-weight", "1",
+         "--color-jitter", "0.4",
          "--mirror", "--sigma", "0.5", *common], load=cache))  # fmt: skip
     stages.train("verifier", keep_ver, lambda: train_verifier.main(
         ["--localizer", str(loc), "--train", *train, "--val", *val, "--out", str(ver),

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agents.perception.heatmap_net import check_merge
 from agents.perception.refiner import RefinerConfig
 from agents.perception.verifier import VerifierConfig
 from agents.training import check_precision
@@ -71,6 +72,7 @@ class RecipeConfig:
     epochs: int = 9
     verifier_epochs: int = 4
     refiner_epochs: int = 8
+    merge: str = "concat"  # the network's (agents.perception.heatmap_net.MERGES)
     precision: str = "bf16"
     workers: int = 2
     threads: int = 2
@@ -79,6 +81,7 @@ class RecipeConfig:
 
     def __post_init__(self) -> None:
         check_precision(self.precision)  # here, not after minutes of exports
+        check_merge(self.merge)
         for key in ("size", "epochs", "verifier_epochs", "refiner_epochs", "workers", "threads"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

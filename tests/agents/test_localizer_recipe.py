@@ -71,7 +71,8 @@ def test_the_network_is_what_the_training_script_makes(ran: tuple[Path, Path, di
     val = [str(data / n) for n in TINY.names(use="choose")]
     alone = tmp_path / "loc.pt"
     assert localizer_script.main(
-        ["--train", *train, "--val", *val, "--stem-stride", "2", "--out", str(alone),
+        ["--train", *train, "--val", *val, "--stem-stride", "2", "--merge", TINY.merge,
+         "--out", str(alone),
          "--epochs", "1", "--mask-weight", "1", "--color-jitter", "0.4", "--mirror",
          "--sigma", "0.5", "--threads", "1", "--precision", "bf16", "--seed", "0",
          "--no-progress"]) == 0  # fmt: skip
@@ -119,6 +120,7 @@ def test_other_settings_or_foreign_checkpoints_are_refused(ran: tuple[Path, Path
 @pytest.mark.parametrize(("change", "says"), [
     ({"epochs": 0}, "epochs must be an int >= 1"),
     ({"precision": "fp16"}, "precision must be one of fp32, bf16, got 'fp16'"),
+    ({"merge": "sum"}, "merge must be one of concat, add, got 'sum'"),
     ({"train_images": 10}, "train_images must be an int >= 64"),
     ({"train_images": 100}, "hold 200 images; a training batch needs 256"),
     ({"exports": QUICK[:4]}, "at least one export with use 'train'"),

@@ -177,19 +177,25 @@ def test_breakdown_times_every_randomizer_and_adds_up() -> None:
     assert sum(r.env for r in rows[:-1]) == pytest.approx(rows[-1].env, rel=1e-6)
 
 
-def test_training_rows_compare_each_precision_with_fp32(tmp_path, capsys) -> None:
-    """``--training-only``: the localizer's training images/s per forward-pass precision,
-    and no env rows (nor a renderer named in the header)."""
+def test_training_rows_compare_each_precision_and_merge_with_fp32_concat(tmp_path, capsys
+                                                                        ) -> None:  # fmt: skip
+    """``--training-only``: the localizer's training images/s per trunk merge and
+    forward-pass precision, and no env rows (nor a renderer named in the header)."""
     assert benchmark_script.main(["--training-only", "--sizes", "32", "--repeats", "1",
                                   "--out-dir", str(tmp_path)]) == 0  # fmt: skip
     data = json.loads((tmp_path / "benchmark.json").read_text())
-    assert data["rows"] == [] and [r["precision"] for r in data["training"]] == ["fp32", "bf16"]
+    rows = [(r["merge"], r["precision"]) for r in data["training"]]
+    assert data["rows"] == [] and rows == [("concat", "fp32"), ("concat", "bf16"),
+                                           ("add", "fp32"), ("add", "bf16")]  # fmt: skip
     assert all(r["images_per_s"] > 0 and (r["size"], r["batch"]) == (32, 64)
                for r in data["training"])  # fmt: skip
     table = (tmp_path / "benchmark.md").read_text()
-    fp32, bf16 = (r["images_per_s"] for r in data["training"])
-    assert "| heatmap localizer, 32 px | 64 | fp32 |" in table and "| 1.00 |" in table
-    assert f"| {bf16 / fp32:.2f} |" in table and "| env | metric |" not in table
+    fp32, bf16, add32, add16 = (r["images_per_s"] for r in data["training"])
+    assert "| heatmap localizer, 32 px | concat | 64 | fp32 |" in table and "| 1.00 |" in table
+    assert "| heatmap localizer, 32 px | add | 64 | bf16 |" in table
+    for speed in (bf16, add32, add16):
+        assert f"| {speed / fp32:.2f} |" in table
+    assert "| env | metric |" not in table
     header = capsys.readouterr().out.splitlines()[0]
     assert header.startswith("Benchmark ") and "TinyRenderer" not in header
 
@@ -199,5 +205,7 @@ def test_training_measurement_refuses_bad_settings() -> None:
 
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16, got 'fp8'"):
         measure_training(precisions=("fp8",))
+    with pytest.raises(ValueError, match="merge must be one of concat, add, got 'sum'"):
+        measure_training(merges=("sum",))
     with pytest.raises(ValueError, match="need size a multiple of 4"):
         measure_training(size=30)

@@ -68,7 +68,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--merge", default=d.merge, choices=MERGES,
                    help="how the context stage joins the stride-2 features: concat (two 3x3 "
-                   "convolutions) or add (a 1x1 projection, one 3x3: ~1.5x faster)")  # fmt: skip
+                   "convolutions) or add (a 1x1 projection, one 3x3: ~1.4x faster)")  # fmt: skip
     p.add_argument("--sigma", type=float, default=d.sigma,
                    help="std of the target heatmap's Gaussian, in heatmap cells")
     p.add_argument("--pixel-weight", type=float, default=d.pixel_weight,

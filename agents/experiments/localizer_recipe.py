@@ -72,7 +72,7 @@ class RecipeConfig:
     epochs: int = 9
     verifier_epochs: int = 4
     refiner_epochs: int = 8
-    merge: str = "concat"  # the network's (agents.perception.heatmap_net.MERGES)
+    merge: str = "add"  # the network's trunk (heatmap_net.MERGES): ~1.4x the images/s of concat
     precision: str = "bf16"
     workers: int = 2
     threads: int = 2

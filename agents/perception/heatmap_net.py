@@ -13,7 +13,7 @@ from torch import nn
 MERGES = ("concat", "add")
 """how the context stage joins the stride-2 features: ``concat`` (concatenated, two 3x3
 convolutions; the original) or ``add`` (a 1x1 projection added, one 3x3 convolution: a
-third fewer multiply-adds, ~1.5x the training images/s on a 2-core CPU)"""
+third fewer multiply-adds, ~1.4x the training images/s on a 2-core CPU)"""
 
 
 def check_merge(merge: object) -> None:

@@ -75,15 +75,20 @@ class HeatmapTrunk(nn.Module):
         # copies into these tensors and keeps the layout
         self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [-1, 1] -> (N, 2 x width, H / stride, W / stride)."""
+    def stride2_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> the features the context stage reads and the merge
+        joins back: the image and its pixel coordinates through the stem and ``down``."""
         n, _, h, w = x.shape
         yy, xx = torch.meshgrid(
             torch.linspace(-1, 1, h, device=x.device), torch.linspace(-1, 1, w, device=x.device),
             indexing="ij",
         )  # fmt: skip
         x = torch.cat([x, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)
-        half = self.down(self.stem(x))
+        return self.down(self.stem(x))  # type: ignore[no-any-return]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, 2 x width, H / stride, W / stride)."""
+        half = self.stride2_features(x)
         if self.merge == "add":
             ctx = F.interpolate(self.lateral(self.context(half)), size=half.shape[-2:],
                                 mode="bilinear", align_corners=False)  # fmt: skip

@@ -132,9 +132,7 @@ def test_the_add_merge_projects_before_upsampling_and_round_trips(data, tmp_path
     net = HeatmapNet(8, 2, True, merge="add").eval()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        n, _, h, w = x.shape
-        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-        half = net.down(net.stem(torch.cat([x, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)))
+        half = net.stride2_features(x)
         ctx = torch.nn.functional.interpolate(net.context(half), size=half.shape[-2:],
                                               mode="bilinear", align_corners=False)  # fmt: skip
         late = net.up(net.lateral(ctx) + half)

@@ -67,6 +67,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--refiner-epochs", type=int, default=d.refiner_epochs)
     p.add_argument("--merge", default=d.merge, choices=MERGES,
                    help="the network's merge of its context stage (train_localizer.py --merge)")
+    p.add_argument("--crop", type=int, default=d.crop,
+                   help="the verifier's and the refiner's crop side (px, multiple of 4)")
     add_precision_flag(p, default=d.precision)
     p.add_argument("--workers", type=int, default=d.workers, help="export processes")
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads")
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
                               val_images=args.val_images, epochs=args.epochs,
                               verifier_epochs=args.verifier_epochs,
                               refiner_epochs=args.refiner_epochs, merge=args.merge,
+                              crop=args.crop,
                               precision=args.precision,
                               workers=args.workers, threads=args.threads)  # fmt: skip
         data_dir = check_output_dir(args.data, flag="--data")
@@ -112,8 +115,8 @@ def run_recipe(config: RecipeConfig, data_dir: Path, out: Path, *, progress: boo
                          "(no recipe.json): choose another --out")  # fmt: skip
     if report_path.exists():
         try:
-            earlier = json.loads(report_path.read_bytes()).get("settings")
-        except (ValueError, AttributeError):
+            earlier = RecipeConfig.settings_of(json.loads(report_path.read_bytes())["settings"])
+        except (ValueError, AttributeError, KeyError, TypeError):
             earlier = None
         if earlier != config.settings():
             raise ValueError(f"{str(out)!r} holds a recipe run with other settings "
@@ -148,10 +151,12 @@ def run_recipe(config: RecipeConfig, data_dir: Path, out: Path, *, progress: boo
          "--mirror", "--sigma", "0.5", *common], load=cache))  # fmt: skip
     stages.train("verifier", keep_ver, lambda: train_verifier.main(
         ["--localizer", str(loc), "--train", *train, "--val", *val, "--out", str(ver),
-         "--epochs", str(config.verifier_epochs), *common], load=cache))  # fmt: skip
+         "--epochs", str(config.verifier_epochs), "--crop", str(config.crop), *common],
+        load=cache))  # fmt: skip
     stages.train("refiner", keep_ref, lambda: train_refiner.main(
         ["--localizer", f"{loc}+{ver}", "--train", *train, "--val", *val, "--out", str(ref),
-         "--epochs", str(config.refiner_epochs), *common], load=cache))  # fmt: skip
+         "--epochs", str(config.refiner_epochs), "--crop", str(config.crop), *common],
+        load=cache))  # fmt: skip
     recipe_s = time.perf_counter() - t_start
     spec = f"{loc}+{ver}+{ref}"
     t0 = time.perf_counter()

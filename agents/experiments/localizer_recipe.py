@@ -21,6 +21,7 @@ from agents.training import check_precision
 
 USES = ("choose", "report", "train")  # validation that chooses settings, report only, training
 REPORTS = ("occluded", "clutter")  # the calibrated validation figures the report gives
+LEGACY = {"merge": "concat", "crop": 32}  # what a run from before each setting's flag trained
 MIN_TRAINING = max(RefinerConfig().batch_size, VerifierConfig().batch_size)  # one batch
 
 
@@ -73,6 +74,7 @@ class RecipeConfig:
     verifier_epochs: int = 4
     refiner_epochs: int = 8
     merge: str = "add"  # the network's trunk (heatmap_net.MERGES): ~1.4x the images/s of concat
+    crop: int = 24  # the verifier's and refiner's crop side (px): 1.8x the crops/s of 32
     precision: str = "bf16"
     workers: int = 2
     threads: int = 2
@@ -82,6 +84,8 @@ class RecipeConfig:
     def __post_init__(self) -> None:
         check_precision(self.precision)  # here, not after minutes of exports
         check_merge(self.merge)
+        VerifierConfig(crop=self.crop)  # their own checks, here, not after the network
+        RefinerConfig(crop=self.crop)
         for key in ("size", "epochs", "verifier_epochs", "refiner_epochs", "workers", "threads"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -118,6 +122,12 @@ class RecipeConfig:
         """The names of the exports with that use (or report figure), in order."""
         return [e.name for e in self.exports
                 if (use is None or e.use == use) and (report is None or e.report == report)]  # fmt: skip
+
+    @staticmethod
+    def settings_of(saved: dict[str, Any]) -> dict[str, Any]:
+        """Settings read from an earlier run's recipe.json, with the keys added since filled
+        in as that run trained (a run before ``merge`` trained ``concat``)."""
+        return {**LEGACY, **saved}
 
     def settings(self) -> dict[str, Any]:
         """Everything that decides the result, as JSON reads it back (a rerun into the same

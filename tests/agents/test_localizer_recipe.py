@@ -33,8 +33,8 @@ QUICK = (
     RecipeExport("c_pb", "tobin", 128, 736, "train"),
     RecipeExport("b_pbdense", "val_photo_bank_calibrated_occluders", 128, 733, "train"),
 )  # fmt: skip
-TINY = RecipeConfig(size=32, epochs=1, verifier_epochs=1, refiner_epochs=1, workers=1,
-                    threads=1, exports=QUICK)  # fmt: skip
+TINY = RecipeConfig(size=32, epochs=1, verifier_epochs=1, refiner_epochs=1, crop=24,
+                    workers=1, threads=1, exports=QUICK)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,7 @@ def test_every_stage_runs_and_is_timed(ran: tuple[Path, Path, dict]) -> None:
     assert "every stage ran" in md and f"--model {report['spec']} --data" in md
     loc = load_localizer_spec(report["spec"])
     assert loc.refiner.meta["localizer"] == f"{out / 'loc.pt'}+{out / 'ver.pt'}"
+    assert loc.base.verifier.config.crop == loc.refiner.config.crop == TINY.crop  # passed on
     occl, clutter = report["validation"]["calibrated_occluded"], report["validation"]["calibrated_clutter"]
     assert clutter["n"] == 128 and 0 < occl["n"] < 64  # 10-90 % visible cubes only
     assert 0 <= occl["median_cm"] <= occl["p90_cm"]
@@ -92,6 +93,22 @@ def test_a_rerun_keeps_every_stage(ran: tuple[Path, Path, dict]) -> None:
     assert "some stages kept" in (out / "recipe.md").read_text()
 
 
+def test_a_run_from_before_a_setting_existed_resumes_as_it_trained(
+        ran: tuple[Path, Path, dict], tmp_path: Path) -> None:  # fmt: skip
+    data, out, _ = ran
+    old = tmp_path / "old"
+    old.mkdir()
+    for p in ("loc.pt", "ver.pt", "ref.pt"):
+        (old / p).write_bytes((out / p).read_bytes())
+    concat = replace(TINY, merge="concat", crop=32)  # what a run before both flags trained
+    saved = {k: v for k, v in concat.settings().items() if k not in ("merge", "crop")}
+    (old / "recipe.json").write_text(json.dumps({"settings": saved, "complete": True}))
+    with pytest.raises(ValueError, match="other settings"):
+        recipe_cli.run_recipe(TINY, data, old, progress=False, log=lambda _: None)
+    again = recipe_cli.run_recipe(concat, data, old, progress=False, log=lambda _: None)
+    assert not again["every_stage_ran"] and again["settings"] == concat.settings()
+
+
 def test_a_failed_rerun_keeps_the_last_report(ran: tuple[Path, Path, dict],
                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     data, out, _ = ran
@@ -121,6 +138,8 @@ def test_other_settings_or_foreign_checkpoints_are_refused(ran: tuple[Path, Path
     ({"epochs": 0}, "epochs must be an int >= 1"),
     ({"precision": "fp16"}, "precision must be one of fp32, bf16, got 'fp16'"),
     ({"merge": "sum"}, "merge must be one of concat, add, got 'sum'"),
+    ({"crop": 30}, "crop must be a multiple of 4"),
+    ({"crop": 20}, r"max_jitter_px \(10.0\) must stay below half the crop \(10 px\)"),
     ({"train_images": 10}, "train_images must be an int >= 64"),
     ({"train_images": 100}, "hold 200 images; a training batch needs 256"),
     ({"exports": QUICK[:4]}, "at least one export with use 'train'"),

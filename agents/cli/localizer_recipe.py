@@ -63,6 +63,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--val-images", type=int, default=None,
                    help="images per validation export (default 300 / 1,600 / 800 / 800)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="network epochs")
+    p.add_argument("--low-res-epochs", type=int, default=d.low_res_epochs,
+                   help="the first N network epochs on half-size images (train_localizer.py)")
     p.add_argument("--verifier-epochs", type=int, default=d.verifier_epochs)
     p.add_argument("--refiner-epochs", type=int, default=d.refiner_epochs)
     p.add_argument("--merge", default=d.merge, choices=MERGES,
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     try:
         config = RecipeConfig(seed=args.seed, size=args.size, train_images=args.train_images,
                               val_images=args.val_images, epochs=args.epochs,
+                              low_res_epochs=args.low_res_epochs,
                               verifier_epochs=args.verifier_epochs,
                               refiner_epochs=args.refiner_epochs, merge=args.merge,
                               crop=args.crop,
@@ -146,7 +149,8 @@ def run_recipe(config: RecipeConfig, data_dir: Path, out: Path, *, progress: boo
     keep_ref = keep_ver and ref.exists()
     stages.train("network", keep_loc, lambda: train_localizer.main(
         ["--train", *train, "--val", *val, "--stem-stride", "2", "--merge", config.merge,
-         "--out", str(loc), "--epochs", str(config.epochs), "--mask-weight", "1",
+         "--out", str(loc), "--epochs", str(config.epochs),
+         "--low-res-epochs", str(config.low_res_epochs), "--mask-weight", "1",
          "--color-jitter", "0.4",
          "--mirror", "--sigma", "0.5", *common], load=cache))  # fmt: skip
     stages.train("verifier", keep_ver, lambda: train_verifier.main(

@@ -56,6 +56,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--env", default=None, action=EnvIdAction, metavar="ENV",
                    help=env_help("default: the training export's"))  # fmt: skip
     p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--low-res-epochs", type=int, default=d.low_res_epochs,
+                   help="train the first N of --epochs on images averaged to half size "
+                        "(progressive resizing: each such epoch costs about a third)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage")
@@ -99,7 +102,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None,
     so that several trainings in one process read each export once)."""
     args = build_parser(prog).parse_args(argv)
     try:
-        config = LocalizerConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        config = LocalizerConfig(epochs=args.epochs, low_res_epochs=args.low_res_epochs,
+                                 batch_size=args.batch_size, lr=args.lr,
                                  width=args.width, stem_stride=args.stem_stride,
                                  merge=args.merge,
                                  sigma=args.sigma, pixel_weight=args.pixel_weight,

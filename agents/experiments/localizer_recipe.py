@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from agents.perception.heatmap_net import check_merge
+from agents.perception.localizer import LocalizerConfig
 from agents.perception.refiner import RefinerConfig
 from agents.perception.verifier import VerifierConfig
 from agents.training import check_precision
 
 USES = ("choose", "report", "train")  # validation that chooses settings, report only, training
 REPORTS = ("occluded", "clutter")  # the calibrated validation figures the report gives
-LEGACY = {"merge": "concat", "crop": 32}  # what a run from before each setting's flag trained
+LEGACY = {"merge": "concat", "crop": 32, "low_res_epochs": 0}  # what a run from before each
+# setting's flag trained
 MIN_TRAINING = max(RefinerConfig().batch_size, VerifierConfig().batch_size)  # one batch
 
 
@@ -71,6 +73,7 @@ class RecipeConfig:
     train_images: int | None = None  # per training export (None: each export's own count)
     val_images: int | None = None  # per validation export (None: each export's own count)
     epochs: int = 9
+    low_res_epochs: int = 0  # the first of those on half-size images (train_localizer.py)
     verifier_epochs: int = 4
     refiner_epochs: int = 8
     merge: str = "add"  # the network's trunk (heatmap_net.MERGES): ~1.4x the images/s of concat
@@ -84,6 +87,7 @@ class RecipeConfig:
     def __post_init__(self) -> None:
         check_precision(self.precision)  # here, not after minutes of exports
         check_merge(self.merge)
+        LocalizerConfig(epochs=self.epochs, low_res_epochs=self.low_res_epochs)
         VerifierConfig(crop=self.crop)  # their own checks, here, not after the network
         RefinerConfig(crop=self.crop)
         for key in ("size", "epochs", "verifier_epochs", "refiner_epochs", "workers", "threads"):

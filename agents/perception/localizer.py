@@ -46,6 +46,7 @@ class LocalizerConfig:
     seed: int = 0
     object_name: str = "cube"
     merge: str = "concat"  # how the context joins the stride-2 features (heatmap_net.MERGES)
+    low_res_epochs: int = 0  # the first this many of ``epochs`` train on half-size images
 
     def __post_init__(self) -> None:
         if self.stem_stride not in (1, 2):
@@ -54,6 +55,10 @@ class LocalizerConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be an int >= 1, got {value!r}")
+        low = self.low_res_epochs
+        if isinstance(low, bool) or not isinstance(low, int) or not 0 <= low < self.epochs:
+            raise ValueError(f"low_res_epochs must be an int in [0, epochs) = [0, {self.epochs}) "
+                             f"(the last epoch trains at full size), got {low!r}")  # fmt: skip
         for key in ("lr", "sigma"):
             value = getattr(self, key)
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):

@@ -52,6 +52,21 @@ def mirror_batch(x: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor | No
     return x, mirrored, cover
 
 
+def half_size(images: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor | None,
+              chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """uint8 images (N, 3, H, W) averaged over 2 x 2 pixels (rounded), their projected
+    centres (N, 2) in [-1, 1] and covered cell fractions (N, h, w) at that size: the
+    progressive-resizing epochs' data. A half-size pixel u' is centred on the full-size
+    u = 2u' + 0.5, so a centre p moves to p - 1 / W; a heatmap cell covers 2 x 2 cells."""
+    n, _, h, w = images.shape
+    small = torch.empty((n, 3, h // 2, w // 2), dtype=torch.uint8)
+    for i in range(0, n, chunk):
+        part = F.avg_pool2d(images[i : i + chunk].float(), 2)
+        small[i : i + chunk] = part.round_().to(torch.uint8)
+    half_cover = None if cover is None else F.avg_pool2d(cover[:, None], 2)[:, 0]
+    return small, pixels - 1.0 / w, half_cover
+
+
 def localizer_loss(out: torch.Tensor, pixels: torch.Tensor, cover: torch.Tensor | None,
                    config: LocalizerConfig) -> torch.Tensor:  # fmt: skip
     """The localizer's training loss on network outputs ``out`` (N, 1 or 2, h, w): the
@@ -107,6 +122,15 @@ def train_localizer(
                          f"mask per training sample, got {got}")  # fmt: skip
     pixels = train.pixels
     cover = mask_targets(masks, stride) if use_masks and masks is not None else None
+    if config.low_res_epochs and size % (2 * stride):
+        raise ValueError(f"low_res_epochs needs an image size that is a multiple of "
+                         f"{2 * stride} (half of it a multiple of the stride), got {size}")  # fmt: skip
+    # the first low_res_epochs x batches steps read the half-size copy (a quarter of the work)
+    small = half_size(train.images, pixels, cover) if config.low_res_epochs else None
+    fit_config = FitConfig(batch_size=config.batch_size, epochs=config.epochs, drop_last=True,
+                           lr=config.lr, desc="localizer")  # fmt: skip
+    low_steps = config.low_res_epochs * fit_config.batches_per_epoch(len(train))
+    steps = 0
     with seeded(config.seed):
         model = HeatmapNet(config.width, config.stem_stride, use_masks, config.merge)
     if init is not None:
@@ -127,11 +151,16 @@ def train_localizer(
     loc = Localizer(model, config, meta)
 
     def loss_fn(idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        images = train.images[idx]
+        nonlocal steps
+        steps += 1
+        all_images, all_pixels, all_cover = (
+            small if small is not None and steps <= low_steps else (train.images, pixels, cover)
+        )  # fmt: skip
+        images = all_images[idx]
+        p, c = all_pixels[idx], None if all_cover is None else all_cover[idx]
+        if config.mirror:  # on the uint8 images: a quarter of the bytes the floats have
+            images, p, c = mirror_batch(images, p, c, torch.rand(len(idx), generator=gen) < 0.5)
         x = training_input(images, config.color_jitter, gen)
-        p, c = pixels[idx], None if cover is None else cover[idx]
-        if config.mirror:
-            x, p, c = mirror_batch(x, p, c, torch.rand(len(idx), generator=gen) < 0.5)
         return batch_loss(model, x, p, c, config)
 
     def validate() -> dict[str, float]:
@@ -140,9 +169,7 @@ def train_localizer(
         return {"val_px_mean": float(err.mean()), "val_px_median": float(np.median(err))}
 
     done = fit(
-        model, loss_fn, len(train),
-        FitConfig(batch_size=config.batch_size, epochs=config.epochs, drop_last=True,
-                  lr=config.lr, desc="localizer"),
+        model, loss_fn, len(train), fit_config,
         gen=torch.Generator().manual_seed(config.seed), schedule=one_cycle(config.lr),
         validate=None if val is None else validate,
         select=None if val is None else "val_px_mean",

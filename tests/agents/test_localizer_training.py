@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.perception import pose_data
+from agents.perception import localizer_training, pose_data
 from agents.perception.localizer import (
     LocalizerConfig,
     load_data,
@@ -19,7 +19,12 @@ from agents.perception.localizer import (
     save_localizer,
     world_positions,
 )
-from agents.perception.localizer_training import mask_targets, mirror_batch, train_localizer
+from agents.perception.localizer_training import (
+    half_size,
+    mask_targets,
+    mirror_batch,
+    train_localizer,
+)
 from agents.perception.photometric import color_jitter
 from agents.perception.pose_data import concat_pose_data, load_object_masks
 from envs.dataset.config import ExportConfig
@@ -136,6 +141,59 @@ def test_mirrored_samples_carry_mirrored_labels_and_masks() -> None:
     assert mirror_batch(x, pixels, None, flip)[2] is None
     with pytest.raises(ValueError, match="mirror must be True or False"):
         LocalizerConfig(mirror=1)  # type: ignore[arg-type]
+
+
+def test_half_size_keeps_every_label_on_the_object() -> None:
+    images = torch.zeros((2, 3, 16, 16), dtype=torch.uint8)
+    images[0, :, 10:12, 6:8] = 200  # a 2 x 2 block centred on full-size pixel (6.5, 10.5)
+    images[1, 1, 0:2, 0:2] = torch.tensor([[1, 2], [3, 5]], dtype=torch.uint8)
+    pixels = torch.tensor([[2 * 6.5 / 16 - 1, 2 * 10.5 / 16 - 1], [0.0, 0.0]])  # p = 2u / W - 1
+    cover = torch.zeros(2, 8, 8)
+    cover[0, 5, 3] = 1.0
+    small, half_pixels, half_cover = half_size(images, pixels, cover, chunk=1)
+    assert small.shape == (2, 3, 8, 8) and small.dtype == torch.uint8
+    assert int(small[0, 0, 5, 3]) == 200 and int(small[0].sum()) == 3 * 200  # one pixel
+    assert int(small[1, 1, 0, 0]) == 3  # (1 + 2 + 3 + 5) / 4 = 2.75, rounded
+    # the block is the half-size pixel (3, 5): p' = 2u' / (W / 2) - 1, which is p - 1 / W
+    torch.testing.assert_close(half_pixels[0], torch.tensor([2 * 3 / 8 - 1, 2 * 5 / 8 - 1]))
+    assert half_cover is not None and half_cover.shape == (2, 4, 4)
+    assert float(half_cover[0, 2, 1]) == 0.25 and float(half_cover.sum()) == 0.25
+    assert half_size(images, pixels, None)[2] is None
+
+
+@pytest.mark.parametrize(("low", "says"), [
+    (2, r"low_res_epochs must be an int in \[0, epochs\) = \[0, 2\)"),
+    (-1, "low_res_epochs must be an int in"),
+    (True, "got True"),
+])  # fmt: skip
+def test_low_res_epochs_must_leave_a_full_size_epoch(low: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        LocalizerConfig(epochs=2, low_res_epochs=low)  # type: ignore[arg-type]
+
+
+def test_low_res_epochs_train_at_half_size_first(data, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = concat_pose_data([load_data(data["a"], "cube"), load_data(data["b"], "cube")])
+    masks = torch.cat(
+        [load_object_masks(load_data(d, "cube"), "cube") for d in (data["a"], data["b"])]
+    )
+    sizes: list[int] = []
+    real = localizer_training.batch_loss
+    monkeypatch.setattr(localizer_training, "batch_loss",
+                        lambda model, x, *rest: sizes.append(x.shape[-1]) or real(model, x, *rest))  # fmt: skip
+    config = replace(TINY, epochs=3, low_res_epochs=2, mirror=True)
+    a = train_localizer(train, None, config, env_id="domrand/Lift-v0", masks=masks, progress=False)
+    assert sizes == [16] * 4 + [32] * 2  # 40 images, batches of 16: two steps per epoch
+    b = train_localizer(train, None, config, env_id="domrand/Lift-v0", masks=masks, progress=False)
+    plain = train_localizer(train, None, replace(config, low_res_epochs=0), env_id="domrand/Lift-v0",
+                            masks=masks, progress=False)  # fmt: skip
+    state = a.model.state_dict()
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in state.items())  # seeded
+    assert not all(torch.equal(v, plain.model.state_dict()[k]) for k, v in state.items())
+    assert a.config.low_res_epochs == 2 and len(a.history) == 3
+    odd = replace(train, images=train.images[..., :30, :30])  # a multiple of 2, not of 4
+    with pytest.raises(ValueError, match="low_res_epochs needs an image size that is a multiple of 4"):
+        train_localizer(odd, None, replace(config, mask_weight=0.0), env_id="domrand/Lift-v0",
+                        progress=False)  # fmt: skip
 
 
 def test_mask_head_training_is_deterministic_and_round_trips(data, tmp_path: Path) -> None:

@@ -156,11 +156,10 @@ def train_localizer(
         all_images, all_pixels, all_cover = (
             small if small is not None and steps <= low_steps else (train.images, pixels, cover)
         )  # fmt: skip
-        images = all_images[idx]
+        x = training_input(all_images[idx], config.color_jitter, gen)
         p, c = all_pixels[idx], None if all_cover is None else all_cover[idx]
-        if config.mirror:  # on the uint8 images: a quarter of the bytes the floats have
-            images, p, c = mirror_batch(images, p, c, torch.rand(len(idx), generator=gen) < 0.5)
-        x = training_input(images, config.color_jitter, gen)
+        if config.mirror:
+            x, p, c = mirror_batch(x, p, c, torch.rand(len(idx), generator=gen) < 0.5)
         return batch_loss(model, x, p, c, config)
 
     def validate() -> dict[str, float]:

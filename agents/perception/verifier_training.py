@@ -40,20 +40,17 @@ JITTER_PX = 3.0  # the true centre's crops are shifted up to this much in u and 
 
 
 @torch.no_grad()
-def mine_candidates(loc: Localizer, data: PoseData, k: int, progress: bool = False,
-                    precision: str = "fp32") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def mine_candidates(loc: Localizer, data: PoseData, k: int, progress: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The localizer's ``k`` strongest peaks on every image of ``data``: (N, k, 2) pixels
-    and (N, k) log-probabilities (``-inf`` where an image has fewer peaks), the heatmaps
-    computed in ``precision`` (``bf16``: about 1.8x the images/s on a CPU with AVX-512
-    BF16; training candidates need no more, while validation reads float32 as evaluation
-    does)."""
+    and (N, k) log-probabilities (``-inf`` where an image has fewer peaks)."""
     loc.model.eval()
-    return mine_variants([loc.model], data, k, progress, precision)[0]
+    return mine_variants([loc.model], data, k, progress)[0]
 
 
 @torch.no_grad()
-def mine_variants(models: list[nn.Module], data: PoseData, k: int, progress: bool = False,
-                  precision: str = "fp32") -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+def mine_variants(models: list[nn.Module], data: PoseData, k: int, progress: bool = False
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
     """:func:`mine_candidates` for each of ``models`` (heatmap models in eval mode with a
     ``stride``), batch by batch, so that models sharing a :class:`SeenInputs` reuse its
     forward passes within a batch."""
@@ -61,9 +58,7 @@ def mine_variants(models: list[nn.Module], data: PoseData, k: int, progress: boo
     for i in tqdm(range(0, len(data), 256), desc="peaks", unit="batch", disable=not progress):
         x = to_input(data.images[i : i + 256])
         for model, found in zip(models, parts, strict=True):
-            with forward_precision(precision):
-                logits = model(x)
-            found.append(batch_peaks(logits.float(), k, cast(Any, model).stride))
+            found.append(batch_peaks(model(x), k, cast(Any, model).stride))
         for module in {id(m): m for model in models for m in model.modules()}.values():
             if isinstance(module, SeenInputs):  # also inside FlipAveraged / ShiftAveraged
                 module.forget()
@@ -133,7 +128,7 @@ def train_verifier(
                          f"{(init.config.width, init.config.crop)}: this training has "
                          f"{(config.width, config.crop)}")  # fmt: skip
     check_crop_data(loc, localizer_name, train, val)
-    cands, logp = mine_candidates(loc, train, config.k, progress, config.precision)
+    cands, logp = mine_candidates(loc, train, config.k, progress)
     true = true_pixels(train)
     dist = np.linalg.norm(cands - true[:, None], axis=2)
     keep = np.isfinite(logp) & ((dist <= config.positive_px) | (dist > config.negative_px))

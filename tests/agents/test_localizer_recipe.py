@@ -33,8 +33,8 @@ QUICK = (
     RecipeExport("c_pb", "tobin", 128, 736, "train"),
     RecipeExport("b_pbdense", "val_photo_bank_calibrated_occluders", 128, 733, "train"),
 )  # fmt: skip
-TINY = RecipeConfig(size=32, epochs=1, verifier_epochs=1, refiner_epochs=1, crop=24,
-                    workers=1, threads=1, exports=QUICK)  # fmt: skip
+TINY = RecipeConfig(size=32, epochs=2, low_res_epochs=1, verifier_epochs=1, refiner_epochs=1,
+                    crop=24, workers=1, threads=1, exports=QUICK)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_the_network_is_what_the_training_script_makes(ran: tuple[Path, Path, di
     assert localizer_script.main(
         ["--train", *train, "--val", *val, "--stem-stride", "2", "--merge", TINY.merge,
          "--out", str(alone),
-         "--epochs", "1", "--mask-weight", "1", "--color-jitter", "0.4", "--mirror",
+         "--epochs", "2", "--low-res-epochs", "1", "--mask-weight", "1", "--color-jitter", "0.4", "--mirror",
          "--sigma", "0.5", "--threads", "1", "--precision", "bf16", "--seed", "0",
          "--no-progress"]) == 0  # fmt: skip
     a = torch.load(out / "loc.pt", weights_only=True)["state_dict"]
@@ -100,8 +100,10 @@ def test_a_run_from_before_a_setting_existed_resumes_as_it_trained(
     old.mkdir()
     for p in ("loc.pt", "ver.pt", "ref.pt"):
         (old / p).write_bytes((out / p).read_bytes())
-    concat = replace(TINY, merge="concat", crop=32)  # what a run before both flags trained
-    saved = {k: v for k, v in concat.settings().items() if k not in ("merge", "crop")}
+    # what a run before the three flags trained
+    concat = replace(TINY, merge="concat", crop=32, low_res_epochs=0)
+    saved = {k: v for k, v in concat.settings().items()
+             if k not in ("merge", "crop", "low_res_epochs")}  # fmt: skip
     (old / "recipe.json").write_text(json.dumps({"settings": saved, "complete": True}))
     with pytest.raises(ValueError, match="other settings"):
         recipe_cli.run_recipe(TINY, data, old, progress=False, log=lambda _: None)
@@ -139,6 +141,7 @@ def test_other_settings_or_foreign_checkpoints_are_refused(ran: tuple[Path, Path
     ({"precision": "fp16"}, "precision must be one of fp32, bf16, got 'fp16'"),
     ({"merge": "sum"}, "merge must be one of concat, add, got 'sum'"),
     ({"crop": 30}, "crop must be a multiple of 4"),
+    ({"low_res_epochs": 2}, r"low_res_epochs must be an int in \[0, epochs\) = \[0, 2\)"),
     ({"crop": 20}, r"max_jitter_px \(10.0\) must stay below half the crop \(10 px\)"),
     ({"train_images": 10}, "train_images must be an int >= 64"),
     ({"train_images": 100}, "hold 200 images; a training batch needs 256"),

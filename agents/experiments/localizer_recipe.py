@@ -22,8 +22,8 @@ from agents.training import check_precision
 
 USES = ("choose", "report", "train")  # validation that chooses settings, report only, training
 REPORTS = ("occluded", "clutter")  # the calibrated validation figures the report gives
-LEGACY = {"merge": "concat", "crop": 32, "low_res_epochs": 0}  # what a run from before each
-# setting's flag trained
+# what a run from before each setting's flag trained
+LEGACY = {"merge": "concat", "crop": 32, "low_res_epochs": 0}
 MIN_TRAINING = max(RefinerConfig().batch_size, VerifierConfig().batch_size)  # one batch
 
 

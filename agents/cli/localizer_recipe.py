@@ -35,6 +35,7 @@ from agents.experiments.localizer_recipe import (
     Stages,
     check_export_folder,
     cpu_name,
+    export_visibility,
     exported,
     recipe_markdown,
 )
@@ -136,7 +137,8 @@ def run_recipe(config: RecipeConfig, data_dir: Path, out: Path, *, progress: boo
         argv = ["--env", config.env_id, "--size", str(config.size), "--workers",
                 str(config.workers), "--preset", item.preset, "--num-images",
                 str(item.num_images), "--out", str(folder), "--seed", str(item.seed),
-                "--resume", *quiet]  # fmt: skip
+                "--resume", *([] if export_visibility(folder, item) else ["--no-visibility"]),
+                *quiet]  # fmt: skip
         stages.run(f"export {item.name}", done, partial(export.main, argv))
     val = [str(data_dir / name) for name in config.names(use="choose")]
     train = [str(data_dir / name) for name in config.names(use="train")]

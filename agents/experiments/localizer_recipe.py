@@ -167,6 +167,19 @@ def check_export_folder(folder: Path, item: RecipeExport) -> None:
                          f"{item.num_images} there: choose another --data folder")  # fmt: skip
 
 
+def export_visibility(folder: Path, item: RecipeExport) -> bool:
+    """Whether ``item``'s export labels visible fractions: the choosing and report exports
+    do (the occluded figure counts 10-90 % visible cubes), training exports do not (no
+    training reads them, and their alone-renders cost about a sixth of an export), except
+    an earlier one in ``folder`` made with them, which a resume must match."""
+    if item.use != "train":
+        return True
+    try:
+        return bool(json.loads((folder / "manifest.json").read_bytes()).get("visibility", True))
+    except (OSError, ValueError, AttributeError):
+        return False  # none yet, or damaged: the export's own resume check names the damage
+
+
 class Stages:
     """Times each stage and records whether it ran or kept an earlier result."""
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+DECODE_CHUNK = 256  # images per decoding task
 
 def object_position_in_robot_frame(record: dict[str, Any], object_name: str) -> np.ndarray:
     """The named object's position (metres) in the robot base frame of one sample record."""
@@ -120,7 +121,19 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
         f"repair the dataset: rerun the export command that made {str(root)!r} with --resume "
         "(same settings; it rewrites samples.jsonl and redoes damaged samples)"
     )
-    records = _read_records(index, repair)
+    # each chunk of PNGs decodes on the pool (GIL released) while the next records parse
+    records: list[tuple[int, dict[str, Any]]] = []
+    chunks: list[Future[list[np.ndarray | Exception]]] = []
+    paths: list[Path] = []
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        for line, record in _iter_records(index, repair):
+            records.append((line, record))
+            paths.append(root / record["rgb"])
+            if len(paths) % DECODE_CHUNK == 0:
+                chunks.append(pool.submit(_decode_all, paths[-DECODE_CHUNK:]))
+        if len(paths) % DECODE_CHUNK:
+            chunks.append(pool.submit(_decode_all, paths[len(chunks) * DECODE_CHUNK :]))
+        decoded = [image for chunk in chunks for image in chunk.result()]
     if not records:
         raise ValueError(f"{str(index)!r} holds no samples; export at least one image")
     manifest_path = root / "manifest.json"
@@ -131,9 +144,6 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
             f"{str(manifest_path)!r} is not valid JSON ({_one_line(exc)}); {repair}"
         ) from None
     images, targets, visible, pixels, world, refs = [], [], [], [], [], []
-    paths = [root / r["rgb"] for _, r in records]
-    with ThreadPoolExecutor(max_workers=_threads()) as pool:
-        decoded = list(pool.map(_decode, paths))
     for (line, r), image, got in zip(records, paths, decoded, strict=True):
         if isinstance(got, np.ndarray):
             images.append(got)
@@ -165,11 +175,11 @@ def load_pose_data(root: str | Path, object_name: str = "cube") -> PoseData:
                 f"{str(index)!r} line {line}: the record of sample {r.get('index')} is damaged "
                 f"({type(exc).__name__}: {exc}); {repair}"
             ) from None
-    shapes = {im.shape for im in images}
+    shapes = {(im.shape[2], *im.shape[:2]) for im in images}
     if len(shapes) != 1:
         raise ValueError(f"{root}: images of different sizes {sorted(shapes)}; export one size")
-    return PoseData(
-        images=torch.from_numpy(np.stack(images)),
+    return PoseData(  # (N, 3, H, W) in channels-last memory, as the networks read it
+        images=torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2)),
         targets=torch.from_numpy(np.stack(targets).astype(np.float32)),
         visible_fraction=np.asarray(visible, dtype=np.float64),
         root=str(root),
@@ -262,21 +272,30 @@ def _threads() -> int:
 
 
 def _decode(image: Path) -> np.ndarray | Exception:
-    """The RGB image (3, H, W) uint8 at ``image``, or the exception that reading it raised."""
+    """The RGB image (H, W, 3) uint8 at ``image``, or the exception that reading it raised."""
     try:
         with Image.open(image) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
+            return np.asarray(im if im.mode == "RGB" else im.convert("RGB"), dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         return exc
 
 
+def _decode_all(images: list[Path]) -> list[np.ndarray | Exception]:
+    """:func:`_decode` of each of ``images`` (one pool task per chunk, not per image)."""
+    return [_decode(image) for image in images]
+
+
 def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:
     """``(line number, record)`` of each non-empty line of ``samples.jsonl``."""
+    return list(_iter_records(index, repair))
+
+
+def _iter_records(index: Path, repair: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`_read_records` one record at a time."""
     try:
         text = index.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{str(index)!r} is not UTF-8 text (byte {exc.start}); {repair}") from None
-    records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -291,8 +310,7 @@ def _read_records(index: Path, repair: str) -> list[tuple[int, dict[str, Any]]]:
                 f"{str(index)!r} line {number} is not a sample record (a JSON object with an "
                 f"'rgb' image path); {repair}"
             )
-        records.append((number, record))
-    return records
+        yield number, record
 
 
 def _one_line(exc: Exception) -> str:

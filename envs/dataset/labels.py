@@ -46,19 +46,32 @@ def local_box(env: PandaTaskEnv, name: str) -> np.ndarray | None:
         return None
     cache = env.scene.store.setdefault("labels/local_box", {})
     if name not in cache:
-        c = env.scene.client
+        # every body not yet measured at once (a distractor pool's 256 share one saved
+        # state, which costs as much as measuring them all)
+        sim = env.scene.sim
+        todo = [n for n in sim.bodies if n not in cache and n != "robot"]
+        cache.update(_local_boxes(env, todo if name in todo else [name, *todo]))
+    return cache[name]
+
+
+def _local_boxes(env: PandaTaskEnv, names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(centre, half extents) of each named body's box in its own frame: its AABB with the
+    body moved to an identity pose far above the scene, the state restored after."""
+    c = env.scene.client
+    # moving a body back would round its pose (1 ulp in ~1 of 12 cases), and a second
+    # camera's labels of the same frame would see that: restore the state bit for bit
+    state = c.saveState()
+    out = {}
+    for name in names:
         body = env.scene.sim.body(name)
-        # moving the body back would round its pose (1 ulp in ~1 of 12 cases), and a second
-        # camera's labels of the same frame would see that: restore the state bit for bit
-        state = c.saveState()
         c.resetBasePositionAndOrientation(body, [0, 0, 50], [0, 0, 0, 1])
         lo, hi = c.getAABB(body)
-        c.restoreState(state)
-        c.removeState(state)
         centre = (np.array(lo) + np.array(hi)) / 2 - np.array([0, 0, 50])
-        cache[name] = (centre, (np.array(hi) - np.array(lo)) / 2)
-        env.scene.sim.cache.clear()
-    return cache[name]
+        out[name] = (centre, (np.array(hi) - np.array(lo)) / 2)
+    c.restoreState(state)
+    c.removeState(state)
+    env.scene.sim.cache.clear()
+    return out
 
 
 def body_index(segmentation: np.ndarray, bodies: list[int]) -> np.ndarray:

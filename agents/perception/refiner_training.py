@@ -19,7 +19,7 @@ from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
 from agents.perception.refiner import STEPS, Refiner, RefinerConfig, without_offset
 from agents.perception.verifier import CropNet, crops, mirror_where, pad_images
-from agents.perception.verifier_training import check_crop_data
+from agents.perception.verifier_training import check_crop_data, validation_picks
 from agents.training import FitConfig, fit, forward_precision, one_cycle, seeded
 
 
@@ -61,7 +61,9 @@ def train_refiner(
         model = CropNet(config.width)
     if init is not None:
         model.load_state_dict(init.state_dict())
-    answers = without_offset(loc).pixels(val.images)
+    answers = validation_picks(loc, val.images)
+    if answers is None:
+        answers = without_offset(loc).pixels(val.images)
     meta: dict[str, Any] = {"env_id": loc.meta["env_id"], "image_size": loc.image_size,
                             "object": loc.meta["object"], "localizer": localizer_name,
                             "num_train": len(train), "steps": 1}  # fmt: skip

@@ -18,6 +18,7 @@ from agents.experiments.localizer_recipe import (
     RecipeConfig,
     RecipeExport,
     check_export_folder,
+    export_visibility,
 )
 from agents.perception.ensemble import load_localizer_spec
 from agents.perception.pose_data import PoseDataCache
@@ -63,6 +64,24 @@ def test_every_stage_runs_and_is_timed(ran: tuple[Path, Path, dict]) -> None:
     assert clutter["n"] == 128 and 0 < occl["n"] < 64  # 10-90 % visible cubes only
     assert 0 <= occl["median_cm"] <= occl["p90_cm"]
     assert sorted(p.name for p in data.iterdir()) == sorted(e.name for e in QUICK)
+
+
+def test_only_the_choosing_and_report_exports_label_visible_fractions(
+        ran: tuple[Path, Path, dict], tmp_path: Path) -> None:  # fmt: skip
+    """Nothing trains on visible fractions, and their alone-renders cost about a sixth of
+    an export: training exports skip them, unless an earlier one there has them."""
+    data, _, _ = ran
+    for e in QUICK:
+        manifest = json.loads((data / e.name / "manifest.json").read_text())
+        first = json.loads((data / e.name / "samples.jsonl").read_text().splitlines()[0])
+        cube = next(o for o in first["objects"] if o["name"] == "cube")
+        assert manifest["visibility"] is ("visible_fraction" in cube) is (e.use != "train")
+    train = next(e for e in QUICK if e.use == "train")
+    assert not export_visibility(tmp_path / "none_yet", train)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps({"visibility": True}))
+    assert export_visibility(tmp_path / "old", train)  # a resume must match it
+    assert export_visibility(tmp_path / "none_yet", QUICK[0])
 
 
 def test_the_network_is_what_the_training_script_makes(ran: tuple[Path, Path, dict],

@@ -196,3 +196,23 @@ def test_bad_specs_and_inputs_say_what_is_wrong(data, tmp_path, capsys) -> None:
     with pytest.raises(ValueError, match=r"bad.pt' is a damaged refiner checkpoint"):
         load_localizer_spec(f"{data['loc']}+{bad}")
     assert not (tmp_path / "w.pt").exists()
+
+
+def test_the_verifiers_validation_picks_stand_in_only_for_the_same_images_and_network(
+        data: dict[str, Path]) -> None:  # fmt: skip
+    """A refiner validates from the verifier's picks unmoved by its offset: those the
+    verifier made while choosing its settings are the very same numbers, reused on its
+    validation images and network, recomputed on any others."""
+    from agents.perception.verifier_training import validation_picks
+
+    loc = load_localizer_spec(f"{data['loc']}+{data['ver']}")
+    val, train = load_data(data["val"], "cube"), load_data(data["train"], "cube")
+    stored = validation_picks(loc, val.images)
+    assert stored is not None and stored.shape == (len(val), 2)
+    np.testing.assert_array_equal(stored, without_offset(loc).pixels(val.images))
+    assert validation_picks(loc, train.images) is None  # other images
+    other = load_localizer_spec(f"{data['loc']}+{data['ver']}")
+    with torch.no_grad():
+        next(other.model.parameters()).add_(1.0)
+    assert validation_picks(other, val.images) is None  # another network
+    assert validation_picks(load_localizer_spec(str(data["loc"])), val.images) is None

@@ -72,6 +72,24 @@ def test_dataset_targets_match_the_labels(tiny_data: Path) -> None:
         assert box[0] - 1 <= u <= box[0] + box[2] + 1 and box[1] - 1 <= v <= box[1] + box[3] + 1
 
 
+def test_images_decode_in_chunks_in_order_and_channels_last(tiny_data: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """PNGs decode in chunks beside the index's parsing: any chunk size gives each
+    sample its own image, in the (N, 3, H, W) channels-last memory the networks read."""
+    from PIL import Image
+
+    from agents.perception import pose_data
+
+    whole = load_pose_data(tiny_data)
+    monkeypatch.setattr(pose_data, "DECODE_CHUNK", 5)  # 24 images: 4 full chunks and a rest
+    chunked = load_pose_data(tiny_data)
+    assert torch.equal(whole.images, chunked.images) and torch.equal(whole.pixels, chunked.pixels)
+    assert chunked.images.is_contiguous(memory_format=torch.channels_last)
+    for i in (0, 4, 5, 23):
+        png = np.asarray(Image.open(tiny_data / "rgb" / f"{i:06d}.png").convert("RGB"))
+        assert np.array_equal(chunked.images[i].permute(1, 2, 0).numpy(), png), i
+
+
 def test_missing_dataset_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="export a dataset first"):
         load_pose_data(tmp_path)

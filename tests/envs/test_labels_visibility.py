@@ -118,3 +118,26 @@ def test_labelling_a_frame_leaves_the_scene_as_it_was(make_env) -> None:
         env.reset(seed=episode_seed(0, i))
         seg = env.camera.render(rgb=False, segmentation=True).segmentation
         assert sample_labels(env, seg) == sample_labels(env, seg), i
+
+
+def test_local_boxes_measured_together_equal_each_measured_alone(make_env) -> None:
+    """The first label measures every body's own box under one saved state (a pool of 256
+    distractors costs one save, not 256): the same boxes as measuring each body alone,
+    and every pose in the scene bit for bit as it was."""
+    from envs.dataset.labels import _local_boxes, local_box
+
+    env = make_env("domrand/Lift-v0", obs_mode="state", image_size=48, randomization="tobin")
+    env.reset(seed=3)
+    c, sim = env.scene.client, env.scene.sim
+    before = {n: c.getBasePositionAndOrientation(b) for n, b in sim.bodies.items()}
+    distractors = env.scene.body_names("distractors")
+    assert len(distractors) > 4
+    local_box(env, "cube")
+    cache = env.scene.store["labels/local_box"]
+    assert set(cache) == set(sim.bodies) - {"robot"}  # measured together, once
+    assert {n: c.getBasePositionAndOrientation(b) for n, b in sim.bodies.items()} == before
+    for name in ["cube", *distractors[:4]]:
+        (centre, half), = _local_boxes(env, [name]).values()
+        assert np.array_equal(local_box(env, name)[0], centre)
+        assert np.array_equal(local_box(env, name)[1], half) and half.min() > 0
+    assert local_box(env, "robot") is None

@@ -51,3 +51,40 @@ def test_tobin_leaves_preset_adds_the_source_everywhere() -> None:
 def test_dead_leaves_accept_the_scale_limits(scale: float) -> None:
     img = dead_leaves(32, [0, 0, 0], [1, 1, 1], scale, 0)
     assert img.shape == (32, 32, 3) and np.isfinite(img).all()
+
+
+def test_a_bank_texture_written_as_bmp_renders_as_its_png_did(tmp_path, monkeypatch) -> None:
+    """Banks go to PyBullet as uncompressed BMP files in RAM (thousands per worker start):
+    a texture renders exactly as the PNG it replaced, and the RAM folder is optional."""
+    import os
+
+    import pybullet as pb
+    from PIL import Image
+
+    from randomizers.texture import memory_tempdir
+
+    tex = procedural("leaves", 64, [0.1, 0.2, 0.3], [0.9, 0.8, 0.7], 4.0, 0.0, 7)
+    Image.fromarray(tex).save(tmp_path / "t.png", compress_level=0)
+    Image.fromarray(tex).save(tmp_path / "t.bmp")
+    client = pb.connect(pb.DIRECT)
+    try:
+        half = [0.2, 0.2, 0.2]
+        body = pb.createMultiBody(0, -1, pb.createVisualShape(pb.GEOM_BOX, halfExtents=half,
+                                                              physicsClientId=client),
+                                  physicsClientId=client)  # fmt: skip
+        view = pb.computeViewMatrix([0.5, 0.4, 0.6], [0, 0, 0], [0, 0, 1])
+        proj = pb.computeProjectionMatrixFOV(60, 1, 0.05, 4)
+        frames = []
+        for name in ("t.png", "t.bmp"):
+            tid = pb.loadTexture(str(tmp_path / name), physicsClientId=client)
+            pb.changeVisualShape(body, -1, textureUniqueId=tid, physicsClientId=client)
+            rgba = pb.getCameraImage(64, 64, view, proj, renderer=pb.ER_TINY_RENDERER,
+                                     physicsClientId=client)[2]  # fmt: skip
+            frames.append(np.reshape(rgba, (64, 64, 4)))
+    finally:
+        pb.disconnect(client)
+    assert np.array_equal(frames[0], frames[1])
+    assert len(np.unique(frames[0].reshape(-1, 4), axis=0)) > 50  # the texture shows
+    assert memory_tempdir() in ("/dev/shm", None)
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    assert memory_tempdir() is None  # not writable: the default temporary folder

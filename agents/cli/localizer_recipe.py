@@ -7,7 +7,10 @@ validation error. A rerun keeps every finished export and checkpoint (an interru
 resumes), so only a run in which every stage ran times the whole recipe. Every choice is
 made on randomized validation data; the held-out domains are not touched.
 
-Example (34.0 min measured from scratch on a 2-core AMD EPYC, every stage run):
+The training exports skip the visible fractions (no training reads them).
+
+Example (34.0 and 39.5 min measured from scratch on a 2-core AMD EPYC whose speed varies,
+every stage run):
     python scripts/localizer_recipe.py --data data/recipe --out runs/recipe
     python scripts/evaluate_localizer.py --model runs/recipe/loc.pt+runs/recipe/ver.pt+runs/recipe/ref.pt \\
         --data data/target128 --json   # held out, once

@@ -20,6 +20,7 @@ from PIL import Image
 
 DECODE_CHUNK = 256  # images per decoding task
 
+
 def object_position_in_robot_frame(record: dict[str, Any], object_name: str) -> np.ndarray:
     """The named object's position (metres) in the robot base frame of one sample record."""
     objects = {o["name"]: o for o in record["objects"]}

@@ -67,7 +67,8 @@ def slot_names(targets: tuple[str, ...], robot_links: Sequence[int] = ()) -> lis
 
 def memory_tempdir() -> str | None:
     """``/dev/shm`` where it is a writable folder (RAM: a bank's thousands of small files
-    are written and read back about 15x faster than on a disk), else None (the default)."""
+    are written and read back about 15x faster than on a disk; each is removed once
+    loaded), else None (the default temporary folder)."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
@@ -151,6 +152,7 @@ class TextureBank:
                     path = Path(tmp) / f"{i}.bmp"
                     Image.fromarray(self.generate(i, photos)).save(path)
                     ids.append(int(scene.client.loadTexture(str(path))))
+                    path.unlink()  # one file at a time: a container's small /dev/shm suffices
             scene.store[self.key] = ids
         return scene.store[self.key]
 

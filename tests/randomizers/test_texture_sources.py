@@ -3,8 +3,11 @@ preset that trains with them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from randomizers import load_preset
 from randomizers.texture_sources import PROCEDURAL, dead_leaves, procedural
@@ -88,3 +91,27 @@ def test_a_bank_texture_written_as_bmp_renders_as_its_png_did(tmp_path, monkeypa
     assert memory_tempdir() in ("/dev/shm", None)
     monkeypatch.setattr(os, "access", lambda *a, **k: False)
     assert memory_tempdir() is None  # not writable: the default temporary folder
+
+
+def test_a_bank_uploads_one_file_at_a_time_and_leaves_none(tmp_path, monkeypatch) -> None:
+    """Each bank texture is removed once PyBullet has loaded it: a container's 64 MB
+    ``/dev/shm`` holds a 4,096-texture bank of any size, and nothing is left behind."""
+    from types import SimpleNamespace
+
+    from randomizers import texture
+
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(texture, "memory_tempdir", lambda: str(shm))
+    seen: list[list[str]] = []
+
+    def load(path: str) -> int:
+        seen.append(sorted(p.name for p in Path(path).parent.iterdir()))
+        assert Image.open(path).format == "BMP" and Image.open(path).size == (16, 16)
+        return len(seen)
+
+    bank = texture.TextureBank.from_config({"bank_size": 12, "size": 16}, "texture",
+                                           ("flat", "checker"))  # fmt: skip
+    ids = bank.upload(SimpleNamespace(store={}, client=SimpleNamespace(loadTexture=load)))
+    assert ids == list(range(1, 13)) and seen == [[f"{i}.bmp"] for i in range(12)]
+    assert list(shm.iterdir()) == []

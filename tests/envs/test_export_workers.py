@@ -127,3 +127,26 @@ def test_a_dead_worker_names_only_unfinished_samples(
     assert killed in listed and not set(range(killed)) & set(listed), message
     assert "were queued or running" in message
     assert all((out / "labels" / f"{i:06d}.json").exists() for i in range(killed))
+
+
+def test_a_sample_is_the_same_whatever_its_worker_drew_before(tmp_path) -> None:
+    """Sample 5,557 of the recipe's ``c_pb`` export is one that TinyRenderer drew a few
+    pixels one level apart after some histories (the pool hands samples to workers by
+    timing): rendered in a fresh worker, then again after samples 5,548-5,551 and 5,556 (a
+    history that gave other bytes before :meth:`Simulation.restore` drew its 1 x 1 image),
+    its files are the same."""
+    config = ExportConfig(env_id="domrand/Lift-v0", preset="tobin_photo_bank_everywhere",
+                          num_images=12000, size=128, out=str(tmp_path), seed=736,
+                          visibility=False)  # fmt: skip
+    for sub in ("rgb", "instances", "labels"):
+        (tmp_path / sub).mkdir()
+    sample.init_worker(config)
+    try:
+        files = ("rgb/005557.png", "instances/005557.png", "labels/005557.json")
+        sample.export_sample(5557)
+        fresh = [(tmp_path / f).read_bytes() for f in files]
+        for i in (5548, 5549, 5550, 5551, 5556, 5557):
+            sample.export_sample(i)
+        assert [(tmp_path / f).read_bytes() for f in files] == fresh
+    finally:
+        sample.close_worker()

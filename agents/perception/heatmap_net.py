@@ -83,8 +83,14 @@ class HeatmapTrunk(nn.Module):
             torch.linspace(-1, 1, h, device=x.device), torch.linspace(-1, 1, w, device=x.device),
             indexing="ij",
         )  # fmt: skip
-        x = torch.cat([x, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)
-        return self.down(self.stem(x))  # type: ignore[no-any-return]
+        # written straight into the channels-last layout the stem's convolution reads: a
+        # concatenation comes out contiguous and oneDNN would reorder it (the same values)
+        inputs = torch.empty((n, 5, h, w), dtype=x.dtype, device=x.device,
+                             memory_format=torch.channels_last)  # fmt: skip
+        inputs[:, :3] = x
+        inputs[:, 3] = xx
+        inputs[:, 4] = yy
+        return self.down(self.stem(inputs))  # type: ignore[no-any-return]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [-1, 1] -> (N, 2 x width, H / stride, W / stride)."""

@@ -3,6 +3,7 @@ scripts end to end with a tiny budget, and refusals that name both sides."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -348,3 +349,38 @@ def test_plots_of_a_shipped_model_stay_out_of_the_package(tmp_path: Path) -> Non
     assert default_plot_dir(shipped) == Path("runs") / "localizer_plots"
     mine = tmp_path / "runs" / "mine.pt"
     assert default_plot_dir(f"{mine}+{models / 'lift_cube128_pool_photobank.pt'}") == mine.parent
+
+
+def _concatenated_stem_input(net: HeatmapNet, x: torch.Tensor) -> torch.Tensor:
+    """The trunk's stride-2 features from a plain (contiguous) concatenation of the image and
+    its coordinate channels: what the trunk computed before it wrote them channels-last."""
+    n, _, h, w = x.shape
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    inputs = torch.cat([x, xx.expand(n, 1, h, w), yy.expand(n, 1, h, w)], 1)
+    return net.down(net.stem(inputs))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_channels_last_stem_input_changes_no_bit(precision: str) -> None:
+    """The coordinate channels written straight into channels-last memory give the same
+    outputs and the same gradients, bit for bit, as a concatenation (in either training
+    precision): a speed-up, not a change of the recipe's numbers."""
+    from agents.training import forward_precision
+
+    torch.manual_seed(0)
+    net = HeatmapNet(16, 2, True, merge="add").train()
+    x = (torch.rand(8, 3, 64, 64) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    runs = []
+    for concatenated in (False, True):
+        model = copy.deepcopy(net)
+        if concatenated:
+            model.stride2_features = lambda t, m=model: _concatenated_stem_input(m, t)  # type: ignore[method-assign]
+        with forward_precision(precision):
+            out = model.outputs(x)
+        out.float().square().mean().backward()
+        runs.append((out.detach(), [p.grad for p in model.parameters()]))
+    (out_a, grads_a), (out_b, grads_b) = runs
+    assert torch.equal(out_a, out_b)
+    assert all(a is not None and b is not None and torch.equal(a, b)
+               for a, b in zip(grads_a, grads_b, strict=True))  # fmt: skip
+    assert net.stride2_features(x).is_contiguous(memory_format=torch.channels_last)

@@ -321,10 +321,10 @@ class Simulation:
         c.performCollisionDetection()
         c.restoreState(stateId=self._state_id)
         if self.renderer == "tiny":
-            # TinyRenderer's first image after a change of scene still carries a trace of
-            # the scene it drew last (a few pixels one level apart, about one image in
-            # 5,000): one 1 x 1 image of the restored scene (~1 ms) makes every episode's
-            # pixels those a fresh process draws, whatever this process drew before
+            # TinyRenderer's first image after a change of scene can carry a trace of the
+            # scene it drew last (a few pixels one level apart, in a few of the recipe's
+            # 48,000 images): one 1 x 1 image of the restored scene (~1 ms) makes every
+            # episode's pixels those a fresh process draws, whatever this one drew before
             c.getCameraImage(1, 1, renderer=c.ER_TINY_RENDERER, flags=c.ER_NO_SEGMENTATION_MASK)
         self.cache.clear()
 

@@ -172,6 +172,9 @@ class Simulation:
         self._snapshot_count = 0  # bodies in the client at the snapshot (named or not)
         self._free: list[int] = []
         self._closed = False
+        # restore() draws a 1 x 1 TinyRenderer image when set: exports set it (their pool hands
+        # samples to workers by timing); an env's own episodes follow one history per seed list
+        self.history_free = False
 
     def _load_egl(self) -> None:
         """Load PyBullet's EGL renderer plugin; on failure warn and keep TinyRenderer."""
@@ -308,8 +311,9 @@ class Simulation:
 
         ``restoreState`` keeps contact manifolds that exist now, and their warm-start
         impulses would leak into the next episode; so every free body is first parked far
-        apart and collision detection is run once, which drops those manifolds. TinyRenderer
-        then draws a 1 x 1 image of the restored scene (see the comment below).
+        apart and collision detection is run once, which drops those manifolds. With
+        ``history_free`` set, TinyRenderer then draws a 1 x 1 image of the restored scene
+        (see the comment below; about 1 ms, a third of a randomized 64 px reset).
         """
         if self._state_id is None:
             raise RuntimeError("Simulation.restore() called before snapshot()")
@@ -320,7 +324,7 @@ class Simulation:
             c.resetBasePositionAndOrientation(body, [100.0 + 10.0 * i, 100.0, 100.0], [0, 0, 0, 1])
         c.performCollisionDetection()
         c.restoreState(stateId=self._state_id)
-        if self.renderer == "tiny":
+        if self.history_free and self.renderer == "tiny":
             # TinyRenderer's first image after a change of scene can carry a trace of the
             # scene it drew last (a few pixels one level apart, in a few of the recipe's
             # 48,000 images): one 1 x 1 image of the restored scene (~1 ms) makes every

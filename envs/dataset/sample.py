@@ -46,6 +46,8 @@ def init_worker(config: ExportConfig, policy_factory: PolicyFactory | None = Non
         **cameras, **dict(config.env_kwargs or {}),
     )  # fmt: skip
     _Worker.env = cast(PandaTaskEnv, made.unwrapped)
+    # a sample's bytes must not depend on which samples this worker drew before it
+    _Worker.env.scene.sim.history_free = True
 
 
 def close_worker() -> None:

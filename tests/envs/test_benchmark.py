@@ -94,7 +94,7 @@ def test_bare_render_times_each_scene_once(make_env) -> None:
     client = env.scene.client
     real = client.getCameraImage
     def counted(*a: Any, **k: Any) -> Any:
-        if a[:2] != (1, 1):  # not the 1 x 1 image each restore draws (Simulation.restore)
+        if a[:2] != (1, 1):  # not a 1 x 1 image of Simulation.restore (history_free)
             calls.append(env.randomization["task"])
         return real(*a, **k)
 

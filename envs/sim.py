@@ -329,6 +329,7 @@ class Simulation:
             # scene it drew last (a few pixels one level apart, in a few of the recipe's
             # 48,000 images): one 1 x 1 image of the restored scene (~1 ms) makes every
             # episode's pixels those a fresh process draws, whatever this one drew before
+            # (not the rarer trace that exports' alone-renders for visible fractions leave)
             c.getCameraImage(1, 1, renderer=c.ER_TINY_RENDERER, flags=c.ER_NO_SEGMENTATION_MASK)
         self.cache.clear()
 

@@ -25,6 +25,7 @@ from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
 from agents.perception.localizer import Localizer, to_input
 from agents.perception.verifier import (
+    CROP_BATCH,
     CropNet,
     VerifiedLocalizer,
     check_goes_with,
@@ -99,8 +100,8 @@ class Refiner:
         rows = torch.arange(len(out))
         for _ in range(self.steps if steps is None else steps):
             x, centre = crops(padded, rows, out, self.config.crop)
-            offset = torch.cat([self.model(to_input(x[i : i + 1024]))[:, 1:]
-                                for i in range(0, len(x), 1024)])  # fmt: skip
+            offset = torch.cat([self.model(to_input(x[i : i + CROP_BATCH]))[:, 1:]
+                                for i in range(0, len(x), CROP_BATCH)])  # fmt: skip
             out = centre + offset.numpy().astype(np.float64)
         return out
 

@@ -28,9 +28,19 @@ from torch import nn
 from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
 from agents.perception.flip_average import FlipAveraged
-from agents.perception.localizer import Localizer, exclude_cells, heatmap_peaks, to_input
+from agents.perception.localizer import (
+    INFERENCE_BATCH,
+    Localizer,
+    exclude_cells,
+    heatmap_peaks,
+    to_input,
+)
 from agents.perception.shift_average import ShiftAveraged
 from agents.training import check_precision
+
+# crops per forward pass at inference: 128 of 24 px run 1.4x the crops/s of 1,024 on a 2-core
+# EPYC (the activations stay in cache); outputs are equal bit for bit
+CROP_BATCH = 128
 
 CHECKPOINT_FORMAT = "domrand-verifier"
 CHECKPOINT_VERSION = 1
@@ -188,7 +198,8 @@ class Verifier:
         padded = pad_images(images, self.config.crop)
         rows = torch.arange(n).repeat_interleave(k)
         x, _ = crops(padded, rows, cands.reshape(-1, 2), self.config.crop)
-        out = torch.cat([self.model(to_input(x[i : i + 1024])) for i in range(0, len(x), 1024)])
+        out = torch.cat([self.model(to_input(x[i : i + CROP_BATCH]))
+                         for i in range(0, len(x), CROP_BATCH)])  # fmt: skip
         return out.numpy().astype(np.float64).reshape(n, k, 3)
 
     def choose(self, images: torch.Tensor, cands: np.ndarray, logp: np.ndarray) -> np.ndarray:
@@ -227,8 +238,8 @@ class VerifiedLocalizer(Localizer):
         self.model.eval()
         s = self.model.stride
         out = []
-        for i in range(0, len(images), 256):
-            batch = images[i : i + 256]
+        for i in range(0, len(images), INFERENCE_BATCH):
+            batch = images[i : i + INFERENCE_BATCH]
             logits = exclude_cells(self.model(to_input(batch)), exclude, radius, s)
             cands, logp = batch_peaks(logits, self.verifier.peaks, s)
             out.append(self.verifier.choose(batch, cands, logp))

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from agents.perception.localizer import Localizer, to_input, true_pixels
+from agents.perception.localizer import INFERENCE_BATCH, Localizer, to_input, true_pixels
 from agents.perception.photometric import training_input
 from agents.perception.pose_data import PoseData
 from agents.perception.verifier import (
@@ -56,8 +56,9 @@ def mine_variants(models: list[nn.Module], data: PoseData, k: int, progress: boo
     ``stride``), batch by batch, so that models sharing a :class:`SeenInputs` reuse its
     forward passes within a batch."""
     parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in models]
-    for i in tqdm(range(0, len(data), 256), desc="peaks", unit="batch", disable=not progress):
-        x = to_input(data.images[i : i + 256])
+    for i in tqdm(range(0, len(data), INFERENCE_BATCH), desc="peaks", unit="batch",
+                  disable=not progress):  # fmt: skip
+        x = to_input(data.images[i : i + INFERENCE_BATCH])
         for model, found in zip(models, parts, strict=True):
             found.append(batch_peaks(model(x), k, cast(Any, model).stride))
         for module in {id(m): m for model in models for m in model.modules()}.values():

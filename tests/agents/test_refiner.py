@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from agents.perception import localizer as localizer_module
+from agents.perception import refiner as refiner_module
+from agents.perception import verifier as verifier_module
 from agents.perception.ensemble import load_localizer_spec
-from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
+from agents.perception.localizer import LocalizerConfig, load_data, load_localizer, save_localizer
 from agents.perception.localizer_training import train_localizer
 from agents.perception.refiner import (
     STEPS,
@@ -22,11 +25,13 @@ from agents.perception.refiner import (
     RefinerConfig,
     load_refiner,
     save_refiner,
+    with_refiner,
     without_offset,
 )
 from agents.perception.refiner_training import jittered_centres, train_refiner
-from agents.perception.verifier import CropNet, VerifierConfig, save_verifier
+from agents.perception.verifier import CropNet, VerifierConfig, save_verifier, verify
 from agents.perception.verifier_training import train_verifier
+from agents.training import seeded
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
 from scripts import evaluate_localizer as evaluate_script
@@ -137,6 +142,27 @@ def test_the_refiner_starts_from_the_verifiers_pick_without_its_offset(data) -> 
     assert off.verifier.model is on.verifier.model and off.meta == on.meta
     plain = load_localizer_spec(data["loc"])
     assert without_offset(plain) is plain
+
+
+def test_answers_do_not_depend_on_the_inference_batch_sizes(data, monkeypatch) -> None:
+    """Inference runs in small batches (their activations stay in the CPU's cache); a full
+    spec with both test-time averages answers the bytes that large batches give."""
+    ver = load_localizer_spec(f"{data['loc']}+{data['ver']}").verifier
+    ver = replace(ver, meta={**ver.meta, "flip": True, "shift": True, "peaks": 5})
+    loc = verify(load_localizer(data["loc"]), ver, ("loc.pt", "ver.pt"))
+    with seeded(1):
+        net = CropNet(4)
+    ref = Refiner(net, TINY, {k: loc.meta[k] for k in ("object", "env_id", "image_size")})
+    spec = with_refiner(loc, ref, ("loc.pt+ver.pt", "ref.pt"))
+    images = torch.cat([load_data(data[n], "cube").images for n in ("train", "val")])
+    assert localizer_module.INFERENCE_BATCH < len(images) and 5 * len(images) > verifier_module.CROP_BATCH
+    small = spec.pixels(images)
+    for module, name, big in ((localizer_module, "INFERENCE_BATCH", 256),
+                              (verifier_module, "INFERENCE_BATCH", 256),
+                              (verifier_module, "CROP_BATCH", 4096),
+                              (refiner_module, "CROP_BATCH", 4096)):  # fmt: skip
+        monkeypatch.setattr(module, name, big)
+    np.testing.assert_array_equal(spec.pixels(images), small)
 
 
 def test_script_trains_from_the_verifier_then_evaluates_with_the_spec(data, tmp_path, capsys) -> None:

@@ -15,7 +15,12 @@ import torch
 from agents.perception.ensemble import load_localizer_spec
 from agents.perception.flip_average import FlipAveraged
 from agents.perception.heatmap_net import HeatmapNet
-from agents.perception.localizer import LocalizerConfig, load_data, save_localizer
+from agents.perception.localizer import (
+    INFERENCE_BATCH,
+    LocalizerConfig,
+    load_data,
+    save_localizer,
+)
 from agents.perception.localizer_training import train_localizer
 from agents.perception.shift_average import ShiftAveraged
 from agents.perception.verifier import (
@@ -116,14 +121,16 @@ def test_averaged_wraps_the_heatmap_in_the_chosen_test_time_views() -> None:
 
 def test_the_four_averaging_settings_share_eight_forward_passes_per_batch(data) -> None:
     loc = load_localizer_spec(str(data["loc"]))
-    val = load_data(data["train"], "cube")  # 48 images: a full batch of 256 is not needed
+    val = load_data(data["train"], "cube")  # 48 images: two inference batches (32 + 16)
     calls = []
     net = loc.model
     hook = net.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
     variants = ((False, False), (True, False), (False, True), (True, True))
     seen = SeenInputs(net.eval())
     together = mine_variants([averaged(seen, f, s) for f, s in variants], val, 5)
-    assert len(calls) == 8 and not seen.seen  # x, xf and three shifts of each; then forgotten
+    batches = -(-len(val) // INFERENCE_BATCH)
+    assert batches == 2 and len(calls) == 8 * batches  # x, xf and three shifts of each
+    assert not seen.seen  # then forgotten
     mine_variants([averaged(seen, True, True)], val, 5)  # only wrapped: still forgotten
     assert not seen.seen
     hook.remove()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +95,31 @@ def test_images_decode_in_chunks_in_order_and_channels_last(tiny_data: Path,
 def test_missing_dataset_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="export a dataset first"):
         load_pose_data(tmp_path)
+    assert gc.isenabled()  # the collector paused for the parse runs again after an error
+
+
+def test_reading_pauses_the_garbage_collector_and_restores_its_state(
+        tiny_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The parse builds millions of acyclic objects; the collector's passes over them cost
+    two thirds of it, so it pauses, then returns to the state it was in."""
+    from agents.perception import pose_data
+
+    seen = []
+    parse = pose_data._iter_records
+
+    def spy(*args: object) -> Iterator[tuple[int, dict]]:
+        seen.append(gc.isenabled())
+        yield from parse(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pose_data, "_iter_records", spy)
+    load_pose_data(tiny_data)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        load_pose_data(tiny_data)
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()
 
 
 def test_training_is_deterministic_and_checkpoints_round_trip(tiny_data: Path, tmp_path: Path) -> None:

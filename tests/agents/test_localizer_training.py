@@ -130,13 +130,17 @@ def test_mirrored_samples_carry_mirrored_labels_and_masks() -> None:
     pixels = torch.tensor([[0.25, -0.5], [-0.75, 0.1], [0.0, 0.0]])
     cover = torch.rand(3, 4, 4, generator=gen)
     flip = torch.tensor([True, False, True])
+    original = x.clone()
     mx, mp, mc = mirror_batch(x, pixels, cover, flip)
-    assert torch.equal(mx[0], x[0].flip(-1)) and torch.equal(mx[1], x[1])
+    assert mx is x  # in place: the batch is a fresh training input
+    assert torch.equal(mx[0], original[0].flip(-1)) and torch.equal(mx[1], original[1])
+    expected = torch.where(flip[:, None, None, None], original.flip(-1), original)
+    assert torch.equal(mx, expected)  # what the copying version gave, bit for bit
     assert mc is not None and torch.equal(mc[2], cover[2].flip(-1)) and torch.equal(mc[1], cover[1])
     # pixel u becomes W - 1 - u: in [-1, 1] that is -p - 2 / W; v stays
     torch.testing.assert_close(mp, torch.tensor([[-0.5, -0.5], [-0.75, 0.1], [-0.25, 0.0]]))
     back = mirror_batch(mx, mp, mc, flip)  # mirroring twice gives the batch back
-    assert torch.equal(back[0], x) and torch.equal(back[2], cover)
+    assert torch.equal(back[0], original) and torch.equal(back[2], cover)
     torch.testing.assert_close(back[1], pixels)
     assert mirror_batch(x, pixels, None, flip)[2] is None
     with pytest.raises(ValueError, match="mirror must be True or False"):

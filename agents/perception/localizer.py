@@ -119,15 +119,25 @@ def heatmap_peaks(logits: torch.Tensor, k: int, radius: int = 2) -> tuple[torch.
     """The ``k`` strongest local maxima of one heatmap (H, W): (k, 2) sub-cell (x, y)
     positions in cells and (k,) log-probabilities under the heatmap's softmax, best first
     (fewer when the heatmap has fewer maxima). Maxima closer than ``radius`` cells merge."""
-    h, w = logits.shape
-    log_p = torch.log_softmax(logits.reshape(-1), 0).reshape(h, w)
-    pooled = F.max_pool2d(log_p[None, None], 2 * radius + 1, 1, radius)[0, 0]
-    cand = torch.nonzero(log_p >= pooled)
-    scores = log_p[cand[:, 0], cand[:, 1]]
-    order = torch.argsort(scores, descending=True)[:k]
-    cy, cx = cand[order, 0], cand[order, 1]
-    cells = window_soft_argmax(log_p[None].expand(len(order), h, w), cy, cx, radius)
-    return cells, scores[order]
+    cells, scores = batch_heatmap_peaks(logits[None], k, radius)
+    found = torch.isfinite(scores[0])
+    return cells[0, found], scores[0, found]
+
+
+def batch_heatmap_peaks(logits: torch.Tensor, k: int, radius: int = 2
+                        ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """:func:`heatmap_peaks` of each heatmap (N, H, W) at once: (N, k', 2) cells and (N, k')
+    log-probabilities with k' = min(k, H x W), ``-inf`` where a heatmap has fewer maxima (its
+    cells there are meaningless). Equal maxima rank in row-major order."""
+    n, h, w = logits.shape
+    log_p = torch.log_softmax(logits.reshape(n, -1), 1).reshape(n, h, w)
+    pooled = F.max_pool2d(log_p[:, None], 2 * radius + 1, 1, radius)[:, 0]
+    maxima = torch.where(log_p >= pooled, log_p, -torch.inf).reshape(n, -1)
+    scores, flat = torch.sort(maxima, dim=1, descending=True, stable=True)
+    scores, flat = scores[:, :k], flat[:, :k]
+    rows = torch.arange(n).repeat_interleave(scores.shape[1])
+    cells = window_soft_argmax(log_p[rows], (flat // w).reshape(-1), (flat % w).reshape(-1), radius)
+    return cells.reshape(n, -1, 2), scores
 
 
 def exclude_cells(logits: torch.Tensor, exclude: np.ndarray | None, radius: float,

@@ -31,8 +31,8 @@ from agents.perception.flip_average import FlipAveraged
 from agents.perception.localizer import (
     INFERENCE_BATCH,
     Localizer,
+    batch_heatmap_peaks,
     exclude_cells,
-    heatmap_peaks,
     to_input,
 )
 from agents.perception.shift_average import ShiftAveraged
@@ -153,10 +153,11 @@ def batch_peaks(logits: torch.Tensor, k: int, stride: int) -> tuple[np.ndarray, 
     log-probabilities, best first; an image with fewer maxima pads with ``-inf`` scores."""
     n = logits.shape[0]
     cands, scores = np.zeros((n, k, 2)), np.full((n, k), -np.inf)
-    for i in range(n):
-        cells, logp = heatmap_peaks(logits[i], k)
-        cands[i, : len(logp)] = cells.numpy() * stride
-        scores[i, : len(logp)] = logp.numpy()
+    cells, logp = batch_heatmap_peaks(logits, k)
+    found = torch.isfinite(logp).numpy()
+    got = logp.shape[1]
+    cands[:, :got][found] = cells.numpy()[found] * stride
+    scores[:, :got][found] = logp.numpy()[found]
     return cands, scores
 
 

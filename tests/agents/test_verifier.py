@@ -18,8 +18,10 @@ from agents.perception.heatmap_net import HeatmapNet
 from agents.perception.localizer import (
     INFERENCE_BATCH,
     LocalizerConfig,
+    heatmap_peaks,
     load_data,
     save_localizer,
+    window_soft_argmax,
 )
 from agents.perception.localizer_training import train_localizer
 from agents.perception.shift_average import ShiftAveraged
@@ -27,6 +29,7 @@ from agents.perception.verifier import (
     VerifiedLocalizer,
     VerifierConfig,
     averaged,
+    batch_peaks,
     crops,
     load_verifier,
     mirror_crops,
@@ -104,6 +107,36 @@ def test_select_combines_scores_skips_missing_peaks_and_refines() -> None:
     # alpha 1: 0 - 0.1 beats 1.5 - 2.0
     np.testing.assert_array_equal(select(cands, logp, out, 1.0, False), [[5.0, 5.0]])
     np.testing.assert_allclose(select(cands, logp, out, 0.5, True), [[20.5, 9.0]])
+
+
+def test_peaks_of_a_batch_are_each_heatmaps_own_strongest_maxima() -> None:
+    """All heatmaps of a batch at once: per heatmap, its local maxima by log-probability
+    (equal ones in row-major order), refined by the windowed soft-argmax, -inf padded."""
+    logits = torch.randn(6, 8, 8, generator=torch.Generator().manual_seed(0)) * 3
+    logits[4] = 0.0  # flat: every cell is a maximum of the same log-probability
+    yy, xx = torch.meshgrid(torch.arange(8.0), torch.arange(8.0), indexing="ij")
+    logits[5] = -((yy - 3) ** 2 + (xx - 3) ** 2)  # one maximum only, at cell (3, 3)
+    cands, logp = batch_peaks(logits, 5, stride=4)
+    assert cands.shape == (6, 5, 2) and logp.shape == (6, 5)
+    for i in range(4):
+        log_p = torch.log_softmax(logits[i].reshape(-1), 0).reshape(8, 8)
+        pooled = torch.nn.functional.max_pool2d(log_p[None, None], 5, 1, 2)[0, 0]
+        maxima = sorted(((float(log_p[y, x]), y, x) for y in range(8) for x in range(8)
+                         if log_p[y, x] >= pooled[y, x]), reverse=True)[:5]  # fmt: skip
+        got = np.isfinite(logp[i])
+        assert got.sum() == min(5, len(maxima))
+        np.testing.assert_allclose(logp[i, got], [m[0] for m in maxima], rtol=1e-6)
+        cy, cx = torch.tensor([m[1] for m in maxima]), torch.tensor([m[2] for m in maxima])
+        cells = window_soft_argmax(log_p[None].expand(len(maxima), 8, 8), cy, cx)
+        np.testing.assert_allclose(cands[i, got], cells.numpy() * 4, rtol=1e-6)
+        one_cells, one_logp = heatmap_peaks(logits[i], 5)  # one heatmap: the same bits
+        assert np.array_equal(one_logp.numpy(), logp[i, got])
+        assert np.array_equal(one_cells.numpy() * 4, cands[i, got])
+    flat = batch_peaks(logits[4:5], 3, stride=1)[0][0]
+    # row-major: cells (0, 0), (0, 1), (0, 2), each its edge-clipped window's centre
+    np.testing.assert_allclose(flat, [[1.5, 1.5], [2.0, 1.5], [2.5, 1.5]], atol=1e-5)
+    assert np.isfinite(logp[5]).sum() == 1 and np.all(cands[5, 1:] == 0)
+    np.testing.assert_allclose(cands[5, 0], [3.5 * 4, 3.5 * 4], atol=1e-4)  # a symmetric window
 
 
 def test_averaged_wraps_the_heatmap_in_the_chosen_test_time_views() -> None:

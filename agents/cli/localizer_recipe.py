@@ -9,8 +9,9 @@ made on randomized validation data; the held-out domains are not touched.
 
 The training exports skip the visible fractions (no training reads them).
 
-Example (34.0, 39.5 and 35.5 min measured from scratch on a 2-core AMD EPYC whose speed
-varies, every stage run):
+Example (from scratch on a 2-core AMD EPYC whose speed varies, every stage run: 34.0-39.5
+min before the cheaper inference of 2026-12-04 night, 32.0 and 31.4 min after, the same
+weights bit for bit):
     python scripts/localizer_recipe.py --data data/recipe --out runs/recipe
     python scripts/evaluate_localizer.py --model runs/recipe/loc.pt+runs/recipe/ver.pt+runs/recipe/ref.pt \\
         --data data/target128 --json   # held out, once

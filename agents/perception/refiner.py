@@ -23,12 +23,12 @@ import torch
 
 from agents.checkpoints import load_model_checkpoint, save_model_checkpoint
 from agents.outputs import checkpoint_kind
-from agents.perception.localizer import Localizer, to_input
+from agents.perception.localizer import Localizer
 from agents.perception.verifier import (
-    CROP_BATCH,
     CropNet,
     VerifiedLocalizer,
     check_goes_with,
+    crop_outputs,
     crops,
     pad_images,
 )
@@ -100,8 +100,7 @@ class Refiner:
         rows = torch.arange(len(out))
         for _ in range(self.steps if steps is None else steps):
             x, centre = crops(padded, rows, out, self.config.crop)
-            offset = torch.cat([self.model(to_input(x[i : i + CROP_BATCH]))[:, 1:]
-                                for i in range(0, len(x), CROP_BATCH)])  # fmt: skip
+            offset = crop_outputs(self.model, x)[:, 1:]
             out = centre + offset.numpy().astype(np.float64)
         return out
 

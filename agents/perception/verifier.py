@@ -109,6 +109,13 @@ class CropNet(nn.Module):
         return self.head(self.features(x))  # type: ignore[no-any-return]
 
 
+@torch.no_grad()
+def crop_outputs(model: CropNet, x: torch.Tensor) -> torch.Tensor:
+    """``model``'s outputs (M, 3) for uint8 crops (M, 3, crop, crop), :data:`CROP_BATCH` at a
+    time (inference: the verifier's scores, the refiner's offsets)."""
+    return torch.cat([model(to_input(x[i : i + CROP_BATCH])) for i in range(0, len(x), CROP_BATCH)])
+
+
 def pad_images(images: torch.Tensor, crop: int) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> zero-padded by ``crop // 2`` on every side, for :func:`crops`."""
     p = crop // 2
@@ -199,8 +206,7 @@ class Verifier:
         padded = pad_images(images, self.config.crop)
         rows = torch.arange(n).repeat_interleave(k)
         x, _ = crops(padded, rows, cands.reshape(-1, 2), self.config.crop)
-        out = torch.cat([self.model(to_input(x[i : i + CROP_BATCH]))
-                         for i in range(0, len(x), CROP_BATCH)])  # fmt: skip
+        out = crop_outputs(self.model, x)
         return out.numpy().astype(np.float64).reshape(n, k, 3)
 
     def choose(self, images: torch.Tensor, cands: np.ndarray, logp: np.ndarray) -> np.ndarray:

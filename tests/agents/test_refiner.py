@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from agents.perception import localizer as localizer_module
-from agents.perception import refiner as refiner_module
 from agents.perception import verifier as verifier_module
 from agents.perception.ensemble import load_localizer_spec
 from agents.perception.localizer import LocalizerConfig, load_data, load_localizer, save_localizer
@@ -157,10 +156,10 @@ def test_answers_do_not_depend_on_the_inference_batch_sizes(data, monkeypatch) -
     images = torch.cat([load_data(data[n], "cube").images for n in ("train", "val")])
     assert localizer_module.INFERENCE_BATCH < len(images) and 5 * len(images) > verifier_module.CROP_BATCH
     small = spec.pixels(images)
+    # verifier.CROP_BATCH sets the refiner's batches too (verifier.crop_outputs)
     for module, name, big in ((localizer_module, "INFERENCE_BATCH", 256),
                               (verifier_module, "INFERENCE_BATCH", 256),
-                              (verifier_module, "CROP_BATCH", 4096),
-                              (refiner_module, "CROP_BATCH", 4096)):  # fmt: skip
+                              (verifier_module, "CROP_BATCH", 4096)):  # fmt: skip
         monkeypatch.setattr(module, name, big)
     np.testing.assert_array_equal(spec.pixels(images), small)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import torch
 
+from agents.allocator import keep_freed_memory
 from agents.cli.args import add_precision_flag
 from agents.outputs import check_output_file
 from agents.perception.ensemble import load_localizer_spec, spec_paths
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None, *, prog: str | None = None,
     """Entry point; ``load`` reads an export (a recipe passes a :class:`PoseDataCache`
     so that several trainings in one process read each export once)."""
     args = build_parser(prog).parse_args(argv)
+    keep_freed_memory()  # the same results, fewer page faults per step and per image read
     try:
         config = VerifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, crop=args.crop, k=args.peaks,

@@ -10,6 +10,9 @@ import torch
 
 from agents.perception.localizer import to_input
 
+JITTER_CHUNK = 16  # images jittered together: 3 MB of floats at 128 px (the whole batch, 12 MB,
+# leaves the cache between steps); each image's values do not depend on the chunking
+
 
 def color_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float (N, 3, H, W) in [0, 1], each image with its own brightness
@@ -19,9 +22,9 @@ def color_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) ->
         raise ValueError(f"colour-jitter strength must lie in [0, 1), got {strength!r}")
     # a fresh float copy (even of float input), then every step in place: the same values
     # as out-of-place arithmetic at about a third of the time (no 12 MB temporaries per op)
-    x = images.to(torch.float32, copy=True).div_(255.0)
+    x = images.to(torch.float32, copy=True)
     if strength == 0.0:
-        return x
+        return x.div_(255.0)
     n = x.shape[0]
 
     def factor(low: float, high: float) -> torch.Tensor:
@@ -30,12 +33,16 @@ def color_jitter(images: torch.Tensor, strength: float, gen: torch.Generator) ->
     s = strength
     brightness, contrast = factor(1 - s, 1 + s), factor(1 - s, 1 + s)
     saturation, gamma = factor(1 - s, 1 + s), factor(-s, s).exp()
-    x.mul_(brightness).clamp_(0.0, 1.0)
-    mean = x.mean((1, 2, 3), keepdim=True)
-    x.sub_(mean).mul_(contrast).add_(mean).clamp_(0.0, 1.0)
-    gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
-    x.sub_(gray).mul_(saturation).add_(gray).clamp_(0.0, 1.0)
-    return x.clamp_min_(1e-6).pow_(gamma)
+    # every step on JITTER_CHUNK images at a time, which stay in cache from one to the next
+    for i in range(0, n, JITTER_CHUNK):
+        part = slice(i, i + JITTER_CHUNK)
+        y = x[part].div_(255.0).mul_(brightness[part]).clamp_(0.0, 1.0)
+        mean = y.mean((1, 2, 3), keepdim=True)
+        y.sub_(mean).mul_(contrast[part]).add_(mean).clamp_(0.0, 1.0)
+        gray = 0.299 * y[:, 0:1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3]
+        y.sub_(gray).mul_(saturation[part]).add_(gray).clamp_(0.0, 1.0)
+        y.clamp_min_(1e-6).pow_(gamma[part])
+    return x
 
 
 def training_input(images: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:

@@ -201,13 +201,33 @@ class Verifier:
     @torch.no_grad()
     def scores(self, images: torch.Tensor, cands: np.ndarray) -> np.ndarray:
         """Network outputs (N, K, 3) for the candidates (N, K, 2) of uint8 images (N, 3, H, W)."""
-        self.model.eval()
         n, k = cands.shape[:2]
-        padded = pad_images(images, self.config.crop)
-        rows = torch.arange(n).repeat_interleave(k)
-        x, _ = crops(padded, rows, cands.reshape(-1, 2), self.config.crop)
-        out = crop_outputs(self.model, x)
-        return out.numpy().astype(np.float64).reshape(n, k, 3)
+        out = self.outputs(images, torch.arange(n).repeat_interleave(k), cands.reshape(-1, 2))
+        return out.reshape(n, k, 3)
+
+    @torch.no_grad()
+    def outputs(self, images: torch.Tensor, rows: torch.Tensor, centres: np.ndarray
+                ) -> np.ndarray:  # fmt: skip
+        """Network outputs (M, 3) for crops of ``images[rows]`` (M,) around ``centres``
+        (M, 2) pixels; each crop's outputs do not depend on the others'."""
+        self.model.eval()
+        x, _ = crops(pad_images(images, self.config.crop), rows, centres, self.config.crop)
+        return crop_outputs(self.model, x).numpy().astype(np.float64)
+
+    def shared_scores(self, images: torch.Tensor, cand_sets: list[np.ndarray]
+                      ) -> list[np.ndarray]:  # fmt: skip
+        """:meth:`scores` of each candidate set (N, K, 2) of the same images, every distinct
+        crop computed once: sets found by the same heatmap averaged in other ways mostly
+        round to the same pixels (a crop is centred on its candidate's rounded pixel)."""
+        keys = []
+        for cands in cand_sets:
+            centre = np.rint(cands).astype(np.int64)
+            rows = np.broadcast_to(np.arange(len(cands))[:, None, None], (*cands.shape[:2], 1))
+            keys.append(np.concatenate([rows, centre], axis=2).reshape(-1, 3))
+        unique, inverse = np.unique(np.concatenate(keys), axis=0, return_inverse=True)
+        out = self.outputs(images, torch.as_tensor(unique[:, 0]), unique[:, 1:].astype(np.float64))
+        parts = np.split(out[inverse.reshape(-1)], np.cumsum([len(k) for k in keys])[:-1])
+        return [part.reshape(*cands.shape[:2], 3) for part, cands in zip(parts, cand_sets, strict=True)]
 
     def choose(self, images: torch.Tensor, cands: np.ndarray, logp: np.ndarray) -> np.ndarray:
         """The winning candidate of each image (N, 2) pixels under the settings chosen on

@@ -208,11 +208,12 @@ def choose_settings(verifier: Verifier, loc: Localizer, val: PoseData) -> dict[s
     seen = SeenInputs(loc.model.eval())
     mined = mine_variants([averaged(seen, flip, shift) for flip, shift in variants], val,
                           tried[-1])  # fmt: skip
-    scored = {}
+    outputs = verifier.shared_scores(val.images, [cands for cands, _ in mined])
+    scored = dict(zip(variants, outputs, strict=True))
     for (flip, shift), (cands, logp) in zip(variants, mined, strict=True):
         if not (flip or shift):
             without = rerank_stats(cands[:, 0], true, near)
-        out = scored[flip, shift] = verifier.scores(val.images, cands)
+        out = scored[flip, shift]
         for peaks in tried:
             c, lp, o = cands[:, :peaks], logp[:, :peaks], out[:, :peaks]
             for a in ALPHAS:

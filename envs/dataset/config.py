@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from envs.camera import CameraConfig
+from envs.dataset.png import PNG_LEVEL
 from envs.panda_env import MAX_IMAGE_SIZE
 from randomizers.base import Randomizer
 from randomizers.presets import check_preset_spec
@@ -55,6 +56,9 @@ class ExportConfig:
     steps: int = 0  # actions before the capture (varied robot and object states)
     max_steps: int | None = None  # each sample draws its step count from steps..max_steps
     visibility: bool = True
+    # zlib level of the RGB PNGs: 0 stores them (~7x faster to write, ~4x to read, ~1.5x the
+    # bytes at 128 px); instance and depth PNGs keep level 1 (they shrink ~30x). Same pixels.
+    png_level: int = PNG_LEVEL
     # who acts during the ``steps`` before the capture, as recorded in the manifest: "random"
     # (uniform actions), or the name of the policy that ``export_dataset``'s factory makes
     policy: str = "random"
@@ -117,6 +121,8 @@ class ExportConfig:
             raise ValueError("resume and overwrite exclude each other; pick one")
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
+        if isinstance(self.png_level, bool) or self.png_level not in range(10):
+            raise ValueError(f"png_level must be an int in 0..9 (zlib), got {self.png_level!r}")
         if self.shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
         unknown = [f for f in self.formats if f not in FORMATS]

@@ -16,7 +16,8 @@ from envs.objects.categories import declared_categories
 
 MANIFEST_FORMAT = "domrand-export"  # the manifest's "format": marks a folder as an export
 LEGACY_KEYS = ("env_id", "preset", "package_version", "num_images", "seed")  # older manifests
-NOT_RECORDED = ("out", "workers", "resume", "overwrite", "backend", "address", "shard_size")
+NOT_RECORDED = ("out", "workers", "resume", "overwrite", "backend", "address", "shard_size",
+                "png_level")  # how the files are written, not what they hold
 RECORDED_WHEN_SET = ("width", "height", "cameras", "env_kwargs")  # absent when None: older manifests match
 
 

@@ -16,9 +16,12 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
-def encode_png(array: np.ndarray) -> bytes:
+def encode_png(array: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     """PNG bytes of an (H, W) uint8/uint16 or (H, W, 3) uint8 image: every row "Up"-filtered
-    (vectorized) and one zlib stream, so the same array always gives the same bytes."""
+    (vectorized) and one zlib stream at ``level`` (0-9), so the same array and level always
+    give the same bytes."""
+    if not 0 <= level <= 9:
+        raise ValueError(f"zlib level must be 0..9, got {level}")
     if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3):
         raise ValueError(f"cannot write a {array.dtype} array of shape {array.shape} as PNG")
     if array.ndim == 3 and array.shape[2] != 3:
@@ -35,6 +38,6 @@ def encode_png(array: np.ndarray) -> bytes:
     return b"".join([
         b"\x89PNG\r\n\x1a\n",
         _chunk(b"IHDR", header),
-        _chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)),
+        _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)),
         _chunk(b"IEND", b""),
     ])  # fmt: skip

@@ -124,7 +124,7 @@ def capture(env: PandaTaskEnv, config: ExportConfig, cam: Camera, stem: str) -> 
     bodies = [obj["body"] for obj in labels["objects"]]  # instance i + 1 is bodies[i]
     index = body_index(frame.segmentation, bodies)
     instances = np.where(index < len(bodies), index + 1, 0).astype(np.uint16)
-    write_file(out / "rgb" / f"{stem}.png", encode_png(rgb))
+    write_file(out / "rgb" / f"{stem}.png", encode_png(rgb, config.png_level))
     write_file(out / "instances" / f"{stem}.png", encode_png(instances))
     if config.depth:
         assert frame.depth is not None

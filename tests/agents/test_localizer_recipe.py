@@ -84,6 +84,18 @@ def test_only_the_choosing_and_report_exports_label_visible_fractions(
     assert export_visibility(tmp_path / "none_yet", QUICK[0])
 
 
+def test_training_exports_store_their_rgb_pngs(ran: tuple[Path, Path, dict]) -> None:
+    """Written once and read once: the training exports' RGB PNGs are stored (zlib level
+    0), the validation exports keep the default level; instance masks always compress."""
+    data, _, _ = ran
+    for e in QUICK:
+        first = json.loads((data / e.name / "samples.jsonl").read_text().splitlines()[0])
+        rgb = (data / e.name / first["rgb"]).stat().st_size
+        raw = 3 * TINY.size * TINY.size
+        assert (rgb > raw) is (e.use == "train"), (e.name, rgb, raw)
+        assert (data / e.name / first["instances"]).stat().st_size < raw
+
+
 def test_the_network_is_what_the_training_script_makes(ran: tuple[Path, Path, dict],
                                                        tmp_path: Path) -> None:  # fmt: skip
     data, out, _ = ran

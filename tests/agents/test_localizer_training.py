@@ -25,7 +25,7 @@ from agents.perception.localizer_training import (
     mirror_batch,
     train_localizer,
 )
-from agents.perception.photometric import color_jitter
+from agents.perception.photometric import JITTER_CHUNK, color_jitter
 from agents.perception.pose_data import concat_pose_data, load_object_masks
 from envs.dataset.config import ExportConfig
 from envs.dataset.export import export_dataset
@@ -68,17 +68,19 @@ def test_color_jitter_is_seeded_per_image_and_bounded() -> None:
 
 
 def test_color_jitter_in_place_matches_the_out_of_place_formula() -> None:
-    """The in-place arithmetic gives exactly the values of the plain formula and never
-    writes into its input (a float batch included)."""
-    images = torch.randint(0, 256, (5, 3, 16, 16), dtype=torch.uint8)
+    """The in-place arithmetic, a chunk of images at a time, gives exactly the values of the
+    plain formula on the whole batch and never writes into its input (a float batch
+    included)."""
+    n = 2 * JITTER_CHUNK + 5  # two whole chunks and a part
+    images = torch.randint(0, 256, (n, 3, 16, 16), dtype=torch.uint8)
     gen = torch.Generator().manual_seed(4)
-    b, c, s = (0.6 + 0.8 * torch.rand(5, 1, 1, 1, generator=gen) for _ in range(3))
+    b, c, s = (0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=gen) for _ in range(3))
     x = (images.float() / 255.0 * b).clamp(0, 1)
     m = x.mean((1, 2, 3), keepdim=True)
     x = ((x - m) * c + m).clamp(0, 1)
     gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
     x = ((x - gray) * s + gray).clamp(0, 1)
-    expected = x.clamp_min(1e-6).pow((0.8 * torch.rand(5, 1, 1, 1, generator=gen) - 0.4).exp())
+    expected = x.clamp_min(1e-6).pow((0.8 * torch.rand(n, 1, 1, 1, generator=gen) - 0.4).exp())
     # the reference drew its factors in color_jitter's order: brightness, contrast, saturation
     # and gamma, all from one generator with the same seed
     got = color_jitter(images, 0.4, torch.Generator().manual_seed(4))

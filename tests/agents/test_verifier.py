@@ -26,7 +26,9 @@ from agents.perception.localizer import (
 from agents.perception.localizer_training import train_localizer
 from agents.perception.shift_average import ShiftAveraged
 from agents.perception.verifier import (
+    CropNet,
     VerifiedLocalizer,
+    Verifier,
     VerifierConfig,
     averaged,
     batch_peaks,
@@ -107,6 +109,27 @@ def test_select_combines_scores_skips_missing_peaks_and_refines() -> None:
     # alpha 1: 0 - 0.1 beats 1.5 - 2.0
     np.testing.assert_array_equal(select(cands, logp, out, 1.0, False), [[5.0, 5.0]])
     np.testing.assert_allclose(select(cands, logp, out, 0.5, True), [[20.5, 9.0]])
+
+
+def test_shared_scores_equal_each_sets_own_scores_bit_for_bit() -> None:
+    """Candidate sets of the same images score every distinct crop once (the averaging
+    variants mostly round to the same pixels): each set's outputs are its own scores', bit
+    for bit, in its own order, duplicates and crops beyond the border included."""
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        verifier = Verifier(CropNet(8).eval(), VerifierConfig(width=8, crop=16), {})
+    rng = np.random.default_rng(0)
+    first = rng.uniform(-3, 35, (40, 5, 2))
+    second = np.rint(first) + rng.uniform(-0.4, 0.4, first.shape)  # the same rounded pixels
+    second[:, 3:] = rng.uniform(0, 32, (40, 2, 2))  # and others
+    third = first[:, ::-1].copy()
+    shared = verifier.shared_scores(images, [first, second, third])
+    for got, cands in zip(shared, (first, second, third), strict=True):
+        assert got.shape == (40, 5, 3) and got.dtype == np.float64
+        np.testing.assert_array_equal(got, verifier.scores(images, cands))
+    np.testing.assert_array_equal(shared[0][:, :3], shared[1][:, :3])
 
 
 def test_peaks_of_a_batch_are_each_heatmaps_own_strongest_maxima() -> None:

@@ -26,6 +26,8 @@ from tests.envs.test_export_support import one_line_error, reference_export, run
         ({"formats": ("voc",)}, r"unknown format\(s\) \['voc'\]; allowed: coco, bop"),
         ({"steps": -1}, "steps must be >= 0"),
         ({"steps": 5, "max_steps": 2}, r"max_steps must be >= steps \(5\), got 2"),
+        ({"png_level": 10}, r"png_level must be an int in 0..9 \(zlib\), got 10"),
+        ({"png_level": True}, r"png_level must be an int in 0..9 \(zlib\), got True"),
     ],
 )
 def test_bad_export_config(kwargs: dict, match: str) -> None:

@@ -151,6 +151,13 @@ def test_png_round_trips_and_is_deterministic() -> None:
         data = encode_png(array)
         assert data == encode_png(array.copy())
         assert np.array_equal(np.asarray(Image.open(io.BytesIO(data))), array)
+        stored = encode_png(array, level=0)  # the same pixels
+        assert stored == encode_png(array.copy(), level=0)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(stored))), array)
+    flat = np.zeros((32, 32, 3), dtype=np.uint8)
+    assert len(encode_png(flat, level=0)) > 3 * 32 * 32 > 10 * len(encode_png(flat))
+    with pytest.raises(ValueError, match=r"zlib level must be 0\.\.9, got 10"):
+        encode_png(np.zeros((2, 2), dtype=np.uint8), level=10)
     with pytest.raises(ValueError, match="cannot write a float32 array"):
         encode_png(np.zeros((2, 2), dtype=np.float32))
     with pytest.raises(ValueError, match="colour PNGs need 3 channels"):

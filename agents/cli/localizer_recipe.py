@@ -11,8 +11,9 @@ The training exports skip the visible fractions (no training reads them) and sto
 RGB PNGs uncompressed (zlib level 0: faster to write and to read, the same pixels).
 
 Example (from scratch on a 2-core AMD EPYC whose speed varies, every stage run: 34.0-39.5
-min before the cheaper inference of 2026-12-04 night, 32.0 and 31.4 min after, the same
-weights bit for bit):
+min before the cheaper inference of 2026-12-04 night, 32.0 and 31.4 min after; 27.2 and
+27.1 min with freed memory kept and stored training PNGs, 28.4 without in that faster hour;
+the same weights bit for bit throughout):
     python scripts/localizer_recipe.py --data data/recipe --out runs/recipe
     python scripts/evaluate_localizer.py --model runs/recipe/loc.pt+runs/recipe/ver.pt+runs/recipe/ref.pt \\
         --data data/target128 --json   # held out, once

@@ -198,7 +198,6 @@ class Verifier:
         """Whether the heatmap is averaged over half-cell shifts (:mod:`shift_average`)."""
         return bool(self.meta.get("shift", False))
 
-    @torch.no_grad()
     def scores(self, images: torch.Tensor, cands: np.ndarray) -> np.ndarray:
         """Network outputs (N, K, 3) for the candidates (N, K, 2) of uint8 images (N, 3, H, W)."""
         n, k = cands.shape[:2]
@@ -225,7 +224,7 @@ class Verifier:
             rows = np.broadcast_to(np.arange(len(cands))[:, None, None], (*cands.shape[:2], 1))
             keys.append(np.concatenate([rows, centre], axis=2).reshape(-1, 3))
         unique, inverse = np.unique(np.concatenate(keys), axis=0, return_inverse=True)
-        out = self.outputs(images, torch.as_tensor(unique[:, 0]), unique[:, 1:].astype(np.float64))
+        out = self.outputs(images, torch.as_tensor(unique[:, 0]), unique[:, 1:])
         parts = np.split(out[inverse.reshape(-1)], np.cumsum([len(k) for k in keys])[:-1])
         return [part.reshape(*cands.shape[:2], 3) for part, cands in zip(parts, cand_sets, strict=True)]
 
